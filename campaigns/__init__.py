@@ -1,0 +1,1 @@
+"""Teams, campaigns, ads and the uploaded reaction photos with their detected faces."""

@@ -1,0 +1,79 @@
+"""Liveness of the three things the product needs: database, broker, an active model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, connection
+from kombu import Connection
+
+from inference.models import ModelVersion
+
+BROKER_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def database_check() -> Check:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return Check(False, f"{connection.vendor}: {exc}")
+    return Check(True, connection.vendor)
+
+
+def broker_check() -> Check:
+    """Open a real connection (and channel) to the configured broker, with a short timeout."""
+    url = settings.CELERY_BROKER_URL
+    conn = Connection(
+        url,
+        connect_timeout=BROKER_TIMEOUT_S,
+        transport_options={
+            **settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            "socket_timeout": BROKER_TIMEOUT_S,
+            "socket_connect_timeout": BROKER_TIMEOUT_S,
+        },
+    )
+    try:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_S)
+        conn.default_channel  # noqa: B018 - opening a channel is what proves the broker works
+    except Exception as exc:  # kombu and its transports raise many types
+        return Check(False, f"{conn.as_uri()}: {exc}")
+    finally:
+        conn.release()
+    if conn.transport_cls == "filesystem":
+        # The file-system transport "connects" to anything; what matters is its folder.
+        folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("data_folder_in", "."))
+        if not (folder.is_dir() and os.access(folder, os.W_OK)):
+            return Check(False, f"file-system broker folder {folder} is missing or read-only")
+        return Check(True, f"file-system broker at {folder}")
+    return Check(True, conn.as_uri())
+
+
+def model_check() -> Check:
+    try:
+        model_version = ModelVersion.objects.filter(is_active=True).first()
+    except DatabaseError as exc:
+        return Check(False, f"cannot read model versions: {exc}")
+    if model_version is None:
+        return Check(
+            False, "no active model version: run `manage.py register_model DIR --activate`"
+        )
+    if not default_storage.exists(model_version.artifact + "model.json"):
+        return Check(False, f"{model_version} has no model.json at {model_version.artifact}")
+    return Check(True, f"{model_version.name} {model_version.version}")
+
+
+def health_report() -> tuple[bool, dict[str, dict]]:
+    checks = {"database": database_check(), "broker": broker_check(), "model": model_check()}
+    return all(c.ok for c in checks.values()), {k: asdict(c) for k, c in checks.items()}

@@ -1,0 +1,1 @@
+"""Face detection and expression classification: a Django-free core plus its Django parts."""

@@ -1,0 +1,128 @@
+"""The model artifact folder: model.keras, model.json, report.json, confusion.png, MODEL_CARD.md.
+
+model.json is the contract between training and serving: classes in order, input shape and
+the preprocessing spec. Loaders validate the Keras file against it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml import CLASSES
+from ml.preprocessing import PreprocessSpec
+
+MODEL_FILE = "model.keras"
+TFLITE_FILE = "model.tflite"
+METADATA_FILE = "model.json"
+REPORT_FILE = "report.json"
+CONFUSION_FILE = "confusion.png"
+CARD_FILE = "MODEL_CARD.md"
+
+
+class ArtifactError(ValueError):
+    """The artifact folder is missing a file or contradicts itself."""
+
+
+@dataclass
+class ArtifactMetadata:
+    """What model.json holds."""
+
+    name: str
+    version: str
+    classes: list[str] = field(default_factory=lambda: list(CLASSES))
+    preprocessing: PreprocessSpec = field(default_factory=PreprocessSpec)
+    config: dict = field(default_factory=dict)
+    seed: int | None = None
+    training_data: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        size = self.preprocessing.input_size
+        return (size, size, self.preprocessing.channels)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "classes": list(self.classes),
+            "input": {"shape": list(self.input_shape), "dtype": "uint8"},
+            "preprocessing": self.preprocessing.to_dict(),
+            "config": self.config,
+            "seed": self.seed,
+            "training_data": self.training_data,
+            "metrics": self.metrics,
+            "created": self.created,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ArtifactMetadata:
+        try:
+            meta = cls(
+                name=str(data["name"]),
+                version=str(data["version"]),
+                classes=list(data["classes"]),
+                preprocessing=PreprocessSpec.from_dict(data["preprocessing"]),
+                config=dict(data.get("config") or {}),
+                seed=data.get("seed"),
+                training_data=dict(data.get("training_data") or {}),
+                metrics=dict(data.get("metrics") or {}),
+                created=str(data.get("created") or ""),
+            )
+        except KeyError as exc:
+            raise ArtifactError(f"model.json lacks the field {exc.args[0]!r}") from exc
+        if sorted(meta.classes) != sorted(CLASSES) or len(meta.classes) != len(CLASSES):
+            raise ArtifactError(f"model.json classes {meta.classes} are not the 7 emotions")
+        declared = data.get("input", {}).get("shape")
+        if declared is not None and tuple(declared) != meta.input_shape:
+            raise ArtifactError(
+                f"model.json input shape {declared} contradicts its preprocessing "
+                f"{meta.input_shape}"
+            )
+        return meta
+
+
+def read_metadata(model_dir: str | Path) -> ArtifactMetadata:
+    path = Path(model_dir) / METADATA_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{path} not found: not a model artifact folder")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{path} is not valid JSON: {exc}") from exc
+    return ArtifactMetadata.from_dict(data)
+
+
+def write_metadata(model_dir: str | Path, meta: ArtifactMetadata) -> Path:
+    path = Path(model_dir) / METADATA_FILE
+    path.write_text(json.dumps(meta.to_dict(), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def load_keras_model(model_dir: str | Path):
+    """Load model.keras and check it against model.json (input shape, number of classes)."""
+    import keras
+
+    model_dir = Path(model_dir)
+    meta = read_metadata(model_dir)
+    path = model_dir / MODEL_FILE
+    if not path.is_file():
+        raise ArtifactError(f"{path} not found")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a bad file
+        raise ArtifactError(f"{path} could not be loaded: {exc}") from exc
+    input_shape = tuple(model.input_shape[1:])
+    if input_shape != meta.input_shape:
+        raise ArtifactError(
+            f"{path} takes input {input_shape} but model.json says {meta.input_shape}"
+        )
+    if model.output_shape[-1] != len(meta.classes):
+        raise ArtifactError(
+            f"{path} outputs {model.output_shape[-1]} classes but model.json lists "
+            f"{len(meta.classes)}"
+        )
+    return model, meta

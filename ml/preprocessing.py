@@ -1,0 +1,107 @@
+"""Face crop -> model input: the ONE preprocessing used by training and by inference.
+
+Every artifact records the `PreprocessSpec` it was trained with (model.json), and the
+classifier rebuilds the spec from there, so a model is never served with other preprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """Parameters of `preprocess_faces` and `face_crop_box`, stored in model.json."""
+
+    input_size: int = 48
+    channels: int = 1
+    # Fraction of the detector's box added on each side before cropping: FER2013 faces are
+    # framed loosely (forehead to chin, some hair), detector boxes tightly.
+    crop_margin: float = 0.15
+    resize: str = "area"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PreprocessSpec:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        spec = cls(**known)
+        if spec.channels not in (1, 3):
+            raise ValueError(f"preprocessing channels must be 1 or 3, got {spec.channels}")
+        if spec.resize not in _INTERPOLATION:
+            raise ValueError(f"unknown resize method {spec.resize!r}")
+        return spec
+
+
+_INTERPOLATION = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
+def _to_channels(face: np.ndarray, channels: int) -> np.ndarray:
+    if face.ndim == 2:
+        gray_or_rgb = face
+    elif face.ndim == 3 and face.shape[2] == 1:
+        gray_or_rgb = face[:, :, 0]
+    elif face.ndim == 3 and face.shape[2] in (3, 4):
+        gray_or_rgb = face[:, :, :3]
+    else:
+        raise ValueError(f"a face crop must be HxW, HxWx1, HxWx3 or HxWx4, got shape {face.shape}")
+    if channels == 1:
+        if gray_or_rgb.ndim == 3:
+            return cv2.cvtColor(np.ascontiguousarray(gray_or_rgb), cv2.COLOR_RGB2GRAY)
+        return gray_or_rgb
+    if gray_or_rgb.ndim == 2:
+        return cv2.cvtColor(gray_or_rgb, cv2.COLOR_GRAY2RGB)
+    return gray_or_rgb
+
+
+def preprocess_faces(faces: Sequence[np.ndarray], spec: PreprocessSpec) -> np.ndarray:
+    """Turn face crops (gray or RGB, uint8, any size) into a uint8 batch (N, S, S, C).
+
+    The model itself rescales to [0, 1], so this stays uint8: training caches it compactly
+    and inference hands it straight to the model.
+    """
+    size = spec.input_size
+    batch = np.empty((len(faces), size, size, spec.channels), dtype=np.uint8)
+    for i, face in enumerate(faces):
+        face = np.asarray(face)
+        if face.size == 0:
+            raise ValueError(f"face crop {i} is empty")
+        if face.dtype != np.uint8:
+            face = np.clip(face, 0, 255).astype(np.uint8)
+        face = _to_channels(face, spec.channels)
+        if face.shape[:2] != (size, size):
+            face = cv2.resize(face, (size, size), interpolation=_INTERPOLATION[spec.resize])
+        batch[i] = face.reshape(size, size, spec.channels)
+    return batch
+
+
+def face_crop_box(
+    box: tuple[int, int, int, int], image_width: int, image_height: int, margin: float
+) -> tuple[int, int, int, int]:
+    """Square crop (x0, y0, x1, y1) around a detector box (x, y, w, h), inside the image.
+
+    The box grows by `margin` of its size on each side and becomes square around its
+    centre, as FER2013's faces are; then it is clipped so a crop never leaves the image.
+    """
+    x, y, w, h = box
+    side = max(w, h) * (1.0 + 2.0 * margin)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    x0 = max(0, int(round(cx - side / 2.0)))
+    y0 = max(0, int(round(cy - side / 2.0)))
+    x1 = min(image_width, int(round(cx + side / 2.0)))
+    y1 = min(image_height, int(round(cy + side / 2.0)))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"box {box} lies outside the {image_width}x{image_height} image")
+    return x0, y0, x1, y1
+
+
+def crop_face(image: np.ndarray, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
+    """Cut the face of `box` (x, y, w, h) out of `image` (H x W [x C]) with `margin`."""
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = face_crop_box(box, width, height, margin)
+    return image[y0:y1, x0:x1]

@@ -1,0 +1,60 @@
+import pytest
+from django.core.files.storage import default_storage
+from django.test import override_settings
+from django.urls import reverse
+
+from inference.services import model_version_register
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def active_model(tmp_path):
+    return model_version_register(
+        source_dir=factories.artifact_dir_create(tmp_path / "artifact"), activate=True
+    )
+
+
+def test_healthz_is_green_with_database_broker_and_active_model(client, active_model):
+    # given the configured database and broker, and an active registered model
+    # when /healthz is asked
+    response = client.get(reverse("healthz"))
+    # then every check passes and the status is 200
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body["ok"] is True
+    assert all(body[name]["ok"] for name in ("database", "broker", "model"))
+    assert body["model"]["detail"] == f"{active_model.name} {active_model.version}"
+
+
+@override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0", CELERY_BROKER_TRANSPORT_OPTIONS={})
+def test_healthz_is_red_when_the_broker_is_down(client, active_model):
+    # given a broker URL where nothing listens
+    # when /healthz is asked
+    response = client.get(reverse("healthz"))
+    # then it answers 503 and names the broker as the problem
+    body = response.json()
+    assert response.status_code == 503
+    assert body["ok"] is False
+    assert body["broker"]["ok"] is False
+    assert "127.0.0.1:1" in body["broker"]["detail"]
+    assert body["database"]["ok"] and body["model"]["ok"]
+
+
+def test_healthz_is_red_without_an_active_model(client):
+    response = client.get(reverse("healthz"))
+    body = response.json()
+    assert response.status_code == 503
+    assert body["model"]["ok"] is False
+    assert "register_model" in body["model"]["detail"]
+
+
+def test_healthz_is_red_when_the_active_models_files_are_gone(client, active_model):
+    # given an active model whose files were deleted from storage
+    default_storage.delete(active_model.artifact + "model.json")
+    # when /healthz is asked
+    response = client.get(reverse("healthz"))
+    # then the model check fails
+    assert response.status_code == 503
+    assert response.json()["model"]["ok"] is False
