@@ -1,0 +1,286 @@
+"""Throughput and accuracy of the pipeline on a folder of photos, beside the `fer` package.
+
+    python -m inference.bench --images DIR [--detector NAME|all] [--model DIR]
+                              [--peer-python /work/fer-peer-venv/bin/python]
+                              [--faces FER_DIR] [--chunk 32] [--limit N]
+    python -m inference.bench --make-scenes OUT --fer-dir FER_DIR [--count 120]
+
+A `scenes.json` beside the photos (written by --make-scenes) adds face recall and
+expression accuracy against the pasted FER2013 PrivateTest faces. `--faces` compares the
+classifiers alone on FER2013 PrivateTest crops. Timings are wall-clock on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .api import StageTimings, analyze_images
+from .classifier import BACKENDS, DEFAULT_BATCH_SIZE, DEFAULT_MODEL_DIR, EmotionClassifier
+from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
+from .scenes import MANIFEST_FILE, load_fer_faces, write_scenes
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+PEER_SCRIPT = Path(__file__).with_name("fer_peer.py")
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    system: str
+    photos: int
+    faces: int
+    seconds: float
+    decode_ms: float | None = None
+    detect_ms: float | None = None
+    classify_ms: float | None = None
+    with_face: float | None = None
+    recall: float | None = None
+    accuracy: float | None = None
+
+
+def list_images(folder: Path, limit: int | None) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return files[:limit] if limit else files
+
+
+def _centre_inside(box: list[int] | tuple, other: list[int] | tuple) -> bool:
+    x, y, w, h = box
+    ox, oy, ow, oh = other
+    cx, cy = x + w / 2, y + h / 2
+    return ox <= cx <= ox + ow and oy <= cy <= oy + oh
+
+
+def score_against_truth(
+    predictions: dict[str, list[tuple[list[int], str]]], truth: dict[str, list[dict]]
+) -> tuple[float, float]:
+    """(recall, accuracy) over the true faces: a face counts as found when its box and a
+    detected box contain each other's centre; accuracy counts a missed face as wrong."""
+    found = correct = total = 0
+    for name, faces in truth.items():
+        detected = predictions.get(name, [])
+        for face in faces:
+            total += 1
+            match = next(
+                (
+                    label
+                    for box, label in detected
+                    if _centre_inside(box, face["box"]) and _centre_inside(face["box"], box)
+                ),
+                None,
+            )
+            found += match is not None
+            correct += match == face["label"]
+    return (found / total, correct / total) if total else (float("nan"), float("nan"))
+
+
+def run_ours(
+    files: list[Path], *, detector: str, classifier: EmotionClassifier, chunk: int
+) -> tuple[Row, dict[str, list[tuple[list[int], str]]]]:
+    analyze_images(files[:1], detector=detector, classifier=classifier)  # warm-up
+    timings = StageTimings()
+    predictions = {}
+    with_face = 0
+    started = time.perf_counter()
+    for start in range(0, len(files), chunk):
+        for path, result in zip(
+            files[start : start + chunk],
+            analyze_images(
+                files[start : start + chunk],
+                detector=detector,
+                classifier=classifier,
+                timings=timings,
+            ),
+            strict=True,
+        ):
+            predictions[path.name] = [(list(face.box), face.label) for face in result.faces]
+            with_face += bool(result.faces)
+    seconds = time.perf_counter() - started
+    n = max(1, len(files))
+    row = Row(
+        system=f"ours ({detector}, {classifier.backend})",
+        photos=len(files),
+        faces=timings.faces,
+        seconds=seconds,
+        decode_ms=1000 * timings.decode / n,
+        detect_ms=1000 * timings.detect / n,
+        classify_ms=1000 * timings.classify / n,
+        with_face=with_face / n,
+    )
+    return row, predictions
+
+
+def run_peer(
+    files: list[Path], *, peer_python: str, mode: str
+) -> tuple[Row, dict[str, list[tuple[list[int], str]]]]:
+    request = json.dumps({"mode": mode, "images": [str(p) for p in files]})
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [peer_python, str(PEER_SCRIPT)],
+        input=request,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"the fer peer failed:\n{completed.stderr[-3000:]}")
+    report = json.loads(completed.stdout)
+    predictions = {
+        Path(r["source"]).name: [(face["box"], face["label"]) for face in r["faces"]]
+        for r in report["results"]
+    }
+    n = max(1, len(files))
+    row = Row(
+        system="fer 25.10.3 (Haar)",
+        photos=len(files),
+        faces=sum(len(r["faces"]) for r in report["results"]),
+        seconds=report["decode_s"] + report["analyse_s"],
+        decode_ms=1000 * report["decode_s"] / n,
+        with_face=sum(bool(r["faces"]) for r in report["results"]) / n,
+    )
+    row.detect_ms = 1000 * report["analyse_s"] / n  # fer detects and classifies in one call
+    print(f"(fer peer subprocess: {wall:.1f} s wall including its TensorFlow start-up)")
+    return row, predictions
+
+
+def print_table(rows: list[Row], *, title: str) -> None:
+    def fmt(value: float | None, spec: str) -> str:
+        return "-" if value is None or value != value else format(value, spec)
+
+    print(f"\n{title}")
+    header = (
+        f"{'system':<34} {'photos':>6} {'faces':>6} {'photos/s':>9} {'faces/s':>8} "
+        f"{'decode ms':>9} {'detect ms':>9} {'classify ms':>11} {'>=1 face':>8} "
+        f"{'recall':>7} {'accuracy':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(
+            f"{row.system:<34} {row.photos:>6} {row.faces:>6} "
+            f"{fmt(row.photos / row.seconds if row.seconds else None, '9.1f')} "
+            f"{fmt(row.faces / row.seconds if row.seconds else None, '8.1f')} "
+            f"{fmt(row.decode_ms, '9.1f')} {fmt(row.detect_ms, '9.1f')} "
+            f"{fmt(row.classify_ms, '11.1f')} {fmt(row.with_face, '8.1%')} "
+            f"{fmt(row.recall, '7.1%')} {fmt(row.accuracy, '8.1%')}"
+        )
+
+
+def compare_classifiers(
+    fer_dir: Path, classifier: EmotionClassifier, peer_python: str | None, limit: int | None
+) -> None:
+    """Both classifiers alone on FER2013 PrivateTest 48x48 crops: faces/s and accuracy."""
+    pairs = load_fer_faces(fer_dir, limit_per_class=limit)
+    crops = [face for face, _ in pairs]
+    labels = np.array([label for _, label in pairs])
+    classifier.predict_faces(crops[:64])
+    started = time.perf_counter()
+    probabilities = classifier.predict_faces(crops)
+    seconds = time.perf_counter() - started
+    predicted = np.array(classifier.classes)[probabilities.argmax(axis=1)]
+    rows = [
+        Row(
+            system=f"ours {classifier.name} ({classifier.backend}, batch {classifier.batch_size})",
+            photos=len(crops),
+            faces=len(crops),
+            seconds=seconds,
+            accuracy=float((predicted == labels).mean()),
+        )
+    ]
+    if peer_python:
+        paths = []
+        for label in classifier.classes:
+            folder = fer_dir / "test" / label
+            paths += sorted(folder.glob("PrivateTest_*.jpg"))[:limit]
+        row, predictions = run_peer(paths, peer_python=peer_python, mode="faces")
+        peer_labels = [predictions[p.name][0][1] if predictions[p.name] else "" for p in paths]
+        row.accuracy = float(
+            (np.array(peer_labels) == np.array([p.parent.name for p in paths])).mean()
+        )
+        row.decode_ms = row.detect_ms = row.with_face = None
+        row.system = "fer 25.10.3 (classifier only)"
+        rows.append(row)
+    print_table(rows, title="Classifier alone on FER2013 PrivateTest crops (photos = faces)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m inference.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--images", type=Path, help="folder of photos (searched recursively)")
+    parser.add_argument(
+        "--detector", default=DEFAULT_DETECTOR, help=f"{', '.join(DETECTOR_NAMES)} or all"
+    )
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL_DIR, help="model artifact folder"
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--chunk", type=int, default=32, help="photos per analyze_images call")
+    parser.add_argument("--limit", type=int, help="at most this many photos (or faces per class)")
+    parser.add_argument("--peer-python", help="python of a virtualenv with `fer` installed")
+    parser.add_argument(
+        "--faces", type=Path, help="unpacked FER2013 folder: classifier-only comparison"
+    )
+    parser.add_argument(
+        "--make-scenes", type=Path, help="write synthetic labelled scenes here and exit"
+    )
+    parser.add_argument("--fer-dir", type=Path, help="unpacked FER2013 folder for --make-scenes")
+    parser.add_argument("--count", type=int, default=120, help="scenes to write")
+    args = parser.parse_args(argv)
+
+    if args.make_scenes:
+        if not args.fer_dir:
+            parser.error("--make-scenes needs --fer-dir")
+        print(write_scenes(args.fer_dir, args.make_scenes, count=args.count))
+        return 0
+    if not args.images and not args.faces:
+        parser.error("give --images DIR and/or --faces FER_DIR")
+
+    classifier = EmotionClassifier.load(
+        args.model, backend=args.backend, batch_size=args.batch_size
+    )
+    if args.images:
+        files = list_images(args.images, args.limit)
+        if not files:
+            parser.error(f"no images under {args.images}")
+        manifest = args.images / MANIFEST_FILE
+        truth = json.loads(manifest.read_text()) if manifest.is_file() else None
+        if truth is not None:
+            truth = {
+                name: faces for name, faces in truth.items() if name in {p.name for p in files}
+            }
+        detectors = DETECTOR_NAMES if args.detector == "all" else (args.detector,)
+        rows = []
+        for name in detectors:
+            get_detector(name)
+            row, predictions = run_ours(
+                files, detector=name, classifier=classifier, chunk=args.chunk
+            )
+            if truth:
+                row.recall, row.accuracy = score_against_truth(predictions, truth)
+            rows.append(row)
+        if args.peer_python:
+            row, predictions = run_peer(files, peer_python=args.peer_python, mode="photos")
+            if truth:
+                row.recall, row.accuracy = score_against_truth(predictions, truth)
+            rows.append(row)
+        print_table(
+            rows, title=f"End to end on {len(files)} photos in {args.images} (ms are per photo)"
+        )
+    if args.faces:
+        compare_classifiers(args.faces, classifier, args.peer_python, args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

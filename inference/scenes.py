@@ -1,0 +1,130 @@
+"""Synthetic labelled photos: FER2013 faces scaled up and pasted on cluttered backgrounds.
+
+Real group photos with labelled expressions are scarce; these scenes give known boxes and
+labels for the box-mapping tests and the bench's accuracy and recall columns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ml import CLASSES
+
+MANIFEST_FILE = "scenes.json"
+
+
+@dataclass(frozen=True)
+class PlacedFace:
+    """Where a face was pasted (x, y, w, h) and its FER2013 label."""
+
+    box: tuple[int, int, int, int]
+    label: str
+
+
+def load_fer_faces(
+    fer_dir: str | Path, *, prefix: str = "PrivateTest", limit_per_class: int | None = None
+) -> list[tuple[np.ndarray, str]]:
+    """(48x48 gray face, label) pairs from an unpacked FER2013 image-folder release."""
+    faces = []
+    for label in CLASSES:
+        paths = sorted((Path(fer_dir) / "test" / label).glob(f"{prefix}_*.jpg"))
+        if not paths:
+            paths = sorted((Path(fer_dir) / label).glob(f"{prefix}_*.jpg"))
+        for path in paths[:limit_per_class]:
+            faces.append((np.asarray(Image.open(path).convert("L")), label))
+    return faces
+
+
+def make_background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """A smooth colour field with blurred noise and a few shapes: texture without faces."""
+    corners = rng.integers(30, 226, size=(2, 2, 3)).astype(np.float32)
+    background = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
+    noise = rng.normal(0, 25, size=(max(1, height // 8), max(1, width // 8), 3)).astype(np.float32)
+    background += cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    for _ in range(int(rng.integers(2, 6))):
+        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
+        x1, y1 = (
+            x0 + int(rng.integers(20, width // 2 + 21)),
+            y0 + int(rng.integers(20, height // 2 + 21)),
+        )
+        cv2.rectangle(background, (x0, y0), (x1, y1), colour, thickness=-1)
+    return np.clip(background, 0, 255).astype(np.uint8)
+
+
+def compose_scene(
+    faces: list[np.ndarray],
+    sizes: list[int],
+    *,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Paste each face, scaled to its size, at a random place not overlapping the others."""
+    scene = make_background(height, width, rng)
+    boxes: list[tuple[int, int, int, int]] = []
+    for face, size in zip(faces, sizes, strict=True):
+        for _ in range(200):
+            x = int(rng.integers(0, width - size + 1))
+            y = int(rng.integers(0, height - size + 1))
+            gap = size // 4
+            if all(
+                x + size + gap <= bx
+                or bx + bw + gap <= x
+                or y + size + gap <= by
+                or by + bh + gap <= y
+                for bx, by, bw, bh in boxes
+            ):
+                break
+        else:
+            raise ValueError(f"no room for a {size}px face in a {width}x{height} scene")
+        scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+        scene[y : y + size, x : x + size] = scaled[:, :, None] if scaled.ndim == 2 else scaled
+        boxes.append((x, y, size, size))
+    return scene, boxes
+
+
+def write_scenes(
+    fer_dir: str | Path, out_dir: str | Path, *, count: int = 120, seed: int = 0
+) -> Path:
+    """Write `count` JPEG scenes (1 to 4 faces, 60 to 260 px, in 480 to 1600 px photos).
+
+    Faces come from FER2013 PrivateTest, each used once; scenes.json lists boxes and labels.
+    """
+    rng = np.random.default_rng(seed)
+    pool = load_fer_faces(fer_dir)
+    order = rng.permutation(len(pool))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, list[dict]] = {}
+    used = 0
+    for index in range(count):
+        n_faces = int(rng.integers(1, 5))
+        chosen = [pool[order[(used + i) % len(pool)]] for i in range(n_faces)]
+        used += n_faces
+        while True:  # a random layout with no room for every face is drawn again
+            width = int(rng.integers(480, 1601))
+            height = int(width * rng.uniform(0.6, 1.0))
+            sizes = [int(rng.integers(60, max(61, min(261, height // 3)))) for _ in chosen]
+            try:
+                scene, boxes = compose_scene(
+                    [face for face, _ in chosen], sizes, height=height, width=width, rng=rng
+                )
+                break
+            except ValueError:
+                continue
+        name = f"scene_{index:04d}.jpg"
+        Image.fromarray(scene).save(out_dir / name, quality=90)
+        manifest[name] = [
+            asdict(PlacedFace(box=box, label=label))
+            for box, (_, label) in zip(boxes, chosen, strict=True)
+        ]
+    path = out_dir / MANIFEST_FILE
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return path

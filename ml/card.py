@@ -1,0 +1,96 @@
+"""MODEL_CARD.md, written from the artifact's metadata and evaluation report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ml.artifact import CARD_FILE, ArtifactMetadata
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def write_model_card(
+    out: Path, meta: ArtifactMetadata, reports: dict[str, dict], *, epochs_run: int | None
+) -> Path:
+    """Data, intended use, figures per class, and the known weaknesses and biases."""
+    test = reports.get("test") or reports["valid"]
+    sizes = meta.training_data.get("sizes", {})
+    dups = meta.training_data.get("duplicates", {})
+    lines = [
+        f"# Model card: {meta.name} {meta.version}",
+        "",
+        "## What it is",
+        f"A {meta.config.get('name', '?')} convolutional network (Keras) that classifies a "
+        "face crop into one of seven expressions: " + ", ".join(meta.classes) + ". "
+        f"Input: {meta.input_shape[0]}x{meta.input_shape[1]} grayscale, produced by "
+        "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
+        f"(crop margin {meta.preprocessing.crop_margin} around the detector's box). "
+        f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run.",
+        "",
+        "## Training data",
+        "FER2013 (ICML 2013 representation-learning challenge), official split: trained on "
+        f"Training ({sizes.get('train', '?')} images after removing "
+        f"{dups.get('dropped_from_train', '?')} exact duplicates of PublicTest/PrivateTest "
+        "images), model selected on PublicTest "
+        f"({sizes.get('valid', '?')}), reported on PrivateTest ({sizes.get('test', '?')}). "
+        "Data fingerprint (sha256 of pixels and labels): "
+        f"`{meta.training_data.get('fingerprint', '?')}`.",
+        "",
+        "## Intended use",
+        "Aggregate audience reactions to an ad or campaign: shares of expressions across many "
+        "faces, with confidence intervals. It is NOT for decisions about individuals (hiring, "
+        "security, health, credit, eligibility), not for inferring a person's inner state, and "
+        "not for identifying anyone. An expression is not an emotion: a posed or polite smile "
+        "reads as happy.",
+        "",
+        "## Results on PrivateTest (3,589 faces)",
+        f"- Accuracy {_pct(test['accuracy'])}, macro-F1 {_pct(test['macro_f1'])}, weighted-F1 "
+        f"{_pct(test['weighted_f1'])}, expected calibration error {test['ece']:.3f}.",
+    ]
+    if "test_tta" in reports:
+        lines.append(
+            f"- With test-time augmentation (flips and shifted crops, 10 views): accuracy "
+            f"{_pct(reports['test_tta']['accuracy'])}, macro-F1 "
+            f"{_pct(reports['test_tta']['macro_f1'])}. The service runs without it."
+        )
+    if "valid" in reports:
+        lines.append(
+            f"- PublicTest (model selection): accuracy {_pct(reports['valid']['accuracy'])}."
+        )
+    lines += [
+        "",
+        "| class | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for name, scores in test["per_class"].items():
+        lines.append(
+            f"| {name} | {_pct(scores['precision'])} | {_pct(scores['recall'])} | "
+            f"{_pct(scores['f1'])} | {scores['support']} |"
+        )
+    weakest = sorted(test["per_class"].items(), key=lambda item: item[1]["f1"])[:3]
+    lines += [
+        "",
+        "Confusion matrix: `confusion.png`; full figures: `report.json`.",
+        "",
+        "## Weaknesses and biases",
+        "- Weakest classes here: "
+        + ", ".join(f"{n} (F1 {_pct(s['f1'])})" for n, s in weakest)
+        + ". Disgust has 1.5% of the training images; fear is often confused with sad and "
+        "surprise. Dashboard shares of these classes carry the widest uncertainty.",
+        "- FER2013 was collected by web image search with emotion keywords: mostly posed or "
+        "exaggerated expressions, frontal faces, low resolution (48x48 gray). Real viewer "
+        "reactions are subtler, so expect more `neutral` and lower confidence on them.",
+        "- Its demographic make-up was never documented; accuracy across age, gender, skin tone "
+        "and culture has not been measured for this model and may differ. Labels were given by "
+        "annotators of one culture; human agreement on FER2013 is about 65%.",
+        "- Faces must first be found by the detector; missed faces (profile, occlusion, small "
+        "faces) are not counted at all.",
+        "- Calibration: the probabilities are from a softmax trained with label smoothing; read "
+        "the mean confidence on dashboards as a relative, not absolute, figure.",
+        "",
+    ]
+    path = out / CARD_FILE
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,358 @@
+"""Load FER datasets into cached uint8 arrays: the FER2013 CSV, image folders, or their .tar.gz.
+
+Forms read:
+- FER2013 CSV (`emotion,pixels,Usage`): labels 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad,
+  5 surprise, 6 neutral, mapped explicitly to the canonical order of `ml.CLASSES`.
+- Folders `<split>/<class>/*.jpg|png` (or a .tar/.tar.gz of them): the FER2013 image release,
+  where the file-name prefix (Training_, PublicTest_, PrivateTest_) carries the official split,
+  and MMAFEDB-style train/valid/test folders, RGB or gray, any size.
+
+Splits are named `train`, `valid` and `test`; FER2013's Training / PublicTest / PrivateTest and
+the folder names val/validation are accepted as aliases.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import logging
+import os
+import tarfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ml import CLASSES
+from ml.preprocessing import PreprocessSpec, preprocess_faces
+
+logger = logging.getLogger(__name__)
+
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+SPLIT_ALIASES = {
+    "train": "train",
+    "training": "train",
+    "valid": "valid",
+    "val": "valid",
+    "validation": "valid",
+    "publictest": "valid",
+    "test": "test",
+    "privatetest": "test",
+}
+# FER2013 CSV label -> canonical class name (the CSV orders sad, surprise, neutral differently).
+FER2013_CSV_LABELS = {
+    0: "angry",
+    1: "disgust",
+    2: "fear",
+    3: "happy",
+    4: "sad",
+    5: "surprise",
+    6: "neutral",
+}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+FER_PIXELS = 48 * 48
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be read as asked (bad layout, bad rows, empty split)."""
+
+
+def canonical_split(name: str) -> str:
+    try:
+        return SPLIT_ALIASES[name.strip().lower()]
+    except KeyError:
+        raise DatasetError(
+            f"unknown split {name!r}: use one of train/valid/test "
+            "(or Training/PublicTest/PrivateTest)"
+        ) from None
+
+
+@dataclass
+class SplitData:
+    images: np.ndarray  # uint8 (N, S, S, C)
+    labels: np.ndarray  # int64 (N,), indices into CLASSES
+    sources: list[str]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.labels, minlength=len(CLASSES))
+        return {name: int(counts[i]) for i, name in enumerate(CLASSES)}
+
+    def select(self, keep: np.ndarray) -> SplitData:
+        return SplitData(
+            self.images[keep],
+            self.labels[keep],
+            [s for s, k in zip(self.sources, keep, strict=True) if k],
+        )
+
+
+@dataclass
+class DuplicateReport:
+    """Exact duplicates (identical decoded pixels), within and across splits."""
+
+    within: dict[str, int] = field(default_factory=dict)  # extra copies inside each split
+    across: dict[str, int] = field(default_factory=dict)  # e.g. "train~test": images shared
+    dropped_from_train: int = 0
+
+    @property
+    def total_extra_copies(self) -> int:
+        return sum(self.within.values()) + sum(self.across.values())
+
+
+@dataclass
+class Dataset:
+    splits: dict[str, SplitData]
+    spec: PreprocessSpec
+    source: str
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: DuplicateReport = field(default_factory=DuplicateReport)
+
+    def split(self, name: str) -> SplitData:
+        key = canonical_split(name)
+        data = self.splits.get(key)
+        if data is None or len(data) == 0:
+            raise DatasetError(f"split {name!r} is empty in {self.source}")
+        return data
+
+    def fingerprint(self) -> str:
+        """sha256 over every split's pixels and labels: identifies the training data exactly."""
+        digest = hashlib.sha256()
+        for name in SPLITS:
+            if name in self.splits:
+                digest.update(name.encode())
+                digest.update(self.splits[name].images.tobytes())
+                digest.update(self.splits[name].labels.astype(np.int64).tobytes())
+        return digest.hexdigest()
+
+    def summary(self) -> dict:
+        return {
+            "source": self.source,
+            "fingerprint": self.fingerprint(),
+            "splits": {name: data.class_counts() for name, data in self.splits.items()},
+            "sizes": {name: len(data) for name, data in self.splits.items()},
+            "unreadable": len(self.unreadable),
+            "duplicates": {
+                "within_split": self.duplicates.within,
+                "across_splits": self.duplicates.across,
+                "dropped_from_train": self.duplicates.dropped_from_train,
+            },
+        }
+
+
+# --- readers -------------------------------------------------------------------------------
+
+
+def _read_csv(path: Path, spec: PreprocessSpec) -> tuple[dict[str, list], list]:
+    rows: dict[str, list] = {s: [] for s in SPLITS}
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
+        if missing:
+            raise DatasetError(f"{path}: CSV lacks the column(s) {sorted(missing)}")
+        for line_no, row in enumerate(reader, start=2):
+            try:
+                label = FER2013_CSV_LABELS[int(row["emotion"])]
+            except (KeyError, ValueError):
+                raise DatasetError(
+                    f"{path}:{line_no}: emotion {row['emotion']!r} is not a label 0-6"
+                ) from None
+            values = row["pixels"].split()
+            if len(values) != FER_PIXELS:
+                raise DatasetError(
+                    f"{path}:{line_no}: pixels has {len(values)} values, expected {FER_PIXELS} "
+                    "(48x48)"
+                )
+            try:
+                pixels = np.array(values, dtype=np.int64)
+            except ValueError:
+                raise DatasetError(f"{path}:{line_no}: pixels are not all integers") from None
+            if pixels.min() < 0 or pixels.max() > 255:
+                raise DatasetError(f"{path}:{line_no}: pixel values must lie in 0..255")
+            split = canonical_split(row["Usage"])
+            rows[split].append(
+                (pixels.astype(np.uint8).reshape(48, 48), label, f"{path.name}:{line_no}")
+            )
+    return rows, []
+
+
+def _split_of(relative: PurePosixPath) -> tuple[str, str]:
+    """(split, class name) of `<split>/<class>/<file>`; an official-split file prefix wins."""
+    if len(relative.parts) < 3:
+        raise DatasetError(f"{relative}: expected <split>/<class>/<image>")
+    split_dir, class_dir = relative.parts[-3], relative.parts[-2]
+    if class_dir not in CLASSES:
+        raise DatasetError(
+            f"unknown class folder {class_dir!r} (at {relative}); expected one of {list(CLASSES)}"
+        )
+    prefix = relative.name.split("_", 1)[0]
+    if "_" in relative.name and prefix.lower() in ("training", "publictest", "privatetest"):
+        return canonical_split(prefix), class_dir
+    return canonical_split(split_dir), class_dir
+
+
+def _decode(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")
+        return np.asarray(image)
+
+
+def _iter_folder(root: Path) -> Iterator[tuple[PurePosixPath, bytes | None, str]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if filename.startswith("."):
+                continue
+            full = Path(dirpath) / filename
+            yield PurePosixPath(full.relative_to(root).as_posix()), None, str(full)
+
+
+def _iter_tar(path: Path) -> Iterator[tuple[PurePosixPath, bytes | None, str]]:
+    with tarfile.open(path) as archive:
+        for member in archive:
+            name = PurePosixPath(member.name)
+            if not member.isfile() or any(p.startswith(".") for p in name.parts):
+                continue
+            handle = archive.extractfile(member)
+            yield name, handle.read() if handle else b"", f"{path.name}:{member.name}"
+
+
+def _read_images(path: Path, spec: PreprocessSpec) -> tuple[dict[str, list], list]:
+    rows: dict[str, list] = {s: [] for s in SPLITS}
+    unreadable: list[tuple[str, str]] = []
+    entries: Iterable = _iter_tar(path) if path.is_file() else _iter_folder(path)
+    for relative, data, shown in entries:
+        if relative.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        split, label = _split_of(relative)
+        try:
+            if data is None:
+                data = Path(shown).read_bytes()
+            pixels = _decode(data)
+            face = preprocess_faces([pixels], spec)[0]
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            unreadable.append((shown, str(exc) or type(exc).__name__))
+            continue
+        rows[split].append((face, label, shown))
+    return rows, unreadable
+
+
+# --- assembly ------------------------------------------------------------------------------
+
+
+def _to_split(rows: list, spec: PreprocessSpec) -> SplitData:
+    shape = (spec.input_size, spec.input_size, spec.channels)
+    if not rows:
+        return SplitData(np.empty((0, *shape), np.uint8), np.empty((0,), np.int64), [])
+    faces = [r[0] for r in rows]
+    images = preprocess_faces(faces, spec) if faces[0].shape != shape else np.stack(faces)
+    labels = np.array([CLASSES.index(r[1]) for r in rows], dtype=np.int64)
+    return SplitData(images, labels, [r[2] for r in rows])
+
+
+def _hashes(data: SplitData) -> list[bytes]:
+    return [hashlib.blake2b(img.tobytes(), digest_size=16).digest() for img in data.images]
+
+
+def _find_duplicates(splits: dict[str, SplitData], drop_cross_split: bool) -> DuplicateReport:
+    report = DuplicateReport()
+    hashes = {name: _hashes(data) for name, data in splits.items()}
+    for name, values in hashes.items():
+        report.within[name] = len(values) - len(set(values))
+    names = [n for n in SPLITS if n in splits]
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            shared = set(hashes[first]) & set(hashes[second])
+            report.across[f"{first}~{second}"] = sum(h in shared for h in hashes[second])
+    if drop_cross_split and "train" in splits:
+        held_out = set().union(*(set(hashes[n]) for n in names if n != "train"))
+        keep = np.array([h not in held_out for h in hashes["train"]], dtype=bool)
+        report.dropped_from_train = int((~keep).sum())
+        if report.dropped_from_train:
+            splits["train"] = splits["train"].select(keep)
+    return report
+
+
+def _cache_file(path: Path, spec: PreprocessSpec, cache_dir: Path) -> Path:
+    stat = path.stat()
+    key = hashlib.sha256(
+        f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sorted(spec.to_dict().items())}|v1".encode()
+    ).hexdigest()[:20]
+    return cache_dir / f"{path.name}-{key}.npz"
+
+
+def load_dataset(
+    path: str | Path,
+    spec: PreprocessSpec | None = None,
+    *,
+    drop_cross_split_duplicates: bool = True,
+    cache_dir: str | Path | None = None,
+) -> Dataset:
+    """Read a dataset (CSV, folder or tarball) into uint8 arrays at the model's input size.
+
+    Unreadable images are logged with their paths and skipped (`Dataset.unreadable`); exact
+    duplicates are counted, and training images that also stand in valid/test are dropped.
+    A folder-tree with no images, or a requested split that is empty, raises `DatasetError`.
+    """
+    spec = spec or PreprocessSpec()
+    path = Path(path)
+    if not path.exists():
+        raise DatasetError(f"{path} does not exist")
+
+    cached = None
+    if cache_dir is not None and path.is_file():
+        cached = _cache_file(path, spec, Path(cache_dir))
+    if cached is not None and cached.is_file():
+        return _load_cached(cached, spec, str(path), drop_cross_split_duplicates)
+
+    if path.is_file() and path.suffix.lower() == ".csv":
+        rows, unreadable = _read_csv(path, spec)
+    elif path.is_dir() or tarfile.is_tarfile(path):
+        rows, unreadable = _read_images(path, spec)
+    else:
+        raise DatasetError(f"{path}: not a FER2013 CSV, an image folder, nor a tar archive")
+
+    for shown, reason in unreadable:
+        logger.warning("unreadable image skipped: %s (%s)", shown, reason)
+    if unreadable:
+        logger.warning("%d unreadable image(s) skipped in %s", len(unreadable), path)
+    splits = {name: _to_split(rows[name], spec) for name in SPLITS if rows[name]}
+    if not splits:
+        raise DatasetError(f"{path}: no images found (expected <split>/<class>/<image> files)")
+
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for name, data in splits.items():
+            arrays[f"{name}_images"] = data.images
+            arrays[f"{name}_labels"] = data.labels
+            arrays[f"{name}_sources"] = np.array(data.sources)
+        arrays["unreadable"] = np.array([f"{s}\t{r}" for s, r in unreadable])
+        tmp = cached.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(cached)
+
+    duplicates = _find_duplicates(splits, drop_cross_split_duplicates)
+    return Dataset(splits, spec, str(path), unreadable, duplicates)
+
+
+def _load_cached(cached: Path, spec: PreprocessSpec, source: str, drop: bool) -> Dataset:
+    with np.load(cached) as arrays:
+        splits = {
+            name: SplitData(
+                arrays[f"{name}_images"],
+                arrays[f"{name}_labels"],
+                [str(s) for s in arrays[f"{name}_sources"]],
+            )
+            for name in SPLITS
+            if f"{name}_images" in arrays
+        }
+        unreadable = [tuple(str(u).split("\t", 1)) for u in arrays["unreadable"]]
+    duplicates = _find_duplicates(splits, drop)
+    return Dataset(splits, spec, source, unreadable, duplicates)  # type: ignore[arg-type]

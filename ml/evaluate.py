@@ -1,0 +1,144 @@
+"""Evaluate a model artifact on a dataset split: `python -m ml.evaluate --model DIR --data PATH`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ml.artifact import load_keras_model
+from ml.metrics import classification_report
+
+logger = logging.getLogger(__name__)
+
+
+def predict_probabilities(
+    model, images: np.ndarray, *, tta: bool = False, batch_size: int = 256
+) -> np.ndarray:
+    """Class probabilities for a uint8 batch; with `tta`, averaged over flips and shifted crops."""
+    import tensorflow as tf
+
+    @tf.function(reduce_retracing=True)
+    def forward(batch):
+        return model(batch, training=False)
+
+    def run(batch_images: np.ndarray) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(batch_images), batch_size):
+            chunk = tf.convert_to_tensor(batch_images[start : start + batch_size], tf.float32)
+            outputs.append(forward(chunk).numpy())
+        return np.concatenate(outputs) if outputs else np.empty((0, model.output_shape[-1]))
+
+    if not tta:
+        return run(images)
+    views = [images, images[:, :, ::-1]]
+    # Shifted views: 2-pixel translations with edge replication, plain and flipped.
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)), mode="edge")
+    size = images.shape[1]
+    for dy, dx in ((0, 0), (0, 4), (4, 0), (4, 4)):
+        shifted = padded[:, dy : dy + size, dx : dx + size]
+        views.extend([shifted, shifted[:, :, ::-1]])
+    return np.mean([run(np.ascontiguousarray(v)) for v in views], axis=0)
+
+
+def save_confusion_png(report: dict, path: str | Path, title: str) -> None:
+    """Row-normalised confusion matrix with counts, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = report["confusion_matrix"]["classes"]
+    counts = np.array(report["confusion_matrix"]["rows_true_cols_predicted"])
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=110)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.2f}\n{counts[i, j]}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def evaluate_artifact(
+    model_dir: str | Path,
+    data: str | Path,
+    split: str,
+    *,
+    tta: bool = False,
+    cache_dir: str | Path | None = None,
+) -> dict:
+    """Load the artifact and dataset with the artifact's own preprocessing, and report."""
+    from ml.datasets import load_dataset
+
+    model, meta = load_keras_model(model_dir)
+    dataset = load_dataset(data, meta.preprocessing, cache_dir=cache_dir)
+    subset = dataset.split(split)
+    probabilities = predict_probabilities(model, subset.images, tta=tta)
+    report = classification_report(probabilities, subset.labels, meta.classes)
+    report.update(
+        {
+            "split": split,
+            "tta": tta,
+            "model": f"{meta.name}-{meta.version}",
+            "data_fingerprint": dataset.fingerprint(),
+        }
+    )
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", required=True, help="artifact folder (model.keras + model.json)")
+    parser.add_argument("--data", required=True, help="FER2013 CSV, image folder or .tar.gz")
+    parser.add_argument("--split", default="PrivateTest")
+    parser.add_argument("--tta", action="store_true", help="average over flips and shifted crops")
+    parser.add_argument("--json", dest="json_out", help="write the report here")
+    parser.add_argument("--confusion-png", help="write the confusion matrix image here")
+    parser.add_argument("--cache-dir", help="cache decoded arrays here between runs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+
+    report = evaluate_artifact(
+        args.model, args.data, args.split, tta=args.tta, cache_dir=args.cache_dir
+    )
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
+        png = args.confusion_png or str(Path(args.json_out).with_suffix(".png"))
+        save_confusion_png(report, png, f"{report['model']} on {args.split}")
+    elif args.confusion_png:
+        save_confusion_png(report, args.confusion_png, f"{report['model']} on {args.split}")
+    print(f"{report['model']} on {args.split} ({report['n']} faces, tta={args.tta})")
+    print(
+        f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
+        f"weighted-F1 {report['weighted_f1']:.4f}  ECE {report['ece']:.4f}"
+    )
+    print(f"{'class':10s} {'precision':>9s} {'recall':>7s} {'f1':>6s} {'support':>8s}")
+    for name, scores in report["per_class"].items():
+        print(
+            f"{name:10s} {scores['precision']:9.3f} {scores['recall']:7.3f} "
+            f"{scores['f1']:6.3f} {scores['support']:8d}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Export an artifact's Keras model to TFLite for CPU serving, and measure both.
+
+    python -m ml.export --model DIR [--faces 2048] [--batch 256]
+
+Writes DIR/model.tflite only if it predicts the same classes as the Keras model on the
+sample (it must: same weights, float32), and prints faces/s of both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ml.artifact import TFLITE_FILE, load_keras_model
+
+
+def convert_to_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    return converter.convert()
+
+
+def keras_faces_per_second(model, images: np.ndarray, batch: int) -> tuple[float, np.ndarray]:
+    import tensorflow as tf
+
+    forward = tf.function(lambda x: model(x, training=False))
+    forward(tf.constant(images[:batch], tf.float32))  # trace once
+    started = time.perf_counter()
+    outputs = [
+        forward(tf.constant(images[i : i + batch], tf.float32)).numpy()
+        for i in range(0, len(images), batch)
+    ]
+    return len(images) / (time.perf_counter() - started), np.concatenate(outputs)
+
+
+def tflite_faces_per_second(
+    content: bytes, images: np.ndarray, batch: int, threads: int | None = None
+) -> tuple[float, np.ndarray]:
+    from ml.tflite import TFLiteRunner
+
+    runner = TFLiteRunner.from_content(content, num_threads=threads)
+    runner.predict(images[:batch])  # allocate once
+    started = time.perf_counter()
+    outputs = [runner.predict(images[i : i + batch]) for i in range(0, len(images), batch)]
+    return len(images) / (time.perf_counter() - started), np.concatenate(outputs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", required=True, help="artifact folder")
+    parser.add_argument("--faces", type=int, default=2048)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args(argv)
+
+    model, meta = load_keras_model(args.model)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.faces, *meta.input_shape), dtype=np.uint8)
+    content = convert_to_tflite(model)
+    keras_rate, keras_out = keras_faces_per_second(model, images, args.batch)
+    lite_rate, lite_out = tflite_faces_per_second(content, images, args.batch)
+    agreement = float((keras_out.argmax(1) == lite_out.argmax(1)).mean())
+    max_diff = float(np.abs(keras_out - lite_out).max())
+    print(f"{'runtime':8s} {'faces/s':>9s}  (batch {args.batch}, {args.faces} faces)")
+    print(f"{'keras':8s} {keras_rate:9.0f}")
+    print(f"{'tflite':8s} {lite_rate:9.0f}")
+    print(f"label agreement {agreement:.4f}, max probability difference {max_diff:.2e}")
+    if agreement < 0.999 or max_diff > 1e-3:
+        print("TFLite output differs from Keras: not written", file=sys.stderr)
+        return 1
+    path = Path(args.model) / TFLITE_FILE
+    path.write_bytes(content)
+    print(f"wrote {path} ({len(content) / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

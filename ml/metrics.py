@@ -1,0 +1,71 @@
+"""Classification metrics from labels and predicted probabilities (plain NumPy, no sklearn)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows: true class, columns: predicted class."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(true), np.asarray(predicted)), 1)
+    return matrix
+
+
+def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class; 0 where a denominator is 0."""
+    tp = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0).astype(np.float64)
+    support = matrix.sum(axis=1).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(tp), where=total > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.int64)}
+
+
+def expected_calibration_error(
+    probabilities: np.ndarray, true: np.ndarray, n_bins: int = 15
+) -> float:
+    """ECE over equal-width confidence bins: sum_b |B|/N * |accuracy(B) - confidence(B)|."""
+    confidence = probabilities.max(axis=1)
+    correct = (probabilities.argmax(axis=1) == true).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # Bin b holds confidences in (edges[b], edges[b+1]]; confidence 0 falls in the first bin.
+    bins = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
+
+
+def classification_report(
+    probabilities: np.ndarray, true: np.ndarray, classes: Sequence[str]
+) -> dict:
+    """Accuracy, macro/weighted F1, per-class scores, confusion matrix and ECE (JSON-ready)."""
+    true = np.asarray(true)
+    predicted = probabilities.argmax(axis=1)
+    matrix = confusion_matrix(true, predicted, len(classes))
+    scores = per_class_scores(matrix)
+    support = scores["support"]
+    return {
+        "n": int(len(true)),
+        "accuracy": float((predicted == true).mean()),
+        "macro_f1": float(scores["f1"].mean()),
+        "weighted_f1": float((scores["f1"] * support).sum() / max(support.sum(), 1)),
+        "ece": expected_calibration_error(probabilities, true),
+        "per_class": {
+            name: {
+                "precision": float(scores["precision"][i]),
+                "recall": float(scores["recall"][i]),
+                "f1": float(scores["f1"][i]),
+                "support": int(support[i]),
+            }
+            for i, name in enumerate(classes)
+        },
+        "confusion_matrix": {"classes": list(classes), "rows_true_cols_predicted": matrix.tolist()},
+    }

@@ -1,0 +1,304 @@
+"""Train a FER CNN and write its artifact.
+
+    python -m ml.train --data PATH --config NAME --out DIR [--epochs N] [--seed S] [--resume]
+
+Checkpoints every epoch (last.keras, with optimizer state, so --resume continues a run cut
+off by the end of a session) and keeps the best by validation (PublicTest) accuracy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ml import CLASSES
+from ml.artifact import (
+    CONFUSION_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    ArtifactMetadata,
+    write_metadata,
+)
+from ml.datasets import Dataset, load_dataset
+from ml.networks import TrainConfig, build_model, get_config
+from ml.preprocessing import PreprocessSpec
+
+logger = logging.getLogger(__name__)
+
+BEST_CHECKPOINT = "best.keras"
+LAST_CHECKPOINT = "last.keras"
+HISTORY_FILE = "history.csv"
+STATE_FILE = "state.json"
+
+
+def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
+    """Per-class loss weights (n_max / n_c) ** power, scaled so the mean sample weight is 1."""
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    weights = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)) ** power, 0.0)
+    return weights / (weights[labels].mean() or 1.0)
+
+
+def make_train_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, seed: int):
+    """Shuffled, augmented, repeated tf.data pipeline over cached uint8 arrays (no disk reads)."""
+    import tensorflow as tf
+
+    from ml.augment import augment_batch
+
+    weights = class_weights(labels, config.class_weight_power).astype(np.float32)
+    onehot = np.eye(len(CLASSES), dtype=np.float32)[labels]
+    ds = tf.data.Dataset.from_tensor_slices((images, onehot, weights[labels]))
+    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = ds.batch(config.batch_size, drop_remainder=True).enumerate()
+
+    def augment(step, batch):
+        x, y, w = batch
+        return augment_batch(x, tf.stack([tf.cast(seed, tf.int64), step]), config.augment), y, w
+
+    return ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
+
+
+def _write_state(out: Path, **values) -> None:
+    path = out / STATE_FILE
+    state = json.loads(path.read_text()) if path.exists() else {}
+    state.update(values)
+    path.write_text(json.dumps(state, indent=2) + "\n")
+
+
+def train(
+    *,
+    dataset: Dataset,
+    config: TrainConfig,
+    out: Path,
+    epochs: int,
+    seed: int,
+    resume: bool = False,
+    steps_per_epoch: int | None = None,
+) -> Path:
+    """Fit the model, checkpointing into `out`; returns the path of the best checkpoint."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+    train_split, valid_split = dataset.split("train"), dataset.split("valid")
+    steps = steps_per_epoch or len(train_split) // config.batch_size
+    if steps < 1:
+        raise ValueError(
+            f"{len(train_split)} training images are fewer than one batch of {config.batch_size}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    last_path, best_path = out / LAST_CHECKPOINT, out / BEST_CHECKPOINT
+
+    initial_epoch = 0
+    if resume and last_path.exists():
+        model = keras.saving.load_model(last_path)
+        initial_epoch = json.loads((out / STATE_FILE).read_text()).get("epochs_done", 0)
+        logger.info("resuming from %s after epoch %d", last_path, initial_epoch)
+    else:
+        if resume:
+            logger.warning("--resume: no %s yet, starting from scratch", last_path)
+        input_shape = (dataset.spec.input_size, dataset.spec.input_size, dataset.spec.channels)
+        model = build_model(config, input_shape)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate * 0.01,
+            warmup_target=config.learning_rate,
+            warmup_steps=int(config.warmup_epochs * steps),
+            decay_steps=max(1, epochs * steps - int(config.warmup_epochs * steps)),
+            alpha=0.01,
+        )
+        model.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+            metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        )
+        _write_state(
+            out,
+            config=config.to_dict(),
+            seed=seed,
+            epochs=epochs,
+            epochs_done=0,
+            best_val_accuracy=None,
+        )
+    logger.info("model %s: %d parameters", model.name, model.count_params())
+
+    best_so_far = json.loads((out / STATE_FILE).read_text()).get("best_val_accuracy")
+
+    class EpochState(keras.callbacks.Callback):
+        """Records finished epochs so --resume knows where to continue."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            nonlocal best_so_far
+            val = float((logs or {}).get("val_accuracy", 0.0))
+            if best_so_far is None or val > best_so_far:
+                best_so_far = val
+            _write_state(out, epochs_done=epoch + 1, best_val_accuracy=best_so_far)
+
+    best_checkpoint = keras.callbacks.ModelCheckpoint(
+        best_path, monitor="val_accuracy", mode="max", save_best_only=True
+    )
+    best_checkpoint.best = best_so_far if best_so_far is not None else best_checkpoint.best
+    callbacks = [
+        best_checkpoint,
+        keras.callbacks.ModelCheckpoint(last_path),
+        keras.callbacks.CSVLogger(out / HISTORY_FILE, append=initial_epoch > 0),
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", mode="max", patience=config.early_stopping_patience
+        ),
+        EpochState(),
+    ]
+    valid_onehot = np.eye(len(CLASSES), dtype=np.float32)[valid_split.labels]
+    model.fit(
+        make_train_dataset(train_split.images, train_split.labels, config, seed),
+        steps_per_epoch=steps,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=(valid_split.images.astype(np.float32), valid_onehot),
+        validation_batch_size=256,
+        callbacks=callbacks,
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    return best_path
+
+
+def write_artifact(
+    *,
+    checkpoint: Path,
+    dataset: Dataset,
+    config: TrainConfig,
+    seed: int,
+    out: Path,
+    name: str,
+    version: str,
+    training_seconds: float | None = None,
+) -> ArtifactMetadata:
+    """Evaluate the checkpoint on valid and test and write model.keras/json, report, card."""
+    import keras
+
+    from ml.card import write_model_card
+    from ml.evaluate import predict_probabilities, save_confusion_png
+    from ml.metrics import classification_report
+
+    model = keras.saving.load_model(checkpoint, compile=False)
+    reports: dict[str, dict] = {}
+    for split in ("valid", "test"):
+        if split not in dataset.splits or not len(dataset.splits[split]):
+            continue
+        data = dataset.splits[split]
+        for tta in (False, True):
+            probabilities = predict_probabilities(model, data.images, tta=tta)
+            key = f"{split}{'_tta' if tta else ''}"
+            reports[key] = classification_report(probabilities, data.labels, CLASSES)
+
+    headline = reports.get("test") or reports["valid"]
+    metrics = {
+        "test_split": "test" if "test" in reports else "valid",
+        "accuracy": headline["accuracy"],
+        "macro_f1": headline["macro_f1"],
+        "weighted_f1": headline["weighted_f1"],
+        "ece": headline["ece"],
+        "recall": {c: headline["per_class"][c]["recall"] for c in CLASSES},
+    }
+    for key, report in reports.items():
+        metrics[f"{key}_accuracy"] = report["accuracy"]
+        metrics[f"{key}_macro_f1"] = report["macro_f1"]
+    if training_seconds is not None:
+        metrics["training_seconds"] = round(training_seconds, 1)
+
+    meta = ArtifactMetadata(
+        name=name,
+        version=version,
+        classes=list(CLASSES),
+        preprocessing=dataset.spec,
+        config=config.to_dict(),
+        seed=seed,
+        training_data=dataset.summary(),
+        metrics=metrics,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    if checkpoint.resolve() != (out / MODEL_FILE).resolve():
+        model.save(out / MODEL_FILE)
+    write_metadata(out, meta)
+    (out / REPORT_FILE).write_text(json.dumps(reports, indent=2) + "\n")
+    save_confusion_png(
+        headline, out / CONFUSION_FILE, f"{name} {version} on {metrics['test_split']} (no TTA)"
+    )
+    history = out / HISTORY_FILE
+    epochs_run = sum(1 for _ in csv.reader(history.open())) - 1 if history.exists() else None
+    write_model_card(out, meta, reports, epochs_run=epochs_run)
+    return meta
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", required=True, help="FER2013 CSV, image folder or .tar.gz")
+    parser.add_argument("--config", required=True, help="cpu-small, gpu-large or tiny")
+    parser.add_argument("--out", required=True, help="run folder; the artifact is written here")
+    parser.add_argument("--epochs", type=int, help="defaults to the config's")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--resume", action="store_true", help="continue from out/last.keras")
+    parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
+    parser.add_argument("--name", default="fer-cnn")
+    parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y.%m.%d"))
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("FER_CACHE_DIR"),
+        help="cache decoded arrays between runs (env FER_CACHE_DIR)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+
+    config = get_config(args.config)
+    epochs = args.epochs or config.epochs
+    out = Path(args.out)
+    dataset = load_dataset(args.data, PreprocessSpec(), cache_dir=args.cache_dir)
+    logger.info("data: %s", json.dumps(dataset.summary()["sizes"]))
+    logger.info("duplicates: %s", json.dumps(dataset.summary()["duplicates"]))
+
+    started = time.monotonic()
+    best = train(
+        dataset=dataset,
+        config=config,
+        out=out,
+        epochs=epochs,
+        seed=args.seed,
+        resume=args.resume,
+        steps_per_epoch=args.steps_per_epoch,
+    )
+    elapsed = time.monotonic() - started
+    meta = write_artifact(
+        checkpoint=best,
+        dataset=dataset,
+        config=config,
+        seed=args.seed,
+        out=out,
+        name=args.name,
+        version=args.version,
+        training_seconds=elapsed,
+    )
+    logger.info(
+        "artifact written to %s: accuracy %.4f, macro-F1 %.4f on %s",
+        out,
+        meta.metrics["accuracy"],
+        meta.metrics["macro_f1"],
+        meta.metrics["test_split"],
+    )
+    shutil.copy(out / STATE_FILE, out / "train_state.json")
+    return 0 if math.isfinite(meta.metrics["accuracy"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""A short real training run on a tiny generated set yields an artifact that loads and predicts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ml import CLASSES
+from ml.artifact import load_keras_model, read_metadata
+from ml.evaluate import main as evaluate_main
+from ml.export import main as export_main
+from ml.tflite import TFLiteRunner
+from ml.train import class_weights
+from ml.train import main as train_main
+
+
+@pytest.mark.slow
+def test_one_short_epoch_produces_a_loadable_artifact(image_tree: Path, tmp_path: Path):
+    out = tmp_path / "run"
+
+    code = train_main(
+        [
+            "--data",
+            str(image_tree),
+            "--config",
+            "tiny",
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--version",
+            "0.0-test",
+        ]
+    )
+
+    assert code == 0
+    for name in (
+        "model.keras",
+        "model.json",
+        "report.json",
+        "confusion.png",
+        "MODEL_CARD.md",
+        "history.csv",
+        "best.keras",
+        "last.keras",
+    ):
+        assert (out / name).is_file(), name
+    model, meta = load_keras_model(out)
+    assert meta.classes == list(CLASSES) and meta.version == "0.0-test" and meta.seed == 3
+    assert meta.training_data["sizes"] == {"train": 14, "valid": 14, "test": 14}
+    faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48, 1)).astype(np.float32)
+    probabilities = np.asarray(model(faces, training=False))
+    assert probabilities.shape == (5, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+    # the evaluation CLI reproduces the test accuracy that model.json records
+    report_path = tmp_path / "eval.json"
+    assert (
+        evaluate_main(
+            [
+                "--model",
+                str(out),
+                "--data",
+                str(image_tree),
+                "--split",
+                "PrivateTest",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(report_path.read_text())
+    assert report["accuracy"] == pytest.approx(read_metadata(out).metrics["accuracy"])
+    assert (tmp_path / "eval.png").is_file()
+
+    # --resume continues after the finished epoch instead of starting again
+    assert (
+        train_main(
+            [
+                "--data",
+                str(image_tree),
+                "--config",
+                "tiny",
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--resume",
+            ]
+        )
+        == 0
+    )
+    history = (out / "history.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
+
+    # the TFLite export agrees with the Keras model
+    assert export_main(["--model", str(out), "--faces", "64", "--batch", "32"]) == 0
+    runner = TFLiteRunner.from_path(out / "model.tflite")
+    np.testing.assert_allclose(runner.predict(faces), probabilities, atol=1e-5)
+
+
+def test_class_weights_lift_rare_classes_and_average_one():
+    labels = np.array([0] * 90 + [1] * 10)
+    weights = class_weights(labels, power=0.5)
+    assert weights[1] / weights[0] == pytest.approx(3.0)  # sqrt(90 / 10)
+    assert weights[labels].mean() == pytest.approx(1.0)
