@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format setup migrate worker web clean
+.PHONY: run test lint format setup migrate worker web clean train evaluate bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,22 @@ format: $(STAMP)
 
 clean:
 	rm -rf var/broker var/media var/db.sqlite3 .pytest_cache .ruff_cache
+
+# --- model and benchmarks (need FER_DATA_DIR with fer2013.tar.gz) ------------------------------
+FER_DATA_DIR ?= ../shared/datasets
+TRAIN_CONFIG ?= cpu-small
+TRAIN_OUT ?= runs/$(TRAIN_CONFIG)
+SHIPPED ?= ml/models/fer-cnn-1.0
+
+train: $(STAMP)
+	$(BIN)/python -m ml.train --data $(FER_DATA_DIR)/fer2013.tar.gz --config $(TRAIN_CONFIG) \
+		--out $(TRAIN_OUT) --seed 1 --resume
+
+evaluate: $(STAMP)
+	$(BIN)/python -m ml.evaluate --model $(SHIPPED) --data $(FER_DATA_DIR)/fer2013.tar.gz \
+		--split PrivateTest --json var/evaluation.json
+
+# Classifier alone (export measures Keras against TFLite) and the whole pipeline on photos.
+bench: $(STAMP)
+	$(BIN)/python -m ml.export --model $(SHIPPED) --check-only
+	$(BIN)/python -m inference.bench --images $(FER_DATA_DIR)/sample-photos

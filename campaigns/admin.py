@@ -1,4 +1,5 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from campaigns.models import Ad, Campaign, Face, Membership, ReactionImage, Team, UploadBatch
 from campaigns.selectors import scoped_to_user
@@ -12,6 +13,28 @@ class TeamScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return scoped_to_user(queryset, user=request.user)
+
+
+def _reprocess_ads(modeladmin: admin.ModelAdmin, request, ads) -> None:
+    """Queue every finished upload of `ads` for analysis with the active model version."""
+    from campaigns.ingest import ad_reprocess
+    from inference.models import ModelVersion
+
+    model_version = ModelVersion.objects.filter(is_active=True).first()
+    if model_version is None:
+        modeladmin.message_user(request, "No model version is active.", messages.ERROR)
+        return
+    queued, problems = 0, []
+    for ad in ads:
+        try:
+            queued += len(ad_reprocess(ad=ad, model_version=model_version))
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    modeladmin.message_user(
+        request,
+        f"{queued} upload(s) queued for analysis with {model_version}. " + " ".join(problems),
+        messages.SUCCESS if queued else messages.WARNING,
+    )
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,8 +53,13 @@ class TeamAdmin(TeamScopedAdmin):
 @admin.register(Campaign)
 class CampaignAdmin(TeamScopedAdmin):
     list_display = ("name", "brand", "team", "starts_on", "ends_on", "created_at")
-    list_filter = ("team",)
+    list_filter = ("team", "starts_on", "created_at")
     search_fields = ("name", "brand")
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess every ad with the active model version")
+    def reprocess(self, request, queryset) -> None:
+        _reprocess_ads(self, request, Ad.objects.filter(campaign__in=queryset))
 
 
 @admin.register(Ad)
@@ -39,6 +67,12 @@ class AdAdmin(TeamScopedAdmin):
     list_display = ("name", "campaign", "created_at")
     list_select_related = ("campaign",)
     search_fields = ("name", "campaign__name")
+    list_filter = ("campaign__team", "created_at")
+    actions = ["reprocess"]
+
+    @admin.action(description="Reprocess with the active model version")
+    def reprocess(self, request, queryset) -> None:
+        _reprocess_ads(self, request, queryset)
 
 
 @admin.register(UploadBatch)
@@ -54,7 +88,7 @@ class UploadBatchAdmin(TeamScopedAdmin):
         "faces_found",
         "created_at",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "ad__campaign__team", "created_at")
     list_select_related = ("ad",)
     search_fields = ("source_name", "ad__name")
     # Status and counters change only through services (see campaigns.services).
@@ -75,7 +109,7 @@ class UploadBatchAdmin(TeamScopedAdmin):
 @admin.register(ReactionImage)
 class ReactionImageAdmin(TeamScopedAdmin):
     list_display = ("original_name", "batch", "status", "width", "height", "processed_at")
-    list_filter = ("status",)
+    list_filter = ("status", "batch__ad__campaign__team", "created_at")
     list_select_related = ("batch",)
     search_fields = ("original_name", "sha256")
     readonly_fields = ("status", "error", "processed_at", "sha256", "created_at")
@@ -84,7 +118,18 @@ class ReactionImageAdmin(TeamScopedAdmin):
 
 @admin.register(Face)
 class FaceAdmin(TeamScopedAdmin):
+    """Classifier output: viewable and filterable, never edited by hand."""
+
     list_display = ("id", "image", "label", "detector_score", "model_version", "created_at")
-    list_filter = ("label", "model_version")
+    list_filter = ("label", "model_version", "image__batch__ad__campaign__team", "created_at")
     list_select_related = ("image", "model_version")
+    search_fields = ("image__original_name", "image__batch__ad__name")
     raw_id_fields = ("image",)
+    # Millions of rows: skip the unfiltered COUNT(*) on every page.
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

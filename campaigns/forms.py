@@ -32,3 +32,47 @@ class AdForm(forms.ModelForm):
     class Meta:
         model = Ad
         fields = ["name", "creative", "creative_url"]
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files under one name (Django's FileField takes one)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)] if data else []
+
+
+class BatchUploadForm(forms.Form):
+    """A ZIP of reaction photos, or several loose photos."""
+
+    archive = forms.FileField(
+        required=False,
+        label="ZIP of photos",
+        widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
+    )
+    photos = MultipleFileField(required=False, label="…or loose photos")
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if bool(cleaned.get("archive")) == bool(cleaned.get("photos")):
+            raise forms.ValidationError("Choose either one ZIP file or one or more photos.")
+        return cleaned
+
+
+class ReprocessForm(forms.Form):
+    model_version = forms.ModelChoiceField(queryset=None, label="Model version")
+
+    def __init__(self, *args, **kwargs) -> None:
+        from inference.models import ModelVersion
+
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].queryset = ModelVersion.objects.all()

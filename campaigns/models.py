@@ -153,7 +153,19 @@ class UploadBatch(models.Model):
     images_processed = models.PositiveIntegerField(default=0)
     images_failed = models.PositiveIntegerField(default=0)
     images_skipped = models.PositiveIntegerField(default=0)
+    # Photos already in this ad (same content); also counted in images_skipped.
+    images_duplicate = models.PositiveIntegerField(default=0)
     faces_found = models.PositiveIntegerField(default=0)
+    # The version this batch's faces are (being) labelled with; set when processing starts.
+    model_version = models.ForeignKey(
+        "inference.ModelVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="batches",
+    )
+    # Last sign of life (a chunk claimed or finished); the sweeper resumes batches that stall.
+    progress_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -190,8 +202,16 @@ class ReactionImage(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # Set on a skipped row whose content is already in the ad: the row it repeats.
+    duplicate_of = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
+    )
+    # When a worker claimed the photo; a claim older than the task time limit is abandoned.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The stored photo was deleted under the retention policy; boxes and results remain.
+    photo_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

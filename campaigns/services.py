@@ -11,14 +11,12 @@ import datetime as dt
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from campaigns.models import (
     Ad,
     BatchStatus,
     Campaign,
-    Face,
     ImageStatus,
     Membership,
     ReactionImage,
@@ -26,6 +24,7 @@ from campaigns.models import (
     TeamRole,
     UploadBatch,
 )
+from campaigns.selectors import batch_counts
 
 
 class IllegalTransition(Exception):
@@ -195,18 +194,14 @@ def batch_fail(*, batch: UploadBatch, error: str) -> None:
 
 def batch_recount(*, batch: UploadBatch) -> UploadBatch:
     """Recompute the batch's counters from its images and faces, in the database."""
-    counts = ReactionImage.objects.filter(batch=batch).aggregate(
-        total=Count("id"),
-        processed=Count("id", filter=Q(status=ImageStatus.DONE)),
-        failed=Count("id", filter=Q(status=ImageStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=ImageStatus.SKIPPED)),
-    )
+    counts = batch_counts(batch=batch)
     fields = {
         "images_total": counts["total"],
-        "images_processed": counts["processed"],
+        "images_processed": counts["done"],
         "images_failed": counts["failed"],
         "images_skipped": counts["skipped"],
-        "faces_found": Face.objects.filter(image__batch=batch).count(),
+        "images_duplicate": counts["duplicates"],
+        "faces_found": counts["faces"],
     }
     UploadBatch.objects.filter(pk=batch.pk).update(**fields)
     for key, value in fields.items():

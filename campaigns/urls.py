@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import views
+from campaigns import dashboard_views, ingest_views, views
 
 app_name = "campaigns"
 
@@ -9,4 +9,24 @@ urlpatterns = [
     path("campaigns/new/", views.campaign_create, name="campaign_create"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/ads/new/", views.ad_create, name="ad_create"),
+    # Dashboards, photos and exports (campaigns/dashboard_views.py).
+    path(
+        "campaigns/<int:campaign_id>/dashboard/",
+        dashboard_views.campaign_dashboard,
+        name="campaign_dashboard",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/export.csv",
+        dashboard_views.campaign_export,
+        name="campaign_export",
+    ),
+    path("ads/<int:ad_id>/", dashboard_views.ad_detail, name="ad_detail"),
+    path("ads/<int:ad_id>/export.csv", dashboard_views.ad_export, name="ad_export"),
+    path("photos/<int:image_id>/", dashboard_views.photo_detail, name="photo_detail"),
+    path("photos/<int:image_id>/file", dashboard_views.photo_file, name="photo_file"),
+    # Uploads and batches (campaigns/ingest_views.py).
+    path("ads/<int:ad_id>/upload/", ingest_views.batch_upload, name="batch_upload"),
+    path("batches/<int:batch_id>/", ingest_views.batch_detail, name="batch_detail"),
+    path("batches/<int:batch_id>/status.json", ingest_views.batch_status, name="batch_status"),
+    path("batches/<int:batch_id>/reprocess/", ingest_views.batch_reprocess, name="batch_reprocess"),
 ]

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from campaigns import selectors, services
+from campaigns import dashboards, selectors, services
 from campaigns.forms import AdForm, CampaignForm
 from campaigns.health import health_report
 
@@ -24,13 +24,17 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def campaign_list(request: HttpRequest) -> HttpResponse:
+    campaigns = list(selectors.campaign_list(user=request.user))
+    # Faces analysed and dominant emotion per campaign, by the active model: one GROUP BY.
+    overviews = dashboards.campaign_overviews(
+        user=request.user, model_version=dashboards.default_model_version()
+    )
+    for campaign in campaigns:
+        campaign.overview = overviews.get(campaign.pk)
     return render(
         request,
         "campaigns/campaign_list.html",
-        {
-            "campaigns": selectors.campaign_list(user=request.user),
-            "teams": selectors.team_list(user=request.user),
-        },
+        {"campaigns": campaigns, "teams": selectors.team_list(user=request.user)},
     )
 
 

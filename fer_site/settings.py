@@ -135,6 +135,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = _env_path("STATIC_ROOT", VAR_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Plotly's JavaScript is found in the installed plotly package (no CDN, no vendored copy).
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "campaigns.staticfinders.PlotlyFinder",
+]
 MEDIA_URL = "media/"
 MEDIA_ROOT = _env_path("MEDIA_ROOT", VAR_DIR / "media")
 STORAGES = {
@@ -177,6 +183,33 @@ INFERENCE_BATCH_SIZE = _env_int("INFERENCE_BATCH_SIZE", 64)
 FACE_DETECTOR = os.environ.get("FACE_DETECTOR", "blazeface")
 INGEST_CHUNK_SIZE = _env_int("INGEST_CHUNK_SIZE", 32)
 PHOTO_RETENTION_DAYS = _env_int("PHOTO_RETENTION_DAYS", 0)
+# "days": delete stored photos PHOTO_RETENTION_DAYS after processing (0 keeps them);
+# "immediate": delete each photo as soon as it is analysed. Boxes and results always stay.
+PHOTO_RETENTION = os.environ.get("PHOTO_RETENTION", "days").strip().lower() or "days"
+if PHOTO_RETENTION not in ("days", "immediate"):
+    raise ImproperlyConfigured(f"PHOTO_RETENTION={PHOTO_RETENTION!r}: use 'days' or 'immediate'")
+# Ingest (campaigns/ingest.py): a chunk task is killed after this many seconds, and a claim or
+# batch without progress for that long is taken to be abandoned and resumed by the sweeper.
+INGEST_CHUNK_TIME_LIMIT = _env_int("INGEST_CHUNK_TIME_LIMIT", 300)
+INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 60)
+INGEST_EXTRACT_TIME_LIMIT = _env_int("INGEST_EXTRACT_TIME_LIMIT", 3600)
+INGEST_MAX_ENTRIES = _env_int("INGEST_MAX_ENTRIES", 100_000)
+INGEST_MAX_EXPANDED_BYTES = _env_int("INGEST_MAX_EXPANDED_BYTES", 20 * 1024**3)
+INGEST_MAX_PHOTO_BYTES = _env_int("INGEST_MAX_PHOTO_BYTES", 100 * 1024**2)
+INGEST_MAX_RATIO = _env_int("INGEST_MAX_RATIO", 100)
+# Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
+# 4 s to report ready kills them in a loop on a busy CPU.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)
+CELERY_BEAT_SCHEDULE = {
+    "ingest-resume-stalled-batches": {
+        "task": "campaigns.tasks.batches_resume_stalled_task",
+        "schedule": float(INGEST_SWEEP_SECONDS),
+    },
+    "photos-purge": {"task": "campaigns.tasks.photos_purge_task", "schedule": 3600.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
+)
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -1,26 +1,248 @@
-from django.contrib import admin, messages
+"""Admin for model versions: metrics at a glance, activation, ZIP upload, reprocessing.
 
+Uploads go through `inference.artifact_upload` (load + predict before anything is stored);
+activation through `inference.services`; reprocessing through `campaigns.ingest`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from campaigns.models import Ad, Campaign
+from campaigns.selectors import scoped_to_user
+from inference.artifact_upload import model_version_upload
 from inference.models import ModelVersion
 from inference.services import model_version_activate
+from ml.artifact import CARD_FILE, CONFUSION_FILE, REPORT_FILE, ArtifactError
+
+
+class ArtifactUploadForm(forms.Form):
+    archive = forms.FileField(
+        label="Artifact ZIP",
+        help_text="A ZIP of the artifact folder written by training (model.keras, model.json, "
+        "report.json, confusion.png).",
+    )
+    activate = forms.BooleanField(required=False, label="Make it the active model")
+
+
+class ReprocessForm(forms.Form):
+    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False)
+    ad = forms.ModelChoiceField(queryset=Ad.objects.none(), required=False)
+
+    def __init__(self, *args: object, user, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        campaigns, ads = Campaign.objects.all(), Ad.objects.select_related("campaign")
+        if not user.is_superuser:
+            campaigns, ads = scoped_to_user(campaigns, user=user), scoped_to_user(ads, user=user)
+        self.fields["campaign"].queryset = campaigns
+        self.fields["ad"].queryset = ads
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if bool(data.get("campaign")) == bool(data.get("ad")):
+            raise ValidationError("Choose either a campaign or an ad.")
+        return data
+
+
+def _metric(model_version: ModelVersion, key: str) -> str:
+    value = (model_version.metrics or {}).get(key)
+    return f"{100 * value:.1f}%" if isinstance(value, int | float) else "—"
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "is_active", "artifact", "created_at")
+    list_display = ("name", "version", "is_active", "accuracy", "macro_f1", "created_at")
     list_filter = ("is_active", "name")
     search_fields = ("name", "version")
-    readonly_fields = ("name", "version", "artifact", "classes", "metrics", "created_at")
-    exclude = ("is_active",)
-    actions = ["activate"]
+    readonly_fields = (
+        "name",
+        "version",
+        "is_active",
+        "artifact",
+        "classes",
+        "metrics_table",
+        "confusion_matrix",
+        "per_class_report",
+        "model_card",
+        "created_at",
+    )
+    actions = ["activate", "reprocess"]
 
-    def has_add_permission(self, request) -> bool:
-        # Versions come from `manage.py register_model`, which copies the artifact files.
+    @admin.display(description="Accuracy")
+    def accuracy(self, obj: ModelVersion) -> str:
+        return _metric(obj, "accuracy")
+
+    @admin.display(description="Macro-F1")
+    def macro_f1(self, obj: ModelVersion) -> str:
+        return _metric(obj, "macro_f1")
+
+    @admin.display(description="Metrics")
+    def metrics_table(self, obj: ModelVersion) -> str:
+        metrics = obj.metrics or {}
+        if not metrics:
+            return "—"
+        return format_html(
+            "<table>{}</table>",
+            format_html_join(
+                "", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in metrics.items())
+            ),
+        )
+
+    @admin.display(description="Confusion matrix")
+    def confusion_matrix(self, obj: ModelVersion) -> str:
+        if not default_storage.exists(obj.artifact + CONFUSION_FILE):
+            return "No confusion.png in this artifact."
+        url = reverse("admin:inference_modelversion_file", args=[obj.pk, CONFUSION_FILE])
+        return format_html('<img src="{}" alt="confusion matrix" style="max-width:560px">', url)
+
+    @admin.display(description="Per-class report")
+    def per_class_report(self, obj: ModelVersion) -> str:
+        report = self._report(obj)
+        per_class = (report or {}).get("per_class")
+        if not isinstance(per_class, dict):
+            return "No per-class figures in report.json." if report else "No report.json."
+        rows = (
+            (
+                name,
+                *(
+                    f"{scores.get(k, 0):.3f}" if isinstance(scores.get(k), float) else "—"
+                    for k in ("precision", "recall", "f1")
+                ),
+                scores.get("support", "—"),
+            )
+            for name, scores in per_class.items()
+        )
+        return format_html(
+            "<table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th>"
+            "<th>support</th></tr>{}</table>",
+            format_html_join(
+                "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows
+            ),
+        )
+
+    @admin.display(description="Model card")
+    def model_card(self, obj: ModelVersion) -> str:
+        name = obj.artifact + CARD_FILE
+        if not default_storage.exists(name):
+            return "—"
+        with default_storage.open(name) as fh:
+            return format_html('<pre style="white-space:pre-wrap">{}</pre>', fh.read().decode())
+
+    @staticmethod
+    def _report(obj: ModelVersion) -> dict | None:
+        name = obj.artifact + REPORT_FILE
+        if not default_storage.exists(name):
+            return None
+        with default_storage.open(name) as fh:
+            try:
+                report = json.load(fh)
+            except ValueError:
+                return None
+        # Training writes {"test": {...}, ...}; an evaluation writes the report itself.
+        return report.get("test", report) if isinstance(report, dict) else None
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # Every field is fixed by the artifact; state changes go through the actions.
         return False
 
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/file/<str:filename>",
+                self.admin_site.admin_view(self.artifact_file),
+                name="inference_modelversion_file",
+            ),
+        ] + super().get_urls()
+
+    def artifact_file(self, request: HttpRequest, pk: int, filename: str) -> FileResponse:
+        """A report image of an artifact, read through default_storage (staff only)."""
+        if not self.has_view_permission(request) or filename not in (CONFUSION_FILE,):
+            raise Http404
+        obj = get_object_or_404(ModelVersion, pk=pk)
+        name = obj.artifact + filename
+        if not default_storage.exists(name):
+            raise Http404
+        return FileResponse(default_storage.open(name, "rb"), content_type="image/png")
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
+        """Adding a version means uploading its artifact ZIP; it is checked before saving."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = ArtifactUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                model_version = model_version_upload(
+                    archive=form.cleaned_data["archive"], activate=form.cleaned_data["activate"]
+                )
+            except ArtifactError as exc:
+                form.add_error("archive", str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"{model_version.name} {model_version.version} registered"
+                    + (" and active." if model_version.is_active else "."),
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:inference_modelversion_change", args=[model_version.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Upload a model artifact",
+            "form": form,
+        }
+        return render(request, "admin/inference/modelversion/upload.html", context)
+
     @admin.action(description="Make the selected model version the active one")
-    def activate(self, request, queryset) -> None:
+    def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model version.", messages.ERROR)
             return
         model_version = model_version_activate(model_version=queryset.get())
         self.message_user(request, f"{model_version.name} {model_version.version} is active.")
+
+    @admin.action(description="Reprocess a campaign or an ad with the selected model version")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[ModelVersion]):
+        from campaigns.ingest import ad_reprocess
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one model version.", messages.ERROR)
+            return None
+        model_version = queryset.get()
+        form = ReprocessForm(request.POST if "apply" in request.POST else None, user=request.user)
+        if form.is_bound and form.is_valid():
+            campaign, ad = form.cleaned_data["campaign"], form.cleaned_data["ad"]
+            ads = [ad] if ad else list(campaign.ads.all())
+            queued, problems = 0, []
+            for each in ads:
+                try:
+                    queued += len(ad_reprocess(ad=each, model_version=model_version))
+                except ValidationError as exc:
+                    problems.extend(exc.messages)
+            level = messages.SUCCESS if queued else messages.WARNING
+            self.message_user(
+                request,
+                f"{queued} upload(s) queued for analysis with {model_version}."
+                + (" " + " ".join(problems) if problems else ""),
+                level,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Reprocess with {model_version}",
+            "form": form,
+            "model_version": model_version,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return render(request, "admin/inference/modelversion/reprocess.html", context)

@@ -1,9 +1,9 @@
 """Export an artifact's Keras model to TFLite for CPU serving, and measure both.
 
-    python -m ml.export --model DIR [--faces 2048] [--batch 256]
+    python -m ml.export --model DIR [--faces 2048] [--batch 256] [--check-only]
 
-Writes DIR/model.tflite only if it predicts the same classes as the Keras model on the
-sample (it must: same weights, float32), and prints faces/s of both.
+Prints faces/s of both, and writes DIR/model.tflite (unless --check-only) only if it predicts
+the same classes as the Keras model on the sample (it must: same weights, float32).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="artifact folder")
     parser.add_argument("--faces", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--check-only", action="store_true", help="measure, write nothing")
     args = parser.parse_args(argv)
 
     model, meta = load_keras_model(args.model)
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if agreement < 0.999 or max_diff > 1e-3:
         print("TFLite output differs from Keras: not written", file=sys.stderr)
         return 1
+    if args.check_only:
+        return 0
     path = Path(args.model) / TFLITE_FILE
     path.write_bytes(content)
     print(f"wrote {path} ({len(content) / 1e6:.1f} MB)")

@@ -2,6 +2,9 @@ import os
 
 import pytest
 
+# Fixtures of the ingest tests (a registered tiny model, photos with faces, worker processes).
+pytest_plugins = ["tests.ingest_support"]
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:

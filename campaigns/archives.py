@@ -1,0 +1,244 @@
+"""Safe reading of uploaded ZIP archives: which members are photos, and why the others are not.
+
+Pure functions over `zipfile`, no Django. Nothing is ever written to a path taken from the
+archive (photos are stored by content hash), so a hostile name cannot escape; such members are
+still reported, so the uploader learns what was left out. Whole-archive problems (not a ZIP,
+encrypted, too many members, too much data) raise `ArchiveError` before anything is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+# Extensions a photo may have; the content decides in the end (see `sniff_image_format`).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+)
+ARCHIVE_EXTENSIONS = frozenset(
+    {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".jar", ".cbz"}
+)
+# Files that operating systems drop into folders; never the uploader's photos.
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "icon\r"})
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_ZIP_FLAG_ENCRYPTED = 0x1
+_ZIP_FLAG_UTF8 = 0x800
+MAX_NAME_LENGTH = 500
+
+
+class ArchiveError(ValueError):
+    """The archive as a whole cannot be used (corrupt, encrypted, over a limit)."""
+
+
+class EntryError(ValueError):
+    """One member cannot be read (corrupt data, larger than it claimed)."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Bounds that keep a hostile or accidental archive from exhausting disk or memory."""
+
+    max_entries: int = 100_000
+    max_total_bytes: int = 20 * 1024**3
+    max_entry_bytes: int = 100 * 1024**2
+    # Photos barely compress (JPEG ~1:1, PNG rarely past 10:1); a bomb reaches 1000:1.
+    max_ratio: float = 100.0
+    # Tiny members can have huge ratios legitimately (a blank PNG); only larger ones are checked.
+    ratio_min_bytes: int = 1024**2
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """A member worth reporting: a photo candidate (`skip_reason` None) or why it is skipped."""
+
+    name: str
+    info: zipfile.ZipInfo
+    skip_reason: str | None = None
+
+    @property
+    def is_candidate(self) -> bool:
+        return self.skip_reason is None
+
+
+def open_archive(file: BinaryIO) -> zipfile.ZipFile:
+    """Open a seekable binary file as a ZIP, or raise `ArchiveError` saying why not."""
+    try:
+        archive = zipfile.ZipFile(file)
+    except zipfile.BadZipFile as exc:
+        raise ArchiveError(f"not a readable ZIP archive ({exc})") from exc
+    except (OSError, ValueError, EOFError) as exc:
+        raise ArchiveError(f"the ZIP archive is corrupt ({exc})") from exc
+    return archive
+
+
+def member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as the uploader's system meant it, printable and bounded.
+
+    Without the UTF-8 flag ZIP names are cp437 by the standard, but macOS and many tools
+    write UTF-8 without setting the flag: those bytes are decoded as UTF-8 when they are valid.
+    """
+    name = info.filename
+    if not info.flag_bits & _ZIP_FLAG_UTF8:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            name = name.encode("cp437").decode("utf-8")
+    name = _CONTROL_CHARS.sub("?", name.replace("\\", "/"))
+    if len(name) > MAX_NAME_LENGTH:
+        name = name[: MAX_NAME_LENGTH - 12] + "..." + name[-9:]
+    return name
+
+
+def is_ignored(name: str) -> bool:
+    """macOS resource forks, hidden files and OS litter: not reported at all."""
+    parts = [part for part in name.split("/") if part]
+    if not parts:
+        return True
+    if parts[0] == "__MACOSX":
+        return True
+    return any(part.startswith(".") and part not in (".", "..") for part in parts) or (
+        parts[-1].lower() in _SYSTEM_FILES
+    )
+
+
+def unsafe_path_reason(name: str) -> str | None:
+    """Why a member's path would escape an extraction folder, or None when it would not."""
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "unsafe path: absolute paths are not allowed"
+    if ".." in name.split("/"):
+        return "unsafe path: '..' would leave the archive's folder"
+    return None
+
+
+def is_symlink(info: zipfile.ZipInfo) -> bool:
+    """Unix ZIP tools store the file mode in the high 16 bits of external_attr."""
+    return stat.S_ISLNK(info.external_attr >> 16)
+
+
+def extension(name: str) -> str:
+    return PurePosixPath(name).suffix.lower()
+
+
+def archive_members(archive: zipfile.ZipFile, *, limits: ArchiveLimits) -> list[ArchiveMember]:
+    """Every reportable member in archive order, each a photo candidate or skipped with a reason.
+
+    Raises `ArchiveError` for an encrypted archive or one past the entry or size limits:
+    those are refused whole, before any photo is stored.
+    """
+    infos = archive.infolist()
+    if len(infos) > limits.max_entries:
+        raise ArchiveError(
+            f"the archive has {len(infos):,} members; the limit is {limits.max_entries:,}"
+        )
+    if any(info.flag_bits & _ZIP_FLAG_ENCRYPTED for info in infos):
+        raise ArchiveError(
+            "the archive is password-protected; upload an unencrypted ZIP of the photos"
+        )
+    members: list[ArchiveMember] = []
+    seen: set[str] = set()
+    total = 0
+    for index, info in enumerate(infos):
+        name = member_name(info)
+        if info.is_dir() or is_ignored(name):
+            continue
+        if name in seen:
+            # ZIPs may repeat a name; each member still gets its own row.
+            name = f"{name} (member {index + 1})"
+        seen.add(name)
+        reason = _skip_reason(name, info, limits)
+        if reason is None:
+            total += info.file_size
+        members.append(ArchiveMember(name=name, info=info, skip_reason=reason))
+    if total > limits.max_total_bytes:
+        raise ArchiveError(
+            f"the archive expands to {total / 1024**3:.1f} GiB of photos; "
+            f"the limit is {limits.max_total_bytes / 1024**3:.1f} GiB"
+        )
+    return members
+
+
+def _skip_reason(name: str, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+    reason = unsafe_path_reason(name)
+    if reason:
+        return reason
+    if is_symlink(info):
+        return "symbolic link: links are not followed"
+    ext = extension(name)
+    if ext in ARCHIVE_EXTENSIONS:
+        return "nested archive: not unpacked, upload its photos in a ZIP of their own"
+    if ext and ext not in IMAGE_EXTENSIONS:
+        return f"not a photo ({ext} file)"
+    if info.file_size == 0:
+        return "empty file"
+    if info.file_size > limits.max_entry_bytes:
+        return (
+            f"too large: {info.file_size / 1024**2:.0f} MiB, the limit per photo is "
+            f"{limits.max_entry_bytes / 1024**2:.0f} MiB"
+        )
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size >= limits.ratio_min_bytes and ratio > limits.max_ratio:
+        return f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_ratio:.0f}:1"
+    return None
+
+
+def read_member(archive: zipfile.ZipFile, member: ArchiveMember) -> bytes:
+    """The member's bytes (at most its declared size), or `EntryError` when they are corrupt."""
+    try:
+        with archive.open(member.info) as handle:
+            return handle.read()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise EntryError(f"corrupt archive member: {exc}") from exc
+    except NotImplementedError as exc:
+        raise EntryError(f"unsupported compression method: {exc}") from exc
+
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "jpg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "png"),
+    (b"GIF87a", 0, "gif"),
+    (b"GIF89a", 0, "gif"),
+    (b"BM", 0, "bmp"),
+    (b"WEBP", 8, "webp"),
+    (b"II*\x00", 0, "tif"),
+    (b"MM\x00*", 0, "tif"),
+)
+_ARCHIVE_MAGIC = (b"PK\x03\x04", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """The image format that the bytes start with ("jpg", "png", ...), or None."""
+    for magic, offset, fmt in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            if fmt == "webp" and not data.startswith(b"RIFF"):
+                continue
+            return fmt
+    return None
+
+
+def content_skip_reason(name: str, data: bytes) -> str | None:
+    """Why bytes read from a member are not a photo to analyse, judged by content."""
+    if data.startswith(_ARCHIVE_MAGIC):
+        return "nested archive: not unpacked, upload its photos in a ZIP of their own"
+    if sniff_image_format(data) is None and extension(name) not in IMAGE_EXTENSIONS:
+        return "not a photo (unknown file type)"
+    return None
+
+
+def photo_candidates(
+    archive: zipfile.ZipFile, members: list[ArchiveMember]
+) -> Iterator[tuple[ArchiveMember, bytes | None, str | None]]:
+    """Each member with its bytes (photo candidates only) and a skip reason when it has one."""
+    for member in members:
+        if not member.is_candidate:
+            yield member, None, member.skip_reason
+            continue
+        try:
+            data = read_member(archive, member)
+        except EntryError as exc:
+            yield member, None, str(exc)
+            continue
+        yield member, data, content_skip_reason(member.name, data)

@@ -1,0 +1,176 @@
+"""Seed a campaign with N faces and time the dashboard and the face-level export.
+
+Everything runs in one transaction that is rolled back at the end, so the database is left as
+it was. Requests go through Django's test Client (full middleware, templates, no network).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import statistics
+import time
+import tracemalloc
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection, transaction
+from django.test import Client
+from django.test.utils import setup_test_environment
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns import services
+from campaigns.models import Ad, Face, ImageStatus, ReactionImage, UploadBatch
+from inference.models import ModelVersion
+from ml import CLASSES
+
+FACES_PER_PHOTO = 2
+BULK_SIZE = 5000
+# Ads hold 10%, 30% and 60% of the faces, so the ad exports show memory against size.
+AD_SHARES = (0.1, 0.3, 0.6)
+UPLOAD_DAYS = 14
+
+
+class Command(BaseCommand):
+    help = "Seed a campaign with --faces faces, report dashboard p50/p95 and export time/memory."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--faces", type=int, default=200_000)
+        parser.add_argument("--requests", type=int, default=20, help="dashboard renders to time")
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, *args: object, **options: object) -> None:
+        setup_test_environment()
+        rng = random.Random(options["seed"])
+        with transaction.atomic():
+            campaign, ads, user = self._seed(options["faces"], rng)
+            client = Client()
+            client.force_login(user)
+            self._time_dashboard(client, campaign.pk, options["requests"])
+            self._time_exports(client, ads)
+            transaction.set_rollback(True)
+        self.stdout.write("seeded rows rolled back")
+
+    def _seed(self, n_faces: int, rng: random.Random):
+        started = time.perf_counter()
+        user = get_user_model().objects.create_user(username="bench-dashboard-user")
+        team = services.team_create(name="bench-dashboard-team", owner=user)
+        campaign = services.campaign_create(team=team, name="bench campaign")
+        model = ModelVersion.objects.filter(is_active=True).first()
+        if model is None:
+            model = ModelVersion.objects.create(
+                name="bench", version="0", artifact="models/bench/0/", classes=list(CLASSES)
+            )
+        # Skewed per-ad emotion mixes, so the charts and the test have something to show.
+        now = timezone.now()
+        ads = []
+        for index, share in enumerate(AD_SHARES):
+            ad = services.ad_create(campaign=campaign, name=f"Ad {index + 1}")
+            weights = [rng.random() + (2.0 if i == index else 0.0) for i in range(len(CLASSES))]
+            self._seed_ad(ad, int(n_faces * share), weights, model, now, rng)
+            ads.append((ad, int(n_faces * share)))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model_cls in (Face, ReactionImage, UploadBatch, Ad):
+                    cursor.execute(f"ANALYZE {model_cls._meta.db_table}")
+        total = Face.objects.filter(image__batch__ad__campaign=campaign).count()
+        self.stdout.write(
+            f"seeded {total} faces on {connection.vendor} in {time.perf_counter() - started:.1f}s"
+        )
+        return campaign, ads, user
+
+    def _seed_ad(self, ad, n_faces, weights, model, now, rng) -> None:
+        photos = max(1, n_faces // FACES_PER_PHOTO)
+        batches = []
+        for day in range(UPLOAD_DAYS):
+            batch = UploadBatch.objects.create(
+                ad=ad, source_name=f"day-{day}.zip", status=UploadBatch.Status.DONE
+            )
+            UploadBatch.objects.filter(pk=batch.pk).update(
+                created_at=now - dt.timedelta(days=UPLOAD_DAYS - day)
+            )
+            batches.append(batch)
+        images = ReactionImage.objects.bulk_create(
+            [
+                ReactionImage(
+                    batch=batches[i % UPLOAD_DAYS],
+                    original_name=f"ad{ad.pk}-{i}.jpg",
+                    sha256=f"{ad.pk:08x}{i:056x}",
+                    status=ImageStatus.DONE,
+                    width=640,
+                    height=480,
+                    processed_at=now,
+                )
+                for i in range(photos)
+            ],
+            batch_size=BULK_SIZE,
+        )
+        if images[0].pk is None:  # backends without RETURNING on bulk insert
+            images = list(ReactionImage.objects.filter(batch__ad=ad).order_by("id"))
+        pending: list[Face] = []
+        for i in range(n_faces):
+            label = rng.choices(CLASSES, weights=weights)[0]
+            top = rng.uniform(0.3, 0.99)
+            rest = (1 - top) / (len(CLASSES) - 1)
+            pending.append(
+                Face(
+                    image=images[i // FACES_PER_PHOTO % len(images)],
+                    x=rng.randrange(0, 500),
+                    y=rng.randrange(0, 350),
+                    w=80,
+                    h=80,
+                    detector_score=0.9,
+                    label=label,
+                    model_version=model,
+                    **{f"prob_{n}": (top if n == label else rest) for n in CLASSES},
+                )
+            )
+            if len(pending) == BULK_SIZE:
+                Face.objects.bulk_create(pending)
+                pending = []
+        Face.objects.bulk_create(pending)
+
+    def _time_dashboard(self, client: Client, campaign_id: int, requests: int) -> None:
+        url = reverse("campaigns:campaign_dashboard", args=[campaign_id])
+        for params in ({}, {"min_confidence": "0.5"}):
+            client.get(url, params)  # warm caches and connections
+            timings = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get(url, params)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+            timings.sort()
+            p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
+            label = "min_confidence=0.5" if params else "no filter"
+            self.stdout.write(
+                f"dashboard ({label}): p50 {statistics.median(timings):.0f} ms, "
+                f"p95 {p95:.0f} ms over {requests} renders"
+            )
+
+    def _time_exports(self, client: Client, ads: list[tuple[Ad, int]]) -> None:
+        """Each ad's face export twice: timed plainly, then under tracemalloc for peak memory."""
+        for ad, n_faces in ads:
+            url = reverse("campaigns:ad_export", args=[ad.pk])
+            started = time.perf_counter()
+            rows, size = self._drain(client.get(url, {"level": "faces"}))
+            elapsed = time.perf_counter() - started
+            tracemalloc.start()
+            self._drain(client.get(url, {"level": "faces"}))
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            self.stdout.write(
+                f"face export of {n_faces} faces: {rows} rows, {size / 1e6:.1f} MB in "
+                f"{elapsed:.1f}s ({rows / elapsed:,.0f} rows/s), "
+                f"peak Python memory {peak / 1e6:.1f} MB"
+            )
+
+    @staticmethod
+    def _drain(response) -> tuple[int, int]:
+        """Consume a streaming response chunk by chunk; return (data rows, bytes)."""
+        size = lines = 0
+        for chunk in response.streaming_content:
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        return lines - 1, size

@@ -1,0 +1,78 @@
+"""Export a campaign's or an ad's results as CSV (the same files as the dashboard's links)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from campaigns import exports
+from campaigns.dashboards import DashboardFilters, default_model_version
+from campaigns.models import Ad, Campaign
+from inference.models import ModelVersion
+
+
+class Command(BaseCommand):
+    help = "Write a campaign's (or one ad's) face-level or per-ad CSV to a file or stdout."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--campaign", type=int, help="campaign id")
+        target.add_argument("--ad", type=int, help="ad id")
+        parser.add_argument("--level", choices=["faces", "ads"], default="faces")
+        parser.add_argument("--output", "-o", help="file to write (default: stdout)")
+        parser.add_argument(
+            "--model-version",
+            type=int,
+            help="ModelVersion id (default: the active one); 0 for faces of every version",
+        )
+        parser.add_argument("--min-confidence", type=float, default=0.0)
+        parser.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (Excel)")
+
+    def handle(self, *args: object, **options: object) -> None:
+        ad = campaign = None
+        if options["ad"] is not None:
+            ad = Ad.objects.select_related("campaign").filter(pk=options["ad"]).first()
+            if ad is None:
+                raise CommandError(f"no ad with id {options['ad']}")
+            campaign = ad.campaign
+        else:
+            campaign = Campaign.objects.filter(pk=options["campaign"]).first()
+            if campaign is None:
+                raise CommandError(f"no campaign with id {options['campaign']}")
+        filters = DashboardFilters(
+            model_version=self._model_version(options["model_version"]),
+            min_confidence=options["min_confidence"],
+        )
+        if options["level"] == "ads":
+            header, rows = (
+                exports.ad_columns(),
+                exports.ad_rows(campaign=campaign, filters=filters, ad=ad),
+            )
+        else:
+            header = exports.FACE_COLUMNS
+            rows = (
+                exports.face_rows_for_ad(ad=ad, filters=filters)
+                if ad is not None
+                else exports.face_rows_for_campaign(campaign=campaign, filters=filters)
+            )
+        lines = exports.csv_lines(header, rows, bom=options["bom"])
+        if options["output"]:
+            path = Path(options["output"])
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                fh.writelines(lines)
+            self.stderr.write(f"wrote {path}")
+        else:
+            sys.stdout.writelines(lines)
+
+    @staticmethod
+    def _model_version(model_version_id: int | None) -> ModelVersion | None:
+        if model_version_id is None:
+            return default_model_version()
+        if model_version_id == 0:
+            return None
+        found = ModelVersion.objects.filter(pk=model_version_id).first()
+        if found is None:
+            raise CommandError(f"no model version with id {model_version_id}")
+        return found

@@ -1,0 +1,33 @@
+// Draws the dashboard's Plotly charts from the JSON the page embeds (json_script).
+(function () {
+  "use strict";
+  if (typeof Plotly === "undefined") { return; }
+  const config = { displaylogo: false, responsive: true };
+
+  function chartData(id) {
+    const element = document.getElementById(id);
+    return element ? JSON.parse(element.textContent) : null;
+  }
+
+  const bars = chartData("bar-chart-data");
+  const barTarget = document.getElementById("emotion-mix-chart");
+  if (bars && barTarget && bars.traces.length && bars.traces[0].x.length) {
+    Plotly.newPlot(barTarget, bars.traces, {
+      barmode: "stack",
+      yaxis: { title: { text: "Share of faces (%)" }, range: [0, 100] },
+      legend: { orientation: "h", y: -0.2, traceorder: "normal" },
+      margin: { t: 10, r: 10 },
+    }, config).then(function () { barTarget.dataset.rendered = "true"; });
+  }
+
+  const timeline = chartData("timeline-chart-data");
+  const timelineTarget = document.getElementById("timeline-chart");
+  if (timeline && timelineTarget && timeline.days > 0) {
+    Plotly.newPlot(timelineTarget, timeline.traces, {
+      yaxis: { title: { text: "Share of faces (%)" }, range: [0, 100] },
+      xaxis: { title: { text: "Upload date" } },
+      legend: { orientation: "h", y: -0.3, traceorder: "normal" },
+      margin: { t: 10, r: 10 },
+    }, config).then(function () { timelineTarget.dataset.rendered = "true"; });
+  }
+})();

@@ -1,0 +1,122 @@
+"""Upload form, batch page and its JSON status, through HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from campaigns import ingest
+from campaigns.models import UploadBatch
+from tests import factories
+from tests.ingest_support import plain_photo, zip_build
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def team():
+    return factories.team_create()
+
+
+@pytest.fixture
+def ad(team):
+    return factories.ad_create(campaign=factories.campaign_create(team=team))
+
+
+@pytest.fixture
+def member(client, team):
+    user = factories.user_create(team=team)
+    client.force_login(user)
+    return user
+
+
+def test_the_upload_page_shows_the_form_with_the_limit(client, member, ad, settings):
+    settings.UPLOAD_MAX_BYTES = 5 * 1024**2
+    response = client.get(reverse("campaigns:batch_upload", args=[ad.pk]))
+    assert response.status_code == 200
+    assert b"up to 5 MiB" in response.content and b"xhr.upload" in response.content
+
+
+def test_a_zip_upload_creates_a_batch_and_answers_its_page(client, member, ad, active_model):
+    # given a ZIP posted by the page's script
+    upload = SimpleUploadedFile("reactions.zip", zip_build({"a.png": plain_photo(1)}))
+    # when posted
+    response = client.post(
+        reverse("campaigns:batch_upload", args=[ad.pk]),
+        {"archive": upload},
+        headers={"accept": "application/json"},
+    )
+    # then a received batch exists and the reply points at its page
+    batch = UploadBatch.objects.get()
+    assert response.status_code == 201
+    assert response.json()["url"] == reverse("campaigns:batch_detail", args=[batch.pk])
+    assert (batch.source_name, batch.status, batch.uploaded_by) == (
+        "reactions.zip", "received", member
+    )  # fmt: skip
+
+
+def test_loose_photos_are_accepted_and_redirect_without_script(client, member, ad, active_model):
+    photos = [SimpleUploadedFile(f"p{i}.png", plain_photo(i)) for i in range(2)]
+    response = client.post(reverse("campaigns:batch_upload", args=[ad.pk]), {"photos": photos})
+    batch = UploadBatch.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("campaigns:batch_detail", args=[batch.pk])
+    assert batch.source_name == "2 photos"
+
+
+def test_an_empty_form_is_an_error(client, member, ad, active_model):
+    response = client.post(
+        reverse("campaigns:batch_upload", args=[ad.pk]), {}, headers={"accept": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "either one ZIP" in response.json()["errors"][0]
+
+
+def test_an_upload_over_the_limit_is_refused_before_it_is_read(client, member, ad, settings):
+    settings.UPLOAD_MAX_BYTES = 1000
+    upload = SimpleUploadedFile("big.zip", b"x" * 5000)
+    response = client.post(reverse("campaigns:batch_upload", args=[ad.pk]), {"archive": upload})
+    assert response.status_code == 413
+    assert not UploadBatch.objects.exists()
+
+
+def test_the_status_endpoint_reports_progress(client, member, ad, active_model, face_photos):
+    # given a batch being processed: 2 photos, one analysed, plus a duplicate
+    from django.core.files.base import ContentFile
+
+    members = {"a.jpg": face_photos[0], "b.jpg": face_photos[1], "c.jpg": face_photos[0]}
+    batch = ingest.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "x.zip"), source_name="x.zip"
+    )
+    ingest.batch_extract(batch_id=batch.pk)
+    first = batch.images.get(original_name="a.jpg")
+    ingest.images_classify(image_ids=[first.pk], model_version_id=active_model.pk)
+    # when the page polls
+    response = client.get(reverse("campaigns:batch_status", args=[batch.pk]))
+    # then it reports processing 1/2 with the duplicate counted apart
+    status = response.json()
+    assert status["stage"] == "processing 1/2"
+    assert (status["processed"], status["duplicates"], status["skipped"]) == (1, 1, 0)
+    assert status["finished"] is False and status["faces"] > 0
+    # and the batch page shows the same, with the retention mode
+    page = client.get(reverse("campaigns:batch_detail", args=[batch.pk]))
+    assert b"processing 1/2" in page.content and b"Photo retention" in page.content
+
+
+def test_another_teams_batch_is_not_found(client, member, active_model):
+    other_ad = factories.ad_create(campaign=factories.campaign_create(team=factories.team_create()))
+    batch = factories.batch_create(ad=other_ad)
+    assert client.get(reverse("campaigns:batch_status", args=[batch.pk])).status_code == 404
+    assert client.get(reverse("campaigns:batch_detail", args=[batch.pk])).status_code == 404
+    assert client.get(reverse("campaigns:batch_upload", args=[other_ad.pk])).status_code == 404
+
+
+def test_reprocess_from_the_page_needs_a_finished_batch(client, member, ad, active_model):
+    batch = factories.batch_create(ad=ad, status=UploadBatch.Status.PROCESSING)
+    response = client.post(
+        reverse("campaigns:batch_reprocess", args=[batch.pk]), {"model_version": active_model.pk}
+    )
+    assert response.status_code == 302
+    batch.refresh_from_db()
+    assert batch.status == UploadBatch.Status.PROCESSING

@@ -1,0 +1,194 @@
+"""The marketer's path in a real browser: Debian's Chromium driven by Playwright.
+
+log in -> create a campaign and an ad -> upload a ZIP -> watch the batch finish (a real Celery
+worker process on the test database) -> the dashboard shows the right counts and draws its
+charts -> the CSV download equals the database. A user of another team gets 404s.
+A failing step leaves a screenshot in var/test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from campaigns.models import Ad, BatchStatus, Campaign, Face, UploadBatch
+from tests import factories
+from tests.ingest_support import batch_wait, zip_build
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
+BATCH_TIMEOUT_S = 240
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not CHROMIUM.is_file(),
+        reason=f"Chromium not found at {CHROMIUM} (apt-get install -y chromium, or set "
+        "CHROMIUM_PATH)",
+    ),
+]
+
+
+@pytest.fixture
+def browser():
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')"
+    )
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@contextlib.contextmanager
+def step(page, name: str) -> Iterator[None]:
+    """Run one step; on failure save a screenshot named after it, then re-raise."""
+    try:
+        yield
+    except BaseException:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(ARTIFACTS / f"test_browser-{safe}.png"), full_page=True)
+        raise
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", factories.PASSWORD)
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_marketer_uploads_photos_and_reads_the_dashboard_and_export(
+    browser,
+    live_server,
+    active_model,
+    face_photos,
+    worker_start,
+    tmp_path,
+):
+    base = live_server.url
+    team = factories.team_create(name="Browser team")
+    user = factories.user_create(username="marketer", team=team)
+    worker = worker_start()
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+
+    with step(page, "1-log-in"):
+        log_in(page, base, user.username)
+
+    with step(page, "2-create-campaign-and-ad"):
+        page.click("text=New campaign")
+        page.fill("input[name=name]", "Summer drinks")
+        page.select_option("select[name=team]", label="Browser team")
+        page.click("main button[type=submit], main input[type=submit]")
+        page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
+        page.click("text=New ad")
+        page.fill("input[name=name]", "Beach spot")
+        page.click("main button[type=submit], main input[type=submit]")
+        page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
+        campaign = Campaign.objects.get(team=team, name="Summer drinks")
+        ad = Ad.objects.get(campaign=campaign, name="Beach spot")
+        page.click("text=Beach spot")
+        page.wait_for_url(f"{base}/ads/{ad.pk}/")
+        assert "No uploads yet" in page.inner_text("main")
+
+    with step(page, "3-upload-zip"):
+        archive = tmp_path / "reactions.zip"
+        archive.write_bytes(
+            zip_build({f"viewer-{i:02d}.jpg": data for i, data in enumerate(face_photos[:6])})
+        )
+        page.click("#upload-photos")
+        page.set_input_files("input[type=file]", str(archive))
+        page.click("#upload-form button[type=submit]")
+        page.wait_for_url(re.compile(r".*/batches/\d+/$"))
+        batch = UploadBatch.objects.get(ad=ad)
+
+    with step(page, "4-progress-to-done"):
+        batch = batch_wait(
+            batch, until=lambda b: b.is_finished, timeout=BATCH_TIMEOUT_S, workers=[worker]
+        )
+        assert batch.status == BatchStatus.DONE, batch.error
+        faces = Face.objects.filter(image__batch=batch)
+        assert faces.count() > 0
+        # the batch page polls its status endpoint and shows the final counts
+        page.wait_for_function(
+            "n => document.getElementById('faces').textContent.trim() === String(n)",
+            arg=faces.count(),
+            timeout=30_000,
+        )
+
+    with step(page, "5-dashboard"):
+        page.goto(f"{base}/campaigns/{campaign.pk}/dashboard/")
+        row = page.locator(f"#ad-comparison tr[data-ad-id='{ad.pk}']")
+        assert row.locator("[data-col=faces]").inner_text() == str(faces.count())
+        assert row.locator("[data-col=photos]").inner_text() == str(batch.images_processed)
+        page.wait_for_selector("#emotion-mix-chart[data-rendered=true] .main-svg")
+        # one stacked bar segment per emotion present, drawn by Plotly from local static files
+        drawn = page.locator("#emotion-mix-chart .trace.bars").count()
+        assert drawn == 7
+        dominant = faces.values_list("label", flat=True)
+        assert row.locator("[data-col=dominant]").inner_text() in set(dominant)
+
+    with step(page, "6-csv-download"):
+        with page.expect_download() as download_info:
+            page.click("#export-faces")
+        path = download_info.value.path()
+        rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+        ordered = faces.order_by("image_id", "id")
+        assert len(rows) == ordered.count()
+        for row_data, face in zip(rows, ordered, strict=True):
+            assert row_data["label"] == face.label
+            assert float(row_data["prob_happy"]) == pytest.approx(face.prob_happy, abs=1e-6)
+            assert row_data["image"] == face.image.original_name
+
+    with step(page, "7-photo-grid"):
+        page.goto(f"{base}/ads/{ad.pk}/")
+        assert page.locator("#photo-grid .face-box").count() == faces.count()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#photo-grid img')]"
+            ".every(img => img.complete && img.naturalWidth > 0)"
+        )
+
+    stranger = factories.user_create(username="stranger", team=factories.team_create())
+    other = browser.new_context().new_page()
+    with step(other, "8-other-team-gets-404"):
+        log_in(other, base, stranger.username)
+        image = faces.first().image
+        for url in (
+            f"/campaigns/{campaign.pk}/",
+            f"/campaigns/{campaign.pk}/dashboard/",
+            f"/campaigns/{campaign.pk}/export.csv",
+            f"/ads/{ad.pk}/",
+            f"/batches/{batch.pk}/",
+            f"/photos/{image.pk}/",
+            f"/photos/{image.pk}/file",
+        ):
+            response = other.request.get(base + url)
+            assert response.status == 404, url
+        assert "Summer drinks" not in other.inner_text("main")
+    context.close()

@@ -1,0 +1,244 @@
+"""Faults against real worker processes: the batch still finishes with exact counts.
+
+Workers are `celery -A fer_site worker` subprocesses (prefork, beat embedded for the sweeper)
+on the configured broker (a file-system queue locally, Redis in CI) and the test database.
+Lost messages are recovered by the sweeper, so chunk claims expire after 12 s here.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import stat
+import subprocess
+import time
+import zipfile
+from collections import Counter
+from urllib.parse import urlparse
+
+import numpy as np
+import pytest
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models import Count
+from PIL import Image
+
+from campaigns import ingest
+from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
+from tests import factories
+from tests.ingest_support import batch_wait, plain_photo, zip_build
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def ad():
+    team = factories.team_create()
+    return factories.ad_create(campaign=factories.campaign_create(team=team))
+
+
+@pytest.fixture
+def many_photos(face_photos) -> list[bytes]:
+    """36 distinct photos with faces: the 12 scenes, mirrored and darkened."""
+    photos = list(face_photos)
+    for transform in (np.fliplr, lambda a: (a * 0.8).astype(np.uint8)):
+        for data in face_photos:
+            pixels = transform(np.asarray(Image.open(io.BytesIO(data))))
+            buffer = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG")
+            photos.append(buffer.getvalue())
+    return photos
+
+
+def _assert_exact(batch: UploadBatch, *, processed: int) -> None:
+    """Counters match the rows, and no face was written twice."""
+    assert batch.images_processed == processed
+    assert batch.images_processed == batch.images.filter(status=ImageStatus.DONE).count()
+    faces = Face.objects.filter(image__batch=batch)
+    assert batch.faces_found == faces.count() > 0
+    repeated = (
+        faces.values("image", "x", "y", "w", "h", "model_version")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
+    assert not repeated.exists(), list(repeated)
+
+
+def test_kill_9_of_the_worker_mid_batch_then_another_worker_finishes_it(
+    ad, active_model, many_photos, worker_start, settings
+):
+    settings.INGEST_CHUNK_SIZE = 3
+    # given a worker processing a batch of 36 photos in chunks of 3
+    first = worker_start()
+    members = {f"p{i:02}.jpg": data for i, data in enumerate(many_photos)}
+    batch = ingest.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "b.zip"), source_name="b.zip"
+    )
+    batch_wait(
+        batch,
+        until=lambda b: b.images.filter(status=ImageStatus.DONE).count() >= 3,
+        timeout=90,
+        workers=[first],
+    )
+    # when it is killed with SIGKILL in the middle, and another worker is started
+    first.kill()
+    batch.refresh_from_db()
+    assert not batch.is_finished, "the batch finished before the kill: make it larger"
+    second = worker_start()
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[first, second])
+    # then the batch is done, every photo analysed once, no face duplicated
+    assert batch.status == BatchStatus.DONE, batch.error
+    _assert_exact(batch, processed=len(many_photos))
+
+
+def _redis_endpoint() -> tuple[str, int]:
+    url = urlparse(settings.CELERY_BROKER_URL)
+    if url.scheme != "redis":
+        pytest.skip(f"the broker is {url.scheme}://, not Redis: nothing to restart")
+    if url.hostname not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
+        pytest.skip("Redis is not a local server that this test can restart")
+    return url.hostname, url.port or 6379
+
+
+def _redis_ping(host: str, port: int) -> bool:
+    result = subprocess.run(
+        ["redis-cli", "-h", host, "-p", str(port), "ping"], capture_output=True, text=True
+    )
+    return result.stdout.strip() == "PONG"
+
+
+def _redis_start(host: str, port: int) -> None:
+    subprocess.run(
+        ["redis-server", "--daemonize", "yes", "--bind", host, "--port", str(port),
+         "--save", "", "--appendonly", "no"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not _redis_ping(host, port):
+        if time.monotonic() > deadline:
+            pytest.fail("Redis did not come back")
+        time.sleep(0.2)
+
+
+def test_redis_restart_mid_batch_the_batch_still_finishes(
+    ad, active_model, many_photos, worker_start, settings
+):
+    host, port = _redis_endpoint()
+    settings.INGEST_CHUNK_SIZE = 3
+    # given a worker processing a batch
+    worker = worker_start()
+    members = {f"p{i:02}.jpg": data for i, data in enumerate(many_photos)}
+    batch = ingest.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "r.zip"), source_name="r.zip"
+    )
+    batch_wait(
+        batch,
+        until=lambda b: b.images.filter(status=ImageStatus.DONE).count() >= 3,
+        timeout=90,
+        workers=[worker],
+    )
+    # when Redis shuts down without saving (every queued message is lost) and starts again
+    try:
+        subprocess.run(["redis-cli", "-h", host, "-p", str(port), "shutdown", "nosave"])
+        deadline = time.monotonic() + 20
+        while _redis_ping(host, port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+    finally:
+        _redis_start(host, port)
+    # then the worker reconnects, the sweeper re-sends the lost work, and the batch finishes
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
+    assert batch.status == BatchStatus.DONE, batch.error
+    _assert_exact(batch, processed=len(many_photos))
+
+
+def _bad_case_archive(good: list[bytes], extra: bytes) -> tuple[bytes, dict[str, str]]:
+    """A ZIP of every bad case plus good photos; returns it and the expected reason prefixes."""
+    expected = {
+        "../escape.jpg": "unsafe path",
+        "/abs/path.jpg": "unsafe path",
+        "link.jpg": "symbolic link",
+        "inner.zip": "nested archive",
+        "renamed-archive.jpg": "nested archive",
+        "notes.txt": "not a photo (.txt file)",
+        "empty.jpg": "empty file",
+        "bomb.png": "compression ratio",
+        "damaged.png": "corrupt archive member",
+        "copy-of-good0.jpg": "duplicate of good0.jpg",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i, data in enumerate(good):
+            zf.writestr(f"good{i}.jpg", data)
+        zf.writestr("copy-of-good0.jpg", good[0])
+        zf.writestr("café-ünïcode/visage.jpg", extra)
+        zf.writestr("poison.jpg", good[0][:300])  # a JPEG cut short: fails in the decoder
+        zf.writestr("../escape.jpg", good[1])
+        zf.writestr("/abs/path.jpg", good[1])
+        link = zipfile.ZipInfo("link.jpg")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/etc/passwd")
+        zf.writestr("inner.zip", zip_build({"x.png": plain_photo(1)}))
+        zf.writestr("renamed-archive.jpg", zip_build({"y.png": plain_photo(2)}))
+        zf.writestr("notes.txt", b"hello")
+        zf.writestr("empty.jpg", b"")
+        zf.writestr("bomb.png", b"\x00" * (20 * 1024**2))
+        zf.writestr("__MACOSX/._good0.jpg", b"\x00\x05\x16\x07")
+        zf.writestr(".DS_Store", b"junk")
+        zf.writestr("damaged.png", plain_photo(3), compress_type=zipfile.ZIP_STORED)
+    data = bytearray(buffer.getvalue())
+    damaged = plain_photo(3)
+    data[data.find(damaged) + 200] ^= 0xFF
+    return bytes(data), expected
+
+
+def test_an_archive_of_every_bad_case_processes_the_good_photos_and_reports_the_rest(
+    ad, active_model, face_photos, worker_start
+):
+    # given a ZIP with 4 good photos (one under a non-ASCII folder), a duplicate, a poison
+    # JPEG, and every unsafe or unusable kind of member
+    good = face_photos[:3]
+    data, expected = _bad_case_archive(good, face_photos[3])
+    worker = worker_start()
+    # when it is uploaded and processed by a real worker
+    batch = ingest.batch_create(ad=ad, upload=ContentFile(data, "bad.zip"), source_name="bad.zip")
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
+    # then the good photos are analysed, the poison one failed alone, and the batch is partial
+    statuses = dict(batch.images.values_list("original_name", "status"))
+    assert batch.status == BatchStatus.PARTIAL
+    assert {n for n, s in statuses.items() if s == ImageStatus.DONE} == {
+        "good0.jpg", "good1.jpg", "good2.jpg", "café-ünïcode/visage.jpg"
+    }  # fmt: skip
+    poison = batch.images.get(original_name="poison.jpg")
+    assert poison.status == ImageStatus.FAILED and poison.error
+    # and every bad member is recorded as skipped with its reason; ignored litter is absent
+    reasons = dict(
+        batch.images.filter(status=ImageStatus.SKIPPED).values_list("original_name", "error")
+    )
+    assert set(reasons) == set(expected)
+    for name, prefix in expected.items():
+        assert reasons[name].startswith(prefix), (name, reasons[name])
+    # and the counts are exact and the uploaded ZIP is no longer stored
+    assert Counter(statuses.values()) == {"done": 4, "failed": 1, "skipped": len(expected)}
+    assert (batch.images_total, batch.images_processed, batch.images_failed) == (15, 4, 1)
+    assert (batch.images_skipped, batch.images_duplicate) == (10, 1)
+    _assert_exact(batch, processed=4)
+    assert not batch.archive and not default_storage.listdir("uploads")[1]
+
+
+def test_an_encrypted_archive_fails_the_batch_with_a_clear_message(ad, active_model, worker_start):
+    # given a ZIP whose members are encrypted (flag set as `zip -e` writes it)
+    data = bytearray(zip_build({"a.png": plain_photo(1)}, compression=zipfile.ZIP_STORED))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.find(signature) + offset] |= 0x1
+    worker = worker_start()
+    # when it is uploaded
+    batch = ingest.batch_create(
+        ad=ad, upload=ContentFile(bytes(data), "e.zip"), source_name="e.zip"
+    )
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=90, workers=[worker])
+    # then the batch failed, says why, and recorded nothing
+    assert batch.status == BatchStatus.FAILED
+    assert "password-protected" in batch.error
+    assert not batch.images.exists()

@@ -1,0 +1,214 @@
+"""Model version admin: metrics in the list, checked ZIP upload, activation, reprocessing."""
+
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from campaigns.models import BatchStatus, ImageStatus
+from inference.models import ModelVersion
+from inference.services import model_version_activate, model_version_register
+from ml.artifact import ArtifactMetadata, write_metadata
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(get_user_model().objects.create_superuser("root", password="x"))
+    return client
+
+
+def _zip(folder: Path, *, under: str = "") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                zf.write(path, f"{under}{path.relative_to(folder).as_posix()}")
+    return SimpleUploadedFile("artifact.zip", buffer.getvalue(), content_type="application/zip")
+
+
+def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str) -> Path:
+    folder = tmp_path / f"tiny-{version}"
+    shutil.copytree(tiny_model_dir, folder)
+    write_metadata(
+        folder,
+        ArtifactMetadata(
+            name="tiny", version=version, metrics={"accuracy": 0.6612, "macro_f1": 0.6401}
+        ),
+    )
+    return folder
+
+
+def test_list_shows_accuracy_and_macro_f1_from_metrics(admin_client):
+    ModelVersion.objects.create(
+        name="fer-cnn",
+        version="1.0",
+        artifact="models/fer-cnn/1.0/",
+        classes=[],
+        metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
+    )
+    html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
+    assert "66.1%" in html and "64.0%" in html
+
+
+def test_uploaded_artifact_is_checked_registered_and_activated(
+    admin_client, tmp_path, tiny_model_dir
+):
+    # given a ZIP of a working artifact folder (inside a top-level folder, as zip -r makes it)
+    upload = _zip(_artifact(tmp_path, tiny_model_dir, version="3.0"), under="tiny-3.0/")
+    # when it is uploaded with "activate"
+    response = admin_client.post(
+        reverse("admin:inference_modelversion_add"), {"archive": upload, "activate": "on"}
+    )
+    # then it is registered, stored and active
+    model_version = ModelVersion.objects.get(name="tiny", version="3.0")
+    assert response.status_code == 302
+    assert model_version.is_active
+    assert model_version.metrics["accuracy"] == pytest.approx(0.6612)
+    assert default_storage.exists(model_version.artifact + "model.keras")
+
+
+def test_artifact_whose_model_cannot_load_is_refused_and_nothing_stored(
+    admin_client, tmp_path, tiny_model_dir
+):
+    # given an artifact whose model.keras is not a model
+    folder = _artifact(tmp_path, tiny_model_dir, version="4.0")
+    (folder / "model.keras").write_bytes(b"not a keras file")
+    # when uploaded
+    response = admin_client.post(
+        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder)}
+    )
+    # then the form says why, and nothing was registered or stored
+    assert response.status_code == 200
+    assert "could not be loaded" in response.content.decode()
+    assert not ModelVersion.objects.exists()
+    assert not default_storage.exists("models/tiny/4.0/model.json")
+
+
+def test_artifact_whose_model_breaks_the_contract_is_refused(admin_client, tmp_path):
+    # given a model with 7 sigmoid outputs (no softmax)
+    import keras
+
+    folder = tmp_path / "logits"
+    folder.mkdir()
+    inputs = keras.Input(shape=(48, 48, 1))
+    outputs = keras.layers.Dense(7, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    keras.Model(inputs, outputs).save(folder / "model.keras")
+    write_metadata(folder, ArtifactMetadata(name="logits", version="1.0"))
+    # when uploaded
+    response = admin_client.post(
+        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder)}
+    )
+    # then it is refused with the reason
+    assert "do not sum to 1" in response.content.decode()
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"plain text", "not a ZIP archive"),
+        ("traversal", "points outside the folder"),
+        ("empty", "no model.json in the ZIP"),
+    ],
+)
+def test_bad_archives_get_a_clear_error(admin_client, payload, message):
+    if payload == "traversal":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            zf.writestr("../../evil.json", "{}")
+        payload = buffer.getvalue()
+    elif payload == "empty":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            zf.writestr("readme.txt", "hello")
+        payload = buffer.getvalue()
+    response = admin_client.post(
+        reverse("admin:inference_modelversion_add"),
+        {"archive": SimpleUploadedFile("a.zip", payload)},
+    )
+    assert message in response.content.decode()
+    assert not ModelVersion.objects.exists()
+
+
+def test_activate_action_keeps_exactly_one_active(admin_client):
+    old = model_version_activate(model_version=factories.model_version_create(version="1.0"))
+    new = factories.model_version_create(version="2.0")
+    admin_client.post(
+        reverse("admin:inference_modelversion_changelist"),
+        {"action": "activate", "_selected_action": [new.pk]},
+    )
+    assert list(ModelVersion.objects.filter(is_active=True)) == [new]
+    old.refresh_from_db()
+    assert not old.is_active
+
+
+def test_change_page_shows_confusion_matrix_and_report(admin_client, tmp_path):
+    # given a registered artifact with a report and a confusion image
+    folder = factories.artifact_dir_create(tmp_path)
+    report = {
+        "test": {
+            "accuracy": 0.66,
+            "per_class": {"happy": {"precision": 0.85, "recall": 0.88, "f1": 0.865, "support": 9}},
+        }
+    }
+    (folder / "report.json").write_text(json.dumps(report))
+    (folder / "confusion.png").write_bytes(b"\x89PNG fake image bytes")
+    model_version = model_version_register(source_dir=folder)
+    # when the change page is opened
+    html = admin_client.get(
+        reverse("admin:inference_modelversion_change", args=[model_version.pk])
+    ).content.decode()
+    # then it embeds the confusion image (served from storage) and the per-class table
+    image_url = reverse(
+        "admin:inference_modelversion_file", args=[model_version.pk, "confusion.png"]
+    )
+    assert image_url in html
+    assert "<td>happy</td><td>0.850</td><td>0.880</td><td>0.865</td><td>9</td>" in html
+    image = admin_client.get(image_url)
+    assert b"".join(image.streaming_content) == b"\x89PNG fake image bytes"
+    assert (
+        admin_client.get(
+            reverse("admin:inference_modelversion_file", args=[model_version.pk, "model.keras"])
+        ).status_code
+        == 404
+    )
+
+
+def test_reprocess_action_queues_the_ads_uploads_with_the_chosen_version(admin_client):
+    # given a finished batch analysed by an old version, and a new version
+    old = model_version_activate(model_version=factories.model_version_create(version="1.0"))
+    new = factories.model_version_create(version="2.0")
+    ad = factories.ad_create(campaign=factories.campaign_create(team=factories.team_create()))
+    batch = factories.batch_create(ad=ad, status=BatchStatus.DONE)
+    image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+    factories.face_create(image=image, model_version=old)
+    url = reverse("admin:inference_modelversion_changelist")
+    # when the action is chosen: an intermediate page asks for a campaign or an ad
+    page = admin_client.post(url, {"action": "reprocess", "_selected_action": [new.pk]})
+    assert "Reprocess with" in page.content.decode()
+    # and applied to the ad
+    admin_client.post(
+        url,
+        {"action": "reprocess", "_selected_action": [new.pk], "apply": "1", "ad": ad.pk},
+    )
+    # then its batch is back in processing with the new version, its photo pending again
+    batch.refresh_from_db()
+    image.refresh_from_db()
+    assert batch.status == BatchStatus.PROCESSING and batch.model_version == new
+    assert image.status == ImageStatus.PENDING
+
+
+def test_admin_is_staff_only(client):
+    client.force_login(factories.user_create(team=factories.team_create()))
+    response = client.get(reverse("admin:inference_modelversion_changelist"))
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -1,0 +1,228 @@
+"""Shared pieces of the ingest tests: a registered tiny model, photos with faces, ZIPs, workers.
+
+Fixtures are imported by the conftest of each test folder that needs them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import pytest
+from django.db import connection
+from PIL import Image
+
+from campaigns.models import UploadBatch
+from inference.models import ModelVersion
+from ml.artifact import ArtifactMetadata, write_metadata
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "datasets"))
+
+
+def model_artifact_build(folder: Path, *, version: str, seed: int) -> Path:
+    """A real (untrained) CNN artifact of the project's tiny config, as ml/ writes it."""
+    import keras
+
+    from ml.networks import build_model, get_config
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(get_config("tiny"), (48, 48, 1))
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder / "model.keras")
+    write_metadata(folder, ArtifactMetadata(name="ingest-test", version=version))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def model_artifacts(tmp_path_factory) -> tuple[Path, Path]:
+    """Two versions of a tiny model with different weights (built once per test session)."""
+    root = tmp_path_factory.mktemp("ingest-models")
+    return (
+        model_artifact_build(root / "v1", version="1", seed=1),
+        model_artifact_build(root / "v2", version="2", seed=2),
+    )
+
+
+@pytest.fixture
+def model_cache(settings, tmp_path) -> Path:
+    """Each test loads models from its own storage, so it needs its own cache and registry."""
+    from inference import registry
+
+    settings.MODEL_CACHE_DIR = str(tmp_path / "model-cache")
+    registry._loaded.clear()
+    yield Path(settings.MODEL_CACHE_DIR)
+    registry._loaded.clear()
+
+
+@pytest.fixture
+def active_model(model_artifacts, model_cache) -> ModelVersion:
+    from inference.services import model_version_register
+
+    return model_version_register(source_dir=model_artifacts[0], activate=True)
+
+
+def fer_faces(count: int) -> list[np.ndarray]:
+    """`count` 48x48 FER2013 PrivateTest faces, spread over the classes, read from the tarball."""
+    archive = data_dir() / "fer2013.tar.gz"
+    if not archive.is_file():
+        pytest.skip(f"FER2013 archive not found at {archive} (set FER_DATA_DIR)")
+    faces: list[np.ndarray] = []
+    per_class: dict[str, int] = {}
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            if len(parts) != 3 or parts[0] != "test" or not parts[2].startswith("PrivateTest"):
+                continue
+            if per_class.get(parts[1], 0) >= max(1, count // 7 + 1):
+                continue
+            per_class[parts[1]] = per_class.get(parts[1], 0) + 1
+            data = tar.extractfile(member).read()
+            faces.append(np.asarray(Image.open(io.BytesIO(data)).convert("L")))
+            if len(faces) >= count:
+                break
+    return faces
+
+
+@pytest.fixture(scope="session")
+def face_photos() -> list[bytes]:
+    """12 distinct JPEG photos, each with one or two FER2013 faces scaled up on a background."""
+    from inference.scenes import compose_scene
+
+    faces = fer_faces(18)
+    rng = np.random.default_rng(5)
+    photos = []
+    used = 0
+    for index in range(12):
+        n = 1 + index % 2
+        scene, _ = compose_scene(faces[used : used + n], [140] * n, height=400, width=640, rng=rng)
+        used = (used + n) % len(faces)
+        buffer = io.BytesIO()
+        Image.fromarray(scene).save(buffer, format="JPEG", quality=90)
+        photos.append(buffer.getvalue())
+    return photos
+
+
+def plain_photo(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small distinct PNG without faces: for tests about bookkeeping, not detection."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zip_build(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def database_url() -> str:
+    """URL of the database this test run uses (the test database, not the configured one)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "localhost"
+    return f"postgres://{credentials}@{host}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: Path
+
+    def kill(self) -> None:
+        """kill -9 the whole worker: main process, pool children and embedded beat."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def worker_start(tmp_path, settings) -> Iterator[Callable[..., Worker]]:
+    """Start real `celery worker` processes (both queues, beat embedded) on the test database."""
+    started: list[Worker] = []
+
+    def start(**env_overrides: str) -> Worker:
+        log = tmp_path / f"worker-{len(started) + 1}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "MODEL_CACHE_DIR": str(settings.MODEL_CACHE_DIR),
+            "INGEST_CHUNK_SIZE": str(settings.INGEST_CHUNK_SIZE),
+            "INGEST_CHUNK_TIME_LIMIT": "12",
+            "INGEST_SWEEP_SECONDS": "2",
+            "PHOTO_RETENTION": settings.PHOTO_RETENTION,
+            "FACE_DETECTOR": settings.FACE_DETECTOR,
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            **env_overrides,
+        }
+        command = [
+            sys.executable, "-m", "celery", "-A", "fer_site", "worker",
+            "--queues", "ingest,inference", "--pool", "prefork", "--concurrency", "1",
+            "--beat", "--schedule", str(tmp_path / f"beat-{len(started)}"),
+            "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        ]  # fmt: skip
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        worker = Worker(process=process, log=log)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def batch_wait(
+    batch: UploadBatch,
+    *,
+    until: Callable[[UploadBatch], bool],
+    timeout: float,
+    workers: list[Worker],
+) -> UploadBatch:
+    """Poll the batch row until `until` holds; fail with the worker logs when it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        batch.refresh_from_db()
+        if until(batch):
+            return batch
+        time.sleep(0.3)
+    logs = "\n\n".join(f"--- {w.log.name}\n{w.log.read_text()[-6000:]}" for w in workers)
+    pytest.fail(f"batch {batch.pk} stuck in {batch.status} after {timeout}s\n{logs}")
