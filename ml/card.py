@@ -11,6 +11,18 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _confusions(report: dict, name: str, top: int = 2) -> str:
+    """'sad (24%), surprise (14%)': where the true class `name` is most often misread."""
+    classes = report["confusion_matrix"]["classes"]
+    row = report["confusion_matrix"]["rows_true_cols_predicted"][classes.index(name)]
+    total = max(sum(row), 1)
+    others = sorted(
+        ((count, other) for other, count in zip(classes, row, strict=True) if other != name),
+        reverse=True,
+    )[:top]
+    return ", ".join(f"{other} ({_pct(count / total)})" for count, other in others)
+
+
 def write_model_card(
     out: Path, meta: ArtifactMetadata, reports: dict[str, dict], *, epochs_run: int | None
 ) -> Path:
@@ -77,14 +89,15 @@ def write_model_card(
         "## Weaknesses and biases",
         "- Weakest classes here: "
         + ", ".join(f"{n} (F1 {_pct(s['f1'])})" for n, s in weakest)
-        + ". Disgust has 1.5% of the training images; fear is often confused with sad and "
-        "surprise. Dashboard shares of these classes carry the widest uncertainty.",
+        + ". Disgust has 1.5% of the training images. Most frequent misreadings: "
+        + "; ".join(f"{n} as {_confusions(test, n)}" for n, _ in weakest)
+        + ". Dashboard shares of these classes carry the widest uncertainty.",
         "- FER2013 was collected by web image search with emotion keywords: mostly posed or "
         "exaggerated expressions, frontal faces, low resolution (48x48 gray). Real viewer "
         "reactions are subtler, so expect more `neutral` and lower confidence on them.",
         "- Its demographic make-up was never documented; accuracy across age, gender, skin tone "
-        "and culture has not been measured for this model and may differ. Labels were given by "
-        "annotators of one culture; human agreement on FER2013 is about 65%.",
+        "and culture has not been measured for this model and may differ. FER2013's own paper "
+        "puts human accuracy on it at about 65%: its labels are noisy.",
         "- Faces must first be found by the detector; missed faces (profile, occlusion, small "
         "faces) are not counted at all.",
         "- Calibration: the probabilities are from a softmax trained with label smoothing; read "
