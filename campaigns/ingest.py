@@ -28,7 +28,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns.archives import (
@@ -362,11 +362,25 @@ def _claim_images(
     )
     won = []
     with transaction.atomic():
+        ReactionImage.objects.filter(
+            pk__in=image_ids,
+            batch_id__in=batch_ids,
+            status=ImageStatus.PROCESSING,
+            claimed_at__lt=abandoned,
+            attempts__gte=settings.INGEST_MAX_ATTEMPTS,
+        ).update(
+            status=ImageStatus.FAILED,
+            error=(
+                f"analysis did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts: the worker "
+                "was killed or ran out of time on this photo"
+            ),
+            processed_at=now,
+        )
         for image_id in image_ids:
             # Plain column conditions only: PostgreSQL re-checks them on the row a concurrent
             # claimer just committed, so exactly one of two racing claims updates it.
             if ReactionImage.objects.filter(claimable, pk=image_id, batch_id__in=batch_ids).update(
-                status=ImageStatus.PROCESSING, claimed_at=now, error=""
+                status=ImageStatus.PROCESSING, claimed_at=now, error="", attempts=F("attempts") + 1
             ):
                 won.append(image_id)
         if won:
@@ -555,7 +569,9 @@ def batch_reprocess(*, batch: UploadBatch, model_version: ModelVersion) -> Uploa
             error="",
         ):
             raise ValidationError(f"Batch {batch.source_name} is still being processed.")
-        analysed.update(status=ImageStatus.PENDING, claimed_at=None, error="", processed_at=None)
+        analysed.update(
+            status=ImageStatus.PENDING, claimed_at=None, error="", processed_at=None, attempts=0
+        )
         batch.model_version = model_version
         batch_recount(batch=batch)
         transaction.on_commit(lambda: batch_fan_out(batch=batch))

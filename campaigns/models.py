@@ -208,6 +208,9 @@ class ReactionImage(models.Model):
     )
     # When a worker claimed the photo; a claim older than the task time limit is abandoned.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Claims of this photo for the current analysis; a photo whose worker dies every time
+    # (killed, out of memory, past the time limit) fails after INGEST_MAX_ATTEMPTS.
+    attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     # The stored photo was deleted under the retention policy; boxes and results remain.

@@ -192,6 +192,7 @@ if PHOTO_RETENTION not in ("days", "immediate"):
 # batch without progress for that long is taken to be abandoned and resumed by the sweeper.
 INGEST_CHUNK_TIME_LIMIT = _env_int("INGEST_CHUNK_TIME_LIMIT", 300)
 INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 60)
+INGEST_MAX_ATTEMPTS = _env_int("INGEST_MAX_ATTEMPTS", 3)
 INGEST_EXTRACT_TIME_LIMIT = _env_int("INGEST_EXTRACT_TIME_LIMIT", 3600)
 INGEST_MAX_ENTRIES = _env_int("INGEST_MAX_ENTRIES", 100_000)
 INGEST_MAX_EXPANDED_BYTES = _env_int("INGEST_MAX_EXPANDED_BYTES", 20 * 1024**3)

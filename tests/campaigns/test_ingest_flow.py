@@ -131,6 +131,47 @@ def test_a_poison_photo_fails_alone_with_its_reason(ad, active_model, face_photo
     assert (batch.images_processed, batch.images_failed) == (2, 1)
 
 
+def test_a_photo_whose_worker_dies_every_time_fails_after_the_attempt_limit(
+    ad, active_model, face_photos, settings
+):
+    # given a photo claimed INGEST_MAX_ATTEMPTS times, each claim abandoned by a dead worker,
+    # beside a good photo of the same batch
+    batch = _upload(ad, {"killer.jpg": face_photos[0], "good.jpg": face_photos[1]})
+    ingest.batch_extract(batch_id=batch.pk)
+    killer = ReactionImage.objects.get(batch=batch, original_name="killer.jpg")
+    good = ReactionImage.objects.get(batch=batch, original_name="good.jpg")
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
+    ReactionImage.objects.filter(pk=killer.pk).update(
+        status=ImageStatus.PROCESSING, claimed_at=long_ago, attempts=settings.INGEST_MAX_ATTEMPTS
+    )
+    # when the sweeper re-sends the chunk
+    ingest.images_classify(image_ids=[killer.pk, good.pk], model_version_id=active_model.pk)
+    # then the photo fails alone with the reason, and the batch closes partial
+    killer.refresh_from_db()
+    assert killer.status == ImageStatus.FAILED
+    assert "did not finish in 3 attempts" in killer.error
+    assert not Face.objects.filter(image=killer).exists()
+    assert ingest.batch_close(batch_id=batch.pk) is True
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PARTIAL
+    assert (batch.images_processed, batch.images_failed) == (1, 1)
+
+
+def test_an_abandoned_claim_below_the_attempt_limit_is_taken_over(
+    ad, active_model, face_photos, settings
+):
+    batch = _upload(ad, {"a.jpg": face_photos[0]})
+    ingest.batch_extract(batch_id=batch.pk)
+    image = ReactionImage.objects.get(batch=batch)
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
+    ReactionImage.objects.filter(pk=image.pk).update(
+        status=ImageStatus.PROCESSING, claimed_at=long_ago, attempts=1
+    )
+    ingest.images_classify(image_ids=[image.pk], model_version_id=active_model.pk)
+    image.refresh_from_db()
+    assert image.status == ImageStatus.DONE and image.attempts == 2
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [(b"PK\x03\x04 this is broken", "not a readable ZIP"), (b"\x00" * 100, "not a readable ZIP")],
