@@ -1,5 +1,4 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 
 from campaigns.models import Ad, Campaign, Face, Membership, ReactionImage, Team, UploadBatch
 from campaigns.selectors import scoped_to_user
@@ -17,22 +16,17 @@ class TeamScopedAdmin(admin.ModelAdmin):
 
 def _reprocess_ads(modeladmin: admin.ModelAdmin, request, ads) -> None:
     """Queue every finished upload of `ads` for analysis with the active model version."""
-    from campaigns.ingest import ad_reprocess
+    from campaigns.ingest import ads_reprocess
     from inference.models import ModelVersion
 
     model_version = ModelVersion.objects.filter(is_active=True).first()
     if model_version is None:
         modeladmin.message_user(request, "No model version is active.", messages.ERROR)
         return
-    queued, problems = 0, []
-    for ad in ads:
-        try:
-            queued += len(ad_reprocess(ad=ad, model_version=model_version))
-        except ValidationError as exc:
-            problems.extend(exc.messages)
+    queued, problems = ads_reprocess(ads=ads, model_version=model_version)
     modeladmin.message_user(
         request,
-        f"{queued} upload(s) queued for analysis with {model_version}. " + " ".join(problems),
+        f"{len(queued)} upload(s) queued for analysis with {model_version}. " + " ".join(problems),
         messages.SUCCESS if queued else messages.WARNING,
     )
 

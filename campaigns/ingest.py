@@ -592,6 +592,20 @@ def ad_reprocess(*, ad: Ad, model_version: ModelVersion) -> list[UploadBatch]:
     return batches
 
 
+def ads_reprocess(
+    *, ads: Sequence[Ad], model_version: ModelVersion
+) -> tuple[list[UploadBatch], list[str]]:
+    """`ad_reprocess` for several ads: the batches queued, and why the other ads were not."""
+    queued: list[UploadBatch] = []
+    problems: list[str] = []
+    for ad in ads:
+        try:
+            queued.extend(ad_reprocess(ad=ad, model_version=model_version))
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    return queued, problems
+
+
 # Retention ------------------------------------------------------------------------------------
 
 

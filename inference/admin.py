@@ -213,7 +213,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reprocess a campaign or an ad with the selected model version")
     def reprocess(self, request: HttpRequest, queryset: QuerySet[ModelVersion]):
-        from campaigns.ingest import ad_reprocess
+        from campaigns.ingest import ads_reprocess
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model version.", messages.ERROR)
@@ -223,16 +223,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if form.is_bound and form.is_valid():
             campaign, ad = form.cleaned_data["campaign"], form.cleaned_data["ad"]
             ads = [ad] if ad else list(campaign.ads.all())
-            queued, problems = 0, []
-            for each in ads:
-                try:
-                    queued += len(ad_reprocess(ad=each, model_version=model_version))
-                except ValidationError as exc:
-                    problems.extend(exc.messages)
+            queued, problems = ads_reprocess(ads=ads, model_version=model_version)
             level = messages.SUCCESS if queued else messages.WARNING
             self.message_user(
                 request,
-                f"{queued} upload(s) queued for analysis with {model_version}."
+                f"{len(queued)} upload(s) queued for analysis with {model_version}."
                 + (" " + " ".join(problems) if problems else ""),
                 level,
             )
