@@ -473,8 +473,8 @@ def _results_store(
                 faces.append(
                     Face(
                         image_id=image.pk,
-                        x=max(0, face.x),
-                        y=max(0, face.y),
+                        x=face.x,
+                        y=face.y,
                         w=face.w,
                         h=face.h,
                         detector_score=float(face.score),

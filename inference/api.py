@@ -170,7 +170,8 @@ def _detect_in_original(
     boxes = []
     for face in detector.detect(pixels):
         x, y, w, h = face.box
-        x0, y0 = round(x * to_original), round(y * to_original)
+        # Detectors may return boxes reaching past the frame: keep them inside the photo.
+        x0, y0 = max(0, round(x * to_original)), max(0, round(y * to_original))
         x1 = min(image.width, round((x + w) * to_original))
         y1 = min(image.height, round((y + h) * to_original))
         if min(x1 - x0, y1 - y0) >= min_face_size:

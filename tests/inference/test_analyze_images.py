@@ -8,6 +8,7 @@ from PIL import Image
 
 from inference.api import analyze_images
 from inference.classifier import EmotionClassifier
+from inference.detection import DetectedFace
 from inference.scenes import compose_scene
 from ml import CLASSES
 from ml.preprocessing import face_crop_box
@@ -191,3 +192,24 @@ def test_predict_cli_prints_each_photo_and_fails_only_when_all_fail(
 
 def test_no_photos_give_no_results(tiny_model_dir):
     assert analyze_images([], classifier=tiny_model_dir) == []
+
+
+class _BoxesPastTheFrame:
+    """A detector whose boxes reach past the photo's edges, as real ones do at the border."""
+
+    name = "past-the-frame"
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        height, width = rgb.shape[:2]
+        return [
+            DetectedFace(box=(-30, -20, 120, 120), score=0.9),
+            DetectedFace(box=(width - 60, height - 50, 100, 100), score=0.8),
+        ]
+
+
+def test_boxes_reaching_past_the_frame_are_clipped_to_the_photo(tiny_model_dir):
+    photo = np.full((300, 400, 3), 90, dtype=np.uint8)
+    (result,) = analyze_images(
+        [jpeg(photo)], detector=_BoxesPastTheFrame(), classifier=tiny_model_dir
+    )
+    assert [face.box for face in result.faces] == [(0, 0, 90, 100), (340, 250, 60, 50)]
