@@ -4,9 +4,12 @@
                               [--peer-python /work/fer-peer-venv/bin/python]
                               [--faces FER_DIR] [--chunk 32] [--limit N]
     python -m inference.bench --make-scenes OUT --fer-dir FER_DIR [--count 120]
+                              [--scene-split Training] [--seed S]
+    python -m inference.bench --calibrate-framing --images SCENES
 
 A `scenes.json` beside the photos (written by --make-scenes) adds face recall and
-expression accuracy against the pasted FER2013 PrivateTest faces. `--faces` compares the
+expression accuracy against the pasted FER2013 PrivateTest faces. --calibrate-framing
+measures each detector's FaceFraming on scenes of Training faces. `--faces` compares the
 classifiers alone on FER2013 PrivateTest crops. Timings are wall-clock on this machine.
 """
 
@@ -24,8 +27,15 @@ import numpy as np
 
 from .api import StageTimings, analyze_images
 from .classifier import BACKENDS, DEFAULT_BATCH_SIZE, DEFAULT_MODEL_DIR, EmotionClassifier
-from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
-from .scenes import MANIFEST_FILE, load_fer_faces, write_scenes
+from .detection import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAMES,
+    FRAMINGS,
+    TiledDetector,
+    get_detector,
+    raw_detector,
+)
+from .scenes import MANIFEST_FILE, load_fer_faces, measure_framing, write_scenes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PEER_SCRIPT = Path(__file__).with_name("fer_peer.py")
@@ -212,6 +222,22 @@ def compare_classifiers(
     print_table(rows, title="Classifier alone on FER2013 PrivateTest crops (photos = faces)")
 
 
+def calibrate_framing(scenes: Path) -> None:
+    """Print each base detector's measured FaceFraming, for detection.FRAMINGS."""
+    print(f"Framing measured on {scenes} (raw detector box -> pasted FER2013 frame)")
+    print(f"{'detector':18s} {'matched':>9s} {'scale':>7s} {'dx':>7s} {'dy':>7s}")
+    for name in FRAMINGS:
+        detector = raw_detector(name)
+        if name != "haar":
+            # Tiled, as the default detector runs it: more faces found, the same box shape.
+            detector = TiledDetector(name, detector)
+        framing, matched, total = measure_framing(detector, scenes)
+        print(
+            f"{name:18s} {matched:>4d}/{total:<4d} {framing.scale:7.3f} "
+            f"{framing.dx:7.3f} {framing.dy:7.3f}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m inference.bench", description=__doc__.split("\n")[0]
@@ -236,12 +262,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--fer-dir", type=Path, help="unpacked FER2013 folder for --make-scenes")
     parser.add_argument("--count", type=int, default=120, help="scenes to write")
+    parser.add_argument(
+        "--scene-split",
+        default="PrivateTest",
+        choices=("PrivateTest", "PublicTest", "Training"),
+        help="FER2013 split whose faces --make-scenes pastes",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="layout seed for --make-scenes")
+    parser.add_argument(
+        "--calibrate-framing",
+        action="store_true",
+        help="measure each base detector's box -> FER2013 frame mapping on --images scenes",
+    )
     args = parser.parse_args(argv)
 
     if args.make_scenes:
         if not args.fer_dir:
             parser.error("--make-scenes needs --fer-dir")
-        print(write_scenes(args.fer_dir, args.make_scenes, count=args.count))
+        print(
+            write_scenes(
+                args.fer_dir,
+                args.make_scenes,
+                count=args.count,
+                seed=args.seed,
+                split=args.scene_split,
+            )
+        )
+        return 0
+    if args.calibrate_framing:
+        if not args.images:
+            parser.error("--calibrate-framing needs --images SCENES (from --make-scenes)")
+        calibrate_framing(args.images)
         return 0
     if not args.images and not args.faces:
         parser.error("give --images DIR and/or --faces FER_DIR")

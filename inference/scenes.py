@@ -16,6 +16,8 @@ from PIL import Image
 
 from ml import CLASSES
 
+from .detection import FaceFraming
+
 MANIFEST_FILE = "scenes.json"
 
 
@@ -33,7 +35,8 @@ def load_fer_faces(
     """(48x48 gray face, label) pairs from an unpacked FER2013 image-folder release."""
     faces = []
     for label in CLASSES:
-        paths = sorted((Path(fer_dir) / "test" / label).glob(f"{prefix}_*.jpg"))
+        folder = "train" if prefix == "Training" else "test"
+        paths = sorted((Path(fer_dir) / folder / label).glob(f"{prefix}_*.jpg"))
         if not paths:
             paths = sorted((Path(fer_dir) / label).glob(f"{prefix}_*.jpg"))
         for path in paths[:limit_per_class]:
@@ -91,14 +94,23 @@ def compose_scene(
 
 
 def write_scenes(
-    fer_dir: str | Path, out_dir: str | Path, *, count: int = 120, seed: int = 0
+    fer_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    count: int = 120,
+    seed: int = 0,
+    split: str = "PrivateTest",
 ) -> Path:
     """Write `count` JPEG scenes (1 to 4 faces, 60 to 260 px, in 480 to 1600 px photos).
 
-    Faces come from FER2013 PrivateTest, each used once; scenes.json lists boxes and labels.
+    Faces come from FER2013 `split` (PrivateTest for benches; Training for calibrating
+    the face framing without touching test faces), each used once while they last;
+    scenes.json lists boxes and labels.
     """
     rng = np.random.default_rng(seed)
-    pool = load_fer_faces(fer_dir)
+    pool = load_fer_faces(fer_dir, prefix=split)
+    if not pool:
+        raise ValueError(f"no {split} faces under {fer_dir}")
     order = rng.permutation(len(pool))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,3 +140,45 @@ def write_scenes(
     path = out_dir / MANIFEST_FILE
     path.write_text(json.dumps(manifest, indent=1) + "\n")
     return path
+
+
+def measure_framing(detector, scenes_dir: str | Path) -> tuple[FaceFraming, int, int]:
+    """Median mapping from `detector`'s boxes to the pasted FER2013 frames of a scene folder.
+
+    `detector` must return its own box shape (`detection.raw_detector`, not framed).
+    Returns the framing and how many pasted faces were matched (each holds the other's
+    centre) out of how many.
+    """
+    folder = Path(scenes_dir)
+    truth = json.loads((folder / MANIFEST_FILE).read_text())
+    scales, dxs, dys, total = [], [], [], 0
+    for name, placed in truth.items():
+        rgb = np.asarray(Image.open(folder / name).convert("RGB"))
+        found = [face.box for face in detector.detect(rgb)]
+        for face in placed:
+            total += 1
+            frame = face["box"]
+            match = next(
+                (b for b in found if _holds_centre(frame, b) and _holds_centre(b, frame)), None
+            )
+            if match is None:
+                continue
+            side = max(match[2], match[3])
+            scales.append(frame[2] / side)
+            dxs.append((frame[0] + frame[2] / 2 - match[0] - match[2] / 2) / side)
+            dys.append((frame[1] + frame[3] / 2 - match[1] - match[3] / 2) / side)
+    if not scales:
+        raise ValueError(f"{detector.name} matched none of the {total} faces in {folder}")
+    framing = FaceFraming(
+        scale=round(float(np.median(scales)), 3),
+        dx=round(float(np.median(dxs)), 3),
+        dy=round(float(np.median(dys)), 3),
+    )
+    return framing, len(scales), total
+
+
+def _holds_centre(box, other) -> bool:
+    """True when the centre of `other` (x, y, w, h) lies inside `box`."""
+    x, y, w, h = box
+    cx, cy = other[0] + other[2] / 2, other[1] + other[3] / 2
+    return x <= cx <= x + w and y <= cy <= y + h

@@ -38,7 +38,8 @@ def write_model_card(
         "face crop into one of seven expressions: " + ", ".join(meta.classes) + ". "
         f"Input: {meta.input_shape[0]}x{meta.input_shape[1]} grayscale, produced by "
         "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
-        f"(crop margin {meta.preprocessing.crop_margin} around the detector's box). "
+        f"(crop margin {meta.preprocessing.crop_margin} around the detector's face frame, "
+        "which is drawn as FER2013 frames its faces). "
         f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run.",
         "",
         "## Training data",

@@ -39,6 +39,9 @@ class TrainConfig:
         }
     )
     early_stopping_patience: int = 8
+    # Artifact or checkpoint whose weights start the run (a warm restart with a fresh
+    # schedule); recorded so the model card says the run did not start from scratch.
+    init_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

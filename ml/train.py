@@ -1,15 +1,19 @@
 """Train a FER CNN and write its artifact.
 
     python -m ml.train --data PATH --config NAME --out DIR [--epochs N] [--seed S] [--resume]
+        [--init-from ARTIFACT_DIR] [--learning-rate LR]
 
 Checkpoints every epoch (last.keras, with optimizer state, so --resume continues a run cut
 off by the end of a session) and keeps the best by validation (PublicTest) accuracy.
+--init-from starts a new run from an earlier model's weights with a fresh learning-rate
+schedule (a warm restart), so CPU budget spent in one session carries into the next.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -28,6 +32,7 @@ from ml.artifact import (
     MODEL_FILE,
     REPORT_FILE,
     ArtifactMetadata,
+    read_metadata,
     write_metadata,
 )
 from ml.datasets import Dataset, load_dataset
@@ -75,6 +80,32 @@ def _write_state(out: Path, **values) -> None:
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
+def _load_initial_weights(model, source: Path) -> None:
+    """Copy weights from an artifact folder or .keras file; the architectures must match."""
+    import keras
+
+    path = source / MODEL_FILE if source.is_dir() else source
+    if not path.is_file():
+        raise FileNotFoundError(f"--init-from: no model at {path}")
+    donor = keras.saving.load_model(path, compile=False)
+    donor_shapes = [w.shape for w in donor.get_weights()]
+    if donor_shapes != [w.shape for w in model.get_weights()]:
+        raise ValueError(
+            f"--init-from: {path} has a different architecture than config {model.name!r}"
+        )
+    model.set_weights(donor.get_weights())
+    logger.info("weights initialised from %s", path)
+
+
+def _describe_source(source: Path) -> str:
+    """`name version (path)` of an artifact folder, or just the path of a bare checkpoint."""
+    try:
+        meta = read_metadata(source)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return str(source)
+    return f"{meta.name} {meta.version} ({source})"
+
+
 def train(
     *,
     dataset: Dataset,
@@ -84,6 +115,7 @@ def train(
     seed: int,
     resume: bool = False,
     steps_per_epoch: int | None = None,
+    init_from: Path | None = None,
 ) -> Path:
     """Fit the model, checkpointing into `out`; returns the path of the best checkpoint."""
     import keras
@@ -111,6 +143,8 @@ def train(
             logger.warning("--resume: no %s yet, starting from scratch", last_path)
         input_shape = (dataset.spec.input_size, dataset.spec.input_size, dataset.spec.channels)
         model = build_model(config, input_shape)
+        if init_from is not None:
+            _load_initial_weights(model, init_from)
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=config.learning_rate * 0.01,
             warmup_target=config.learning_rate,
@@ -250,6 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, help="defaults to the config's")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="continue from out/last.keras")
+    parser.add_argument(
+        "--init-from", help="start from this artifact's (or .keras file's) weights, fresh schedule"
+    )
+    parser.add_argument("--learning-rate", type=float, help="peak rate; the config's by default")
+    parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
     parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
     parser.add_argument("--name", default="fer-cnn")
     parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y.%m.%d"))
@@ -262,6 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     config = get_config(args.config)
+    overrides = {}
+    if args.init_from:
+        overrides["init_from"] = _describe_source(Path(args.init_from))
+    if args.learning_rate:
+        overrides["learning_rate"] = args.learning_rate
+    if args.patience:
+        overrides["early_stopping_patience"] = args.patience
+    config = dataclasses.replace(config, **overrides)
     epochs = args.epochs or config.epochs
     out = Path(args.out)
     dataset = load_dataset(args.data, PreprocessSpec(), cache_dir=args.cache_dir)
@@ -277,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         resume=args.resume,
         steps_per_epoch=args.steps_per_epoch,
+        init_from=Path(args.init_from) if args.init_from else None,
     )
     elapsed = time.monotonic() - started
     meta = write_artifact(

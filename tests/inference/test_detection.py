@@ -1,11 +1,24 @@
 """Face detectors: real photos, several faces per scene, merged overlapping boxes."""
 
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from inference.decoding import decode_image
-from inference.detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector, weighted_nms
-from inference.scenes import compose_scene
+from inference.detection import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAMES,
+    FRAMINGS,
+    FaceFraming,
+    FramedDetector,
+    TiledDetector,
+    get_detector,
+    raw_detector,
+    weighted_nms,
+)
+from inference.scenes import MANIFEST_FILE, compose_scene, measure_framing
 
 
 def centre_inside(box, other) -> bool:
@@ -89,6 +102,72 @@ def test_a_box_inside_a_bigger_one_is_merged_into_it():
     # then: the face box stays as it was
     assert len(merged) == 1
     np.testing.assert_allclose(merged[0][0], [0, 0, 200, 200])
+
+
+def iou(a, b) -> float:
+    ax0, ay0, aw, ah = a
+    bx0, by0, bw, bh = b
+    w = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
+    h = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
+    return w * h / (aw * ah + bw * bh - w * h)
+
+
+def test_framing_scales_and_moves_a_box_by_its_longer_side():
+    # given: a 100x80 box; the frame is 1.2 times its longer side, 10% right and 10% higher
+    framing = FaceFraming(scale=1.2, dx=0.1, dy=-0.1)
+    # when
+    framed = framing.frame(np.array([[100, 100, 200, 180]]))
+    # then: centre (150, 140) -> (160, 130), side 120
+    np.testing.assert_allclose(framed, [[100, 70, 220, 190]])
+
+
+def test_default_detector_frames_the_boxes_of_tiled_blazeface(fer_faces):
+    # given: FER2013 faces pasted on a background, two near the photo's edges
+    rng = np.random.default_rng(5)
+    faces = [face for face, _ in fer_faces][:6]
+    scene, _ = compose_scene(faces, [200, 160, 140, 180, 150, 170], height=800, width=1200, rng=rng)
+    # when
+    framed = get_detector(DEFAULT_DETECTOR).detect(scene)
+    raw = TiledDetector("raw", raw_detector("blazeface-short")).detect(scene)
+    # then: one frame per raw box, its measured framing applied, clipped to the photo
+    assert len(framed) == len(raw) >= 3
+    corners = np.array([[x, y, x + w, y + h] for x, y, w, h in (f.box for f in raw)])
+    expected = FRAMINGS["blazeface-short"].frame(corners)
+    expected = np.clip(expected, 0, [1200, 800, 1200, 800])
+    got = np.array([[x, y, x + w, y + h] for x, y, w, h in (f.box for f in framed)])
+    np.testing.assert_allclose(got, expected, atol=1.0)
+    assert [f.score for f in framed] == pytest.approx([f.score for f in raw], abs=1e-4)
+
+
+def test_framing_is_measured_from_scenes_of_pasted_faces(fer_faces, tmp_path):
+    # given: a folder of scenes with their manifest, as `bench --make-scenes` writes
+    rng = np.random.default_rng(11)
+    manifest = {}
+    for index in range(0, len(fer_faces), 4):
+        chosen = fer_faces[index : index + 4]
+        sizes = [int(rng.integers(120, 220)) for _ in chosen]
+        scene, boxes = compose_scene(
+            [face for face, _ in chosen], sizes, height=700, width=1100, rng=rng
+        )
+        name = f"scene_{index}.jpg"
+        Image.fromarray(scene).save(tmp_path / name, quality=92)
+        manifest[name] = [
+            {"box": list(box), "label": label}
+            for box, (_, label) in zip(boxes, chosen, strict=True)
+        ]
+    (tmp_path / MANIFEST_FILE).write_text(json.dumps(manifest))
+    raw = TiledDetector("blazeface-short", raw_detector("blazeface-short"))
+    known = FaceFraming(scale=1.25, dx=0.0, dy=-0.1)
+    # when
+    measured_raw, matched, total = measure_framing(raw, tmp_path)
+    measured_framed, _, _ = measure_framing(FramedDetector(raw, known), tmp_path)
+    # then: BlazeFace's own box is smaller than the FER2013 frame and sits lower in it
+    assert total == len(fer_faces) and matched >= total // 2
+    assert measured_raw.scale > 1.0 and measured_raw.dy < -0.02
+    assert abs(measured_raw.dx) < 0.05
+    # and boxes already framed by a known mapping measure as that mapping undone
+    assert measured_framed.scale == pytest.approx(measured_raw.scale / known.scale, abs=0.02)
+    assert measured_framed.dy == pytest.approx((measured_raw.dy - known.dy) / known.scale, abs=0.02)
 
 
 def test_unknown_detector_name_is_refused():

@@ -12,8 +12,9 @@ from ml import CLASSES
 from ml.artifact import load_keras_model, read_metadata
 from ml.evaluate import main as evaluate_main
 from ml.export import main as export_main
+from ml.networks import build_model, get_config
 from ml.tflite import TFLiteRunner
-from ml.train import class_weights
+from ml.train import _load_initial_weights, class_weights
 from ml.train import main as train_main
 
 
@@ -99,10 +100,53 @@ def test_one_short_epoch_produces_a_loadable_artifact(image_tree: Path, tmp_path
     history = (out / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
 
+    # --init-from starts a new run from the artifact's weights and records where they came from
+    warm = tmp_path / "warm"
+    assert (
+        train_main(
+            [
+                "--data",
+                str(image_tree),
+                "--config",
+                "tiny",
+                "--out",
+                str(warm),
+                "--epochs",
+                "1",
+                "--init-from",
+                str(out),
+                "--learning-rate",
+                "0.0005",
+            ]
+        )
+        == 0
+    )
+    warm_config = read_metadata(warm).config
+    assert warm_config["init_from"] == f"fer-cnn {read_metadata(out).version} ({out})"
+    assert warm_config["learning_rate"] == 0.0005
+
     # the TFLite export agrees with the Keras model
     assert export_main(["--model", str(out), "--faces", "64", "--batch", "32"]) == 0
     runner = TFLiteRunner.from_path(out / "model.tflite")
     np.testing.assert_allclose(runner.predict(faces), probabilities, atol=1e-5)
+
+
+def test_initial_weights_are_copied_and_other_architectures_refused(tmp_path: Path):
+    import keras
+
+    donor = build_model(get_config("tiny"), (48, 48, 1))
+    donor.save(tmp_path / "model.keras")
+
+    model = build_model(get_config("tiny"), (48, 48, 1))
+    _load_initial_weights(model, tmp_path)
+
+    for mine, theirs in zip(model.get_weights(), donor.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    keras.utils.set_random_seed(1)
+    with pytest.raises(ValueError, match="different architecture"):
+        _load_initial_weights(build_model(get_config("cpu-small"), (48, 48, 1)), tmp_path)
+    with pytest.raises(FileNotFoundError, match="no model"):
+        _load_initial_weights(model, tmp_path / "missing")
 
 
 def test_class_weights_lift_rare_classes_and_average_one():
