@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class ModelVersion(models.Model):
@@ -17,6 +18,9 @@ class ModelVersion(models.Model):
     classes = models.JSONField()
     metrics = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set each time the artifact's files are (re)written to storage: workers key their
+    # loaded model on it, so a re-registered artifact reloads without asking storage.
+    artifact_registered_at = models.DateTimeField(default=timezone.now)
     is_active = models.BooleanField(default=False)
 
     class Meta:

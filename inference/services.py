@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 
 from inference.models import ModelVersion
 from ml.artifact import ArtifactError, read_metadata
@@ -54,6 +55,7 @@ def model_version_register(*, source_dir: Path, activate: bool = False) -> Model
                 "artifact": prefix,
                 "classes": list(meta.classes),
                 "metrics": meta.metrics,
+                "artifact_registered_at": timezone.now(),
             },
         )
         if activate:

@@ -40,7 +40,12 @@ def write_model_card(
         "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
         f"(crop margin {meta.preprocessing.crop_margin} around the detector's face frame, "
         "which is drawn as FER2013 frames its faces). "
-        f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run.",
+        f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run"
+        + (
+            f", warm-started from the weights of {meta.config['init_from']}."
+            if meta.config.get("init_from")
+            else "."
+        ),
         "",
         "## Training data",
         "FER2013 (ICML 2013 representation-learning challenge), official split: trained on "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from campaigns import ingest
 from campaigns.models import BatchStatus, Face, ImageStatus
@@ -22,10 +23,16 @@ def ad(db):
 
 
 @pytest.mark.django_db
-def test_the_classifier_loads_once_per_process_from_storage(active_model, model_cache):
+def test_the_classifier_loads_once_per_process_from_storage(active_model, model_cache, monkeypatch):
     # given the active version registered in storage
-    # when it is asked for twice
+    # when it is asked for twice, the second time with storage out of reach
     first = registry.classifier_get(model_version=active_model)
+
+    def unreachable(*args, **kwargs):
+        raise AssertionError("storage asked again for a model already loaded")
+
+    for method in ("open", "exists", "get_modified_time", "listdir"):
+        monkeypatch.setattr(default_storage, method, unreachable)
     second = registry.classifier_get(model_version=active_model)
     # then the same loaded model comes back, loaded from a local copy of the stored artifact
     assert first is second
@@ -43,6 +50,20 @@ def test_another_version_replaces_the_cached_one(active_model, model_artifacts):
     # then it is a different model, and the process keeps only one
     assert v2.metadata.version == "2" and v2 is not v1
     assert len(registry._loaded) == 1
+
+
+@pytest.mark.django_db
+def test_the_same_version_registered_again_is_reloaded(active_model, model_artifacts):
+    # given version 1 loaded by this worker
+    before = registry.classifier_get(model_version=active_model)
+    # when its artifact is registered again (retrained files under the same version)
+    again = model_version_register(source_dir=model_artifacts[0])
+    # then the next chunk loads it afresh, and keeps using that copy afterwards
+    after = registry.classifier_get(model_version=again)
+    assert again.pk == active_model.pk
+    assert again.artifact_registered_at > active_model.artifact_registered_at
+    assert after is not before
+    assert registry.classifier_get(model_version=again) is after
 
 
 @pytest.mark.django_db

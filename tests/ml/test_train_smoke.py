@@ -124,6 +124,7 @@ def test_one_short_epoch_produces_a_loadable_artifact(image_tree: Path, tmp_path
     warm_config = read_metadata(warm).config
     assert warm_config["init_from"] == f"fer-cnn {read_metadata(out).version} ({out})"
     assert warm_config["learning_rate"] == 0.0005
+    assert "warm-started from the weights of fer-cnn" in (warm / "MODEL_CARD.md").read_text()
 
     # the TFLite export agrees with the Keras model
     assert export_main(["--model", str(out), "--faces", "64", "--batch", "32"]) == 0
