@@ -35,7 +35,7 @@ from .detection import (
     get_detector,
     raw_detector,
 )
-from .scenes import MANIFEST_FILE, load_fer_faces, measure_framing, write_scenes
+from .scenes import MANIFEST_FILE, boxes_match, load_fer_faces, measure_framing, write_scenes
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 PEER_SCRIPT = Path(__file__).with_name("fer_peer.py")
@@ -62,13 +62,6 @@ def list_images(folder: Path, limit: int | None) -> list[Path]:
     return files[:limit] if limit else files
 
 
-def _centre_inside(box: list[int] | tuple, other: list[int] | tuple) -> bool:
-    x, y, w, h = box
-    ox, oy, ow, oh = other
-    cx, cy = x + w / 2, y + h / 2
-    return ox <= cx <= ox + ow and oy <= cy <= oy + oh
-
-
 def score_against_truth(
     predictions: dict[str, list[tuple[list[int], str]]], truth: dict[str, list[dict]]
 ) -> tuple[float, float]:
@@ -80,11 +73,7 @@ def score_against_truth(
         for face in faces:
             total += 1
             match = next(
-                (
-                    label
-                    for box, label in detected
-                    if _centre_inside(box, face["box"]) and _centre_inside(face["box"], box)
-                ),
+                (label for box, label in detected if boxes_match(box, face["box"])),
                 None,
             )
             found += match is not None

@@ -177,8 +177,12 @@ def measure_framing(detector, scenes_dir: str | Path) -> tuple[FaceFraming, int,
     return framing, len(scales), total
 
 
+def boxes_match(box, other) -> bool:
+    """True when two (x, y, w, h) boxes each hold the other's centre: the same face."""
+    return _holds_centre(box, other) and _holds_centre(other, box)
+
+
 def _holds_centre(box, other) -> bool:
-    """True when the centre of `other` (x, y, w, h) lies inside `box`."""
     x, y, w, h = box
     cx, cy = other[0] + other[2] / 2, other[1] + other[3] / 2
     return x <= cx <= x + w and y <= cy <= y + h
