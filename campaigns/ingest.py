@@ -230,6 +230,20 @@ def _archive_read(batch: UploadBatch) -> list[_Member]:
     return members
 
 
+def _skipped_row(
+    batch: UploadBatch, member: _Member, *, error: str, duplicate_of_id: int | None = None
+) -> ReactionImage:
+    """The row that records why an archive member was not analysed."""
+    return ReactionImage(
+        batch=batch,
+        original_name=member.name,
+        sha256=member.sha256,
+        status=ImageStatus.SKIPPED,
+        duplicate_of_id=duplicate_of_id,
+        error=error,
+    )
+
+
 def _members_record(
     *, batch: UploadBatch, members: list[_Member], model_version: ModelVersion
 ) -> bool:
@@ -261,15 +275,7 @@ def _members_record(
         in_batch: set[str] = set()
         for m in members:
             if m.skip_reason is not None:
-                skipped.append(
-                    ReactionImage(
-                        batch=batch,
-                        original_name=m.name,
-                        sha256=m.sha256,
-                        status=ImageStatus.SKIPPED,
-                        error=m.skip_reason,
-                    )
-                )
+                skipped.append(_skipped_row(batch, m, error=m.skip_reason))
             elif m.sha256 in originals or m.sha256 in in_batch:
                 repeats.append(m)
             else:
@@ -292,13 +298,11 @@ def _members_record(
         for m in repeats:
             original = originals[m.sha256]
             skipped.append(
-                ReactionImage(
-                    batch=batch,
-                    original_name=m.name,
-                    sha256=m.sha256,
-                    status=ImageStatus.SKIPPED,
-                    duplicate_of_id=original,
+                _skipped_row(
+                    batch,
+                    m,
                     error=f"duplicate of {names.get(original, 'another photo')} in this ad",
+                    duplicate_of_id=original,
                 )
             )
         ReactionImage.objects.bulk_create(skipped, batch_size=_IN_CHUNK)
