@@ -106,6 +106,8 @@ def load_keras_model(model_dir: str | Path):
     """Load model.keras and check it against model.json (input shape, number of classes)."""
     import keras
 
+    import ml.networks  # noqa: F401  (registers the custom layers a saved model may use)
+
     model_dir = Path(model_dir)
     meta = read_metadata(model_dir)
     path = model_dir / MODEL_FILE

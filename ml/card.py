@@ -23,6 +23,49 @@ def _confusions(report: dict, name: str, top: int = 2) -> str:
     return ", ".join(f"{other} ({_pct(count / total)})" for count, other in others)
 
 
+def _input_sentence(meta: ArtifactMetadata) -> str:
+    return (
+        f"Input: {meta.input_shape[0]}x{meta.input_shape[1]} grayscale, produced by "
+        "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
+        f"(crop margin {meta.preprocessing.crop_margin} around the detector's face frame, "
+        "which is drawn as FER2013 frames its faces)."
+    )
+
+
+def _what_it_is(meta: ArtifactMetadata, epochs_run: int | None) -> list[str]:
+    """The network, or for an ensemble its members, and how each was trained."""
+    classes = ", ".join(meta.classes)
+    members = meta.config.get("members")
+    if not members:
+        warm = meta.config.get("init_from")
+        return [
+            f"A {meta.config.get('name', '?')} convolutional network (Keras) that classifies a "
+            f"face crop into one of seven expressions: {classes}. {_input_sentence(meta)} "
+            f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run"
+            + (f", warm-started from the weights of {warm}." if warm else ".")
+        ]
+    mirrored = " and over its mirror image" if meta.config.get("flip") else ""
+    lines = [
+        f"An ensemble of {len(members)} convolutional networks (Keras) that classifies a face "
+        f"crop into one of seven expressions: {classes}. Its probabilities are the mean of the "
+        f"members' probabilities over the face{mirrored}, computed inside one model.keras, so "
+        f"it costs {len(members) * (2 if mirrored else 1)} network passes per face. "
+        f"{_input_sentence(meta)} The members, each trained on the same Training images "
+        "and selected on PublicTest:",
+        "",
+    ]
+    for member in members:
+        warm = member.get("init_from")
+        alone = member.get("test_accuracy")
+        lines.append(
+            f"- {member['model']}: {member.get('network')}, seed {member.get('seed')}, "
+            f"{member.get('epochs') or '?'} epochs"
+            + (f", warm-started from {warm}" if warm else " from scratch")
+            + (f"; alone {_pct(alone)} on PrivateTest." if alone is not None else ".")
+        )
+    return lines
+
+
 def write_model_card(
     out: Path, meta: ArtifactMetadata, reports: dict[str, dict], *, epochs_run: int | None
 ) -> Path:
@@ -34,18 +77,7 @@ def write_model_card(
         f"# Model card: {meta.name} {meta.version}",
         "",
         "## What it is",
-        f"A {meta.config.get('name', '?')} convolutional network (Keras) that classifies a "
-        "face crop into one of seven expressions: " + ", ".join(meta.classes) + ". "
-        f"Input: {meta.input_shape[0]}x{meta.input_shape[1]} grayscale, produced by "
-        "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
-        f"(crop margin {meta.preprocessing.crop_margin} around the detector's face frame, "
-        "which is drawn as FER2013 frames its faces). "
-        f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run"
-        + (
-            f", warm-started from the weights of {meta.config['init_from']}."
-            if meta.config.get("init_from")
-            else "."
-        ),
+        *_what_it_is(meta, epochs_run),
         "",
         "## Training data",
         "FER2013 (ICML 2013 representation-learning challenge), official split: trained on "

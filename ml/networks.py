@@ -90,6 +90,18 @@ def get_config(name: str) -> TrainConfig:
         raise ValueError(f"unknown config {name!r}; choose one of {sorted(CONFIGS)}") from None
 
 
+@keras.saving.register_keras_serializable(package="fer")
+class HorizontalFlip(layers.Layer):
+    """Mirror a batch of images left to right (in training and serving alike).
+
+    A layer rather than a Lambda so a model that averages over the mirrored face saves and
+    loads in Keras' safe mode and converts to TFLite.
+    """
+
+    def call(self, inputs):
+        return keras.ops.flip(inputs, axis=2)
+
+
 def build_model(config: TrainConfig, input_shape: tuple[int, int, int]) -> keras.Model:
     """VGG-style stages of 3x3 conv + batch norm + ReLU, max-pooled, then a softmax head.
 

@@ -206,6 +206,15 @@ def train(
     return best_path
 
 
+def epochs_in_history(run_dir: Path) -> int | None:
+    """Epochs a run folder's history.csv records (None without one)."""
+    history = run_dir / HISTORY_FILE
+    if not history.is_file():
+        return None
+    with history.open() as handle:
+        return sum(1 for _ in csv.reader(handle)) - 1
+
+
 def write_artifact(
     *,
     checkpoint: Path,
@@ -217,14 +226,44 @@ def write_artifact(
     version: str,
     training_seconds: float | None = None,
 ) -> ArtifactMetadata:
-    """Evaluate the checkpoint on valid and test and write model.keras/json, report, card."""
+    """Evaluate the best checkpoint and write it as the run's artifact."""
     import keras
 
+    model = keras.saving.load_model(checkpoint, compile=False)
+    return save_artifact(
+        model,
+        dataset=dataset,
+        config=config.to_dict(),
+        seed=seed,
+        out=out,
+        name=name,
+        version=version,
+        epochs_run=epochs_in_history(out),
+        training_seconds=training_seconds,
+        source=checkpoint,
+    )
+
+
+def save_artifact(
+    model,
+    *,
+    dataset: Dataset,
+    config: dict,
+    seed: int | None,
+    out: Path,
+    name: str,
+    version: str,
+    epochs_run: int | None,
+    training_seconds: float | None = None,
+    source: Path | None = None,
+) -> ArtifactMetadata:
+    """Evaluate `model` on valid and test (plain and TTA) and write model.keras/json, report,
+    confusion image and card into `out`; `source` is a model file already saved there."""
     from ml.card import write_model_card
     from ml.evaluate import predict_probabilities, save_confusion_png
     from ml.metrics import classification_report
 
-    model = keras.saving.load_model(checkpoint, compile=False)
+    out.mkdir(parents=True, exist_ok=True)
     reports: dict[str, dict] = {}
     for split in ("valid", "test"):
         if split not in dataset.splits or not len(dataset.splits[split]):
@@ -255,21 +294,19 @@ def write_artifact(
         version=version,
         classes=list(CLASSES),
         preprocessing=dataset.spec,
-        config=config.to_dict(),
+        config=config,
         seed=seed,
         training_data=dataset.summary(),
         metrics=metrics,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
     )
-    if checkpoint.resolve() != (out / MODEL_FILE).resolve():
+    if source is None or source.resolve() != (out / MODEL_FILE).resolve():
         model.save(out / MODEL_FILE)
     write_metadata(out, meta)
     (out / REPORT_FILE).write_text(json.dumps(reports, indent=2) + "\n")
     save_confusion_png(
         headline, out / CONFUSION_FILE, f"{name} {version} on {metrics['test_split']} (no TTA)"
     )
-    history = out / HISTORY_FILE
-    epochs_run = sum(1 for _ in csv.reader(history.open())) - 1 if history.exists() else None
     write_model_card(out, meta, reports, epochs_run=epochs_run)
     return meta
 
@@ -309,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.patience:
         overrides["early_stopping_patience"] = args.patience
     config = dataclasses.replace(config, **overrides)
-    epochs = args.epochs or config.epochs
     out = Path(args.out)
+    seed, epochs = args.seed, args.epochs or config.epochs
     dataset = load_dataset(args.data, PreprocessSpec(), cache_dir=args.cache_dir)
     logger.info("data: %s", json.dumps(dataset.summary()["sizes"]))
     logger.info("duplicates: %s", json.dumps(dataset.summary()["duplicates"]))
@@ -321,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         config=config,
         out=out,
         epochs=epochs,
-        seed=args.seed,
+        seed=seed,
         resume=args.resume,
         steps_per_epoch=args.steps_per_epoch,
         init_from=Path(args.init_from) if args.init_from else None,
@@ -331,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         checkpoint=best,
         dataset=dataset,
         config=config,
-        seed=args.seed,
+        seed=seed,
         out=out,
         name=args.name,
         version=args.version,

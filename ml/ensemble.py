@@ -1,0 +1,172 @@
+"""Average several trained networks into one model artifact.
+
+    python -m ml.ensemble --members DIR DIR [...] --data PATH --out DIR [--flip] [--version V]
+
+Networks trained from different seeds get different faces wrong, so the mean of their
+probabilities beats each of them: on a CPU budget it is the cheapest accuracy left once one
+network has converged. `--flip` also averages every network over the mirrored face. The
+result is an ordinary artifact (one model.keras taking the members' input), so serving,
+export and registration need no change; its model.json lists the members.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ml.artifact import (
+    MODEL_FILE,
+    ArtifactError,
+    ArtifactMetadata,
+    load_keras_model,
+)
+from ml.train import epochs_in_history, save_artifact
+
+logger = logging.getLogger(__name__)
+
+
+def check_members(metas: Sequence[ArtifactMetadata]) -> None:
+    """Members must take the same input, prepared the same way, with the same class order,
+    and come from the same training data (so the ensemble is still selected on PublicTest
+    and never saw PrivateTest)."""
+    if len(metas) < 2:
+        raise ArtifactError(f"an ensemble needs at least 2 members, got {len(metas)}")
+    first = metas[0]
+    for meta in metas[1:]:
+        label = f"{meta.name} {meta.version}"
+        if meta.classes != first.classes:
+            raise ArtifactError(f"{label} lists its classes as {meta.classes}, not {first.classes}")
+        if meta.preprocessing != first.preprocessing:
+            raise ArtifactError(
+                f"{label} uses preprocessing {meta.preprocessing.to_dict()}, not "
+                f"{first.preprocessing.to_dict()}"
+            )
+        fingerprint = meta.training_data.get("fingerprint")
+        if fingerprint != first.training_data.get("fingerprint"):
+            raise ArtifactError(
+                f"{label} was trained on other data (fingerprint {fingerprint}) than "
+                f"{first.name} {first.version}"
+            )
+
+
+def build_ensemble(members: Sequence, input_shape: tuple[int, int, int], *, flip: bool = False):
+    """One Keras model whose output is the mean of the members' probabilities (each also
+    over the mirrored input with `flip`)."""
+    import keras
+    from keras import layers
+
+    from ml.networks import HorizontalFlip
+
+    inputs = keras.Input(shape=input_shape, name="face")
+    mirrored = HorizontalFlip(name="mirror")(inputs) if flip else None
+    outputs = []
+    for index, member in enumerate(members, start=1):
+        member.name = f"member_{index}"  # nested models need distinct names to save
+        outputs.append(member(inputs))
+        if mirrored is not None:
+            outputs.append(member(mirrored))
+    averaged = layers.Average(name="emotion")(outputs)
+    return keras.Model(inputs, averaged, name=f"ensemble_of_{len(members)}")
+
+
+def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict:
+    """What model.json records of a member: enough to trace it back to its training run."""
+    return {
+        "model": f"{meta.name} {meta.version}",
+        "network": meta.config.get("name"),
+        "seed": meta.seed,
+        "epochs": epochs_in_history(model_dir),
+        "init_from": meta.config.get("init_from"),
+        "valid_accuracy": meta.metrics.get("valid_accuracy"),
+        "test_accuracy": meta.metrics.get("accuracy"),
+    }
+
+
+def make_ensemble(
+    member_dirs: Sequence[str | Path],
+    *,
+    data: str | Path,
+    out: Path,
+    name: str,
+    version: str,
+    flip: bool = False,
+    cache_dir: str | Path | None = None,
+) -> ArtifactMetadata:
+    """Check the members, build their average, evaluate it and write the artifact."""
+    from ml.datasets import load_dataset
+
+    loaded = [load_keras_model(path) for path in member_dirs]
+    metas = [meta for _, meta in loaded]
+    check_members(metas)
+    spec = metas[0].preprocessing
+    dataset = load_dataset(data, spec, cache_dir=cache_dir)
+    if dataset.fingerprint() != metas[0].training_data.get("fingerprint"):
+        raise ArtifactError(
+            f"{data} is not the data the members were trained on (fingerprint "
+            f"{dataset.fingerprint()}, members {metas[0].training_data.get('fingerprint')})"
+        )
+    model = build_ensemble([model for model, _ in loaded], metas[0].input_shape, flip=flip)
+    config = {
+        "name": "ensemble",
+        "flip": flip,
+        "members": [
+            describe_member(Path(path), meta) for path, meta in zip(member_dirs, metas, strict=True)
+        ],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MODEL_FILE).exists():
+        raise FileExistsError(f"{out / MODEL_FILE} exists; choose a new --out")
+    return save_artifact(
+        model,
+        dataset=dataset,
+        config=config,
+        seed=None,
+        out=out,
+        name=name,
+        version=version,
+        epochs_run=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--members", nargs="+", required=True, help="artifact folders")
+    parser.add_argument("--data", required=True, help="the members' FER2013 CSV, folder or .tar.gz")
+    parser.add_argument("--out", required=True, help="new artifact folder")
+    parser.add_argument("--flip", action="store_true", help="also average over mirrored faces")
+    parser.add_argument("--name", default="fer-cnn")
+    parser.add_argument("--version", required=True)
+    parser.add_argument(
+        "--cache-dir",
+        default=os.environ.get("FER_CACHE_DIR"),
+        help="cache decoded arrays between runs (env FER_CACHE_DIR)",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    meta = make_ensemble(
+        args.members,
+        data=args.data,
+        out=Path(args.out),
+        name=args.name,
+        version=args.version,
+        flip=args.flip,
+        cache_dir=args.cache_dir,
+    )
+    logger.info(
+        "ensemble written to %s: accuracy %.4f, macro-F1 %.4f on %s",
+        args.out,
+        meta.metrics["accuracy"],
+        meta.metrics["macro_f1"],
+        meta.metrics["test_split"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
