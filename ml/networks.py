@@ -46,6 +46,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """The config as model.json or state.json stored it (JSON lists back to tuples)."""
+        known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        for key in ("widths", "convs_per_stage"):
+            known[key] = tuple(known[key])
+        return cls(**known)
+
 
 CONFIGS: dict[str, TrainConfig] = {
     # Fits the 2-core CPU budget (under 2 hours): 0.65M parameters but only ~52M MACs, since

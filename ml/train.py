@@ -97,6 +97,23 @@ def _load_initial_weights(model, source: Path) -> None:
     logger.info("weights initialised from %s", path)
 
 
+def resumed_settings(
+    out: Path, config: TrainConfig, seed: int, epochs: int | None
+) -> tuple[TrainConfig, int, int | None]:
+    """The config and seed a run being resumed was started with (from its state.json), so
+    its model.json records what trained it, not the flags of the resuming command."""
+    state_path = out / STATE_FILE
+    if not (out / LAST_CHECKPOINT).exists() or not state_path.exists():
+        return config, seed, epochs
+    state = json.loads(state_path.read_text())
+    stored = TrainConfig.from_dict(state["config"])
+    if stored.name != config.name:
+        raise ValueError(
+            f"--resume: {out} was started with config {stored.name!r}, not {config.name!r}"
+        )
+    return stored, int(state.get("seed", seed)), epochs or state.get("epochs")
+
+
 def _describe_source(source: Path) -> str:
     """`name version (path)` of an artifact folder, or just the path of a bare checkpoint."""
     try:
@@ -347,7 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides["early_stopping_patience"] = args.patience
     config = dataclasses.replace(config, **overrides)
     out = Path(args.out)
-    seed, epochs = args.seed, args.epochs or config.epochs
+    seed, epochs = args.seed, args.epochs
+    if args.resume:
+        config, seed, epochs = resumed_settings(out, config, seed, epochs)
+    epochs = epochs or config.epochs
     dataset = load_dataset(args.data, PreprocessSpec(), cache_dir=args.cache_dir)
     logger.info("data: %s", json.dumps(dataset.summary()["sizes"]))
     logger.info("duplicates: %s", json.dumps(dataset.summary()["duplicates"]))

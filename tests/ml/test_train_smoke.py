@@ -14,7 +14,7 @@ from ml.evaluate import main as evaluate_main
 from ml.export import main as export_main
 from ml.networks import build_model, get_config
 from ml.tflite import TFLiteRunner
-from ml.train import _load_initial_weights, class_weights
+from ml.train import _load_initial_weights, class_weights, resumed_settings
 from ml.train import main as train_main
 
 
@@ -99,6 +99,8 @@ def test_one_short_epoch_produces_a_loadable_artifact(image_tree: Path, tmp_path
     )
     history = (out / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
+    # ... and records the seed the run started with, not the resuming command's default
+    assert read_metadata(out).seed == 3
 
     # --init-from starts a new run from the artifact's weights and records where they came from
     warm = tmp_path / "warm"
@@ -155,3 +157,27 @@ def test_class_weights_lift_rare_classes_and_average_one():
     weights = class_weights(labels, power=0.5)
     assert weights[1] / weights[0] == pytest.approx(3.0)  # sqrt(90 / 10)
     assert weights[labels].mean() == pytest.approx(1.0)
+
+
+def test_a_resumed_run_keeps_the_config_and_seed_it_started_with(tmp_path: Path):
+    import dataclasses
+
+    started = dataclasses.replace(get_config("tiny"), learning_rate=5e-4, init_from="fer-cnn 0.9")
+    (tmp_path / "last.keras").write_bytes(b"checkpoint")
+    (tmp_path / "state.json").write_text(
+        json.dumps({"config": started.to_dict(), "seed": 7, "epochs": 12, "epochs_done": 4})
+    )
+
+    config, seed, epochs = resumed_settings(tmp_path, get_config("tiny"), 1, None)
+
+    assert (config, seed, epochs) == (started, 7, 12)
+    assert resumed_settings(tmp_path, get_config("tiny"), 1, 20)[2] == 20
+    with pytest.raises(ValueError, match="started with config 'tiny', not 'cpu-small'"):
+        resumed_settings(tmp_path, get_config("cpu-small"), 1, None)
+    # nothing to resume yet: the command's own settings start the run
+    fresh = tmp_path / "fresh"
+    assert resumed_settings(fresh, get_config("cpu-small"), 2, None) == (
+        get_config("cpu-small"),
+        2,
+        None,
+    )
