@@ -104,14 +104,6 @@ def test_a_box_inside_a_bigger_one_is_merged_into_it():
     np.testing.assert_allclose(merged[0][0], [0, 0, 200, 200])
 
 
-def iou(a, b) -> float:
-    ax0, ay0, aw, ah = a
-    bx0, by0, bw, bh = b
-    w = max(0, min(ax0 + aw, bx0 + bw) - max(ax0, bx0))
-    h = max(0, min(ay0 + ah, by0 + bh) - max(ay0, by0))
-    return w * h / (aw * ah + bw * bh - w * h)
-
-
 def test_framing_scales_and_moves_a_box_by_its_longer_side():
     # given: a 100x80 box; the frame is 1.2 times its longer side, 10% right and 10% higher
     framing = FaceFraming(scale=1.2, dx=0.1, dy=-0.1)
