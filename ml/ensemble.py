@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +23,7 @@ from ml.artifact import (
     ArtifactMetadata,
     load_keras_model,
 )
+from ml.datasets import add_cache_dir_argument, load_dataset
 from ml.train import epochs_in_history, save_artifact
 
 logger = logging.getLogger(__name__)
@@ -97,17 +97,17 @@ def make_ensemble(
     cache_dir: str | Path | None = None,
 ) -> ArtifactMetadata:
     """Check the members, build their average, evaluate it and write the artifact."""
-    from ml.datasets import load_dataset
-
+    if (out / MODEL_FILE).exists():
+        raise FileExistsError(f"{out / MODEL_FILE} exists; choose a new --out")
     loaded = [load_keras_model(path) for path in member_dirs]
     metas = [meta for _, meta in loaded]
     check_members(metas)
-    spec = metas[0].preprocessing
-    dataset = load_dataset(data, spec, cache_dir=cache_dir)
-    if dataset.fingerprint() != metas[0].training_data.get("fingerprint"):
+    dataset = load_dataset(data, metas[0].preprocessing, cache_dir=cache_dir)
+    fingerprint, trained_on = dataset.fingerprint(), metas[0].training_data.get("fingerprint")
+    if fingerprint != trained_on:
         raise ArtifactError(
             f"{data} is not the data the members were trained on (fingerprint "
-            f"{dataset.fingerprint()}, members {metas[0].training_data.get('fingerprint')})"
+            f"{fingerprint}, members {trained_on})"
         )
     model = build_ensemble([model for model, _ in loaded], metas[0].input_shape, flip=flip)
     config = {
@@ -117,9 +117,6 @@ def make_ensemble(
             describe_member(Path(path), meta) for path, meta in zip(member_dirs, metas, strict=True)
         ],
     }
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / MODEL_FILE).exists():
-        raise FileExistsError(f"{out / MODEL_FILE} exists; choose a new --out")
     return save_artifact(
         model,
         dataset=dataset,
@@ -142,11 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flip", action="store_true", help="also average over mirrored faces")
     parser.add_argument("--name", default="fer-cnn")
     parser.add_argument("--version", required=True)
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("FER_CACHE_DIR"),
-        help="cache decoded arrays between runs (env FER_CACHE_DIR)",
-    )
+    add_cache_dir_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     meta = make_ensemble(

@@ -17,7 +17,6 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import shutil
 import sys
 import time
@@ -35,7 +34,7 @@ from ml.artifact import (
     read_metadata,
     write_metadata,
 )
-from ml.datasets import Dataset, load_dataset
+from ml.datasets import Dataset, add_cache_dir_argument, load_dataset
 from ml.networks import TrainConfig, build_model, get_config
 from ml.preprocessing import PreprocessSpec
 
@@ -346,11 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
     parser.add_argument("--name", default="fer-cnn")
     parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y.%m.%d"))
-    parser.add_argument(
-        "--cache-dir",
-        default=os.environ.get("FER_CACHE_DIR"),
-        help="cache decoded arrays between runs (env FER_CACHE_DIR)",
-    )
+    add_cache_dir_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
