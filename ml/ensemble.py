@@ -6,7 +6,9 @@ Networks trained from different seeds get different faces wrong, so the mean of 
 probabilities beats each of them: on a CPU budget it is the cheapest accuracy left once one
 network has converged. `--flip` also averages every network over the mirrored face. The
 result is an ordinary artifact (one model.keras taking the members' input), so serving,
-export and registration need no change; its model.json lists the members.
+export and registration need no change; its model.json lists the members. A member may
+itself be an ensemble: its networks join the new one as equal members, so a shipped ensemble
+grows by one newly trained network without keeping each old network's folder.
 """
 
 from __future__ import annotations
@@ -86,6 +88,22 @@ def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict:
     }
 
 
+def unpack_members(
+    member_dirs: Sequence[str | Path],
+) -> list[tuple[object, ArtifactMetadata, dict]]:
+    """Each member's network, metadata and model.json entry; an ensemble given as a member
+    contributes its own networks, so every network weighs the same in the new average."""
+    unpacked = []
+    for path in member_dirs:
+        model, meta = load_keras_model(path)
+        if meta.config.get("name") != "ensemble":
+            unpacked.append((model, meta, describe_member(Path(path), meta)))
+            continue
+        for index, description in enumerate(meta.config["members"], start=1):
+            unpacked.append((model.get_layer(f"member_{index}"), meta, description))
+    return unpacked
+
+
 def make_ensemble(
     member_dirs: Sequence[str | Path],
     *,
@@ -99,8 +117,8 @@ def make_ensemble(
     """Check the members, build their average, evaluate it and write the artifact."""
     if (out / MODEL_FILE).exists():
         raise FileExistsError(f"{out / MODEL_FILE} exists; choose a new --out")
-    loaded = [load_keras_model(path) for path in member_dirs]
-    metas = [meta for _, meta in loaded]
+    unpacked = unpack_members(member_dirs)
+    metas = [meta for _, meta, _ in unpacked]
     check_members(metas)
     dataset = load_dataset(data, metas[0].preprocessing, cache_dir=cache_dir)
     fingerprint, trained_on = dataset.fingerprint(), metas[0].training_data.get("fingerprint")
@@ -109,13 +127,11 @@ def make_ensemble(
             f"{data} is not the data the members were trained on (fingerprint "
             f"{fingerprint}, members {trained_on})"
         )
-    model = build_ensemble([model for model, _ in loaded], metas[0].input_shape, flip=flip)
+    model = build_ensemble([model for model, _, _ in unpacked], metas[0].input_shape, flip=flip)
     config = {
         "name": "ensemble",
         "flip": flip,
-        "members": [
-            describe_member(Path(path), meta) for path, meta in zip(member_dirs, metas, strict=True)
-        ],
+        "members": [description for _, _, description in unpacked],
     }
     return save_artifact(
         model,
@@ -133,7 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--members", nargs="+", required=True, help="artifact folders")
+    parser.add_argument(
+        "--members",
+        nargs="+",
+        required=True,
+        help="artifact folders (an ensemble adds its networks)",
+    )
     parser.add_argument("--data", required=True, help="the members' FER2013 CSV, folder or .tar.gz")
     parser.add_argument("--out", required=True, help="new artifact folder")
     parser.add_argument("--flip", action="store_true", help="also average over mirrored faces")

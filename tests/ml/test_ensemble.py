@@ -145,3 +145,37 @@ def test_an_ensemble_of_untrained_networks_saves_and_loads(tmp_path: Path):
         "member_3",
         "emotion",
     ]
+
+
+@pytest.mark.slow
+def test_an_ensemble_given_as_a_member_adds_its_networks_as_equal_members(
+    members: list[Path], image_tree: Path, tmp_path: Path
+):
+    pair = make_ensemble(
+        members, data=image_tree, out=tmp_path / "pair", name="fer-cnn", version="0.0-pair"
+    )
+    third = _train_tiny(image_tree, tmp_path / "member3", 3)
+
+    grown = make_ensemble(
+        [tmp_path / "pair", third],
+        data=image_tree,
+        out=tmp_path / "grown",
+        name="fer-cnn",
+        version="0.0-grown",
+    )
+
+    # the mean of three networks, not the mean of (the pair's mean, the third)
+    model, meta = load_keras_model(tmp_path / "grown")
+    faces = np.random.default_rng(5).integers(0, 256, (6, 48, 48, 1)).astype(np.float32)
+    networks = [*members, third]
+    expected = np.mean(
+        [np.asarray(load_keras_model(path)[0](faces, training=False)) for path in networks],
+        axis=0,
+    )
+    np.testing.assert_allclose(np.asarray(model(faces, training=False)), expected, atol=1e-6)
+    assert meta.config["members"] == [*pair.config["members"], grown.config["members"][2]]
+    assert [m["seed"] for m in meta.config["members"]] == [1, 2, 3]
+    assert (
+        "An ensemble of 3 convolutional networks"
+        in (tmp_path / "grown" / "MODEL_CARD.md").read_text()
+    )
