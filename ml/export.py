@@ -1,9 +1,11 @@
 """Export an artifact's Keras model to TFLite for CPU serving, and measure both.
 
-    python -m ml.export --model DIR [--faces 2048] [--batch 256] [--check-only]
+    python -m ml.export --model DIR [--faces 2048] [--batch 256] [--check-only] [--reference DIR]
 
 Prints faces/s of both, and writes DIR/model.tflite (unless --check-only) only if it predicts
 the same classes as the Keras model on the sample (it must: same weights, float32).
+`--reference` also measures another artifact's Keras model in the same run: this CPU's speed
+varies between sessions, so the ratio of the two compares across sessions where faces/s do not.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=int, default=2048)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--check-only", action="store_true", help="measure, write nothing")
+    parser.add_argument("--reference", help="artifact folder measured beside it, for a ratio")
     args = parser.parse_args(argv)
 
     model, meta = load_keras_model(args.model)
@@ -71,6 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'runtime':8s} {'faces/s':>9s}  (batch {args.batch}, {args.faces} faces)")
     print(f"{'keras':8s} {keras_rate:9.0f}")
     print(f"{'tflite':8s} {lite_rate:9.0f}")
+    if args.reference:
+        reference, reference_meta = load_keras_model(args.reference)
+        if reference_meta.input_shape != meta.input_shape:
+            parser.error(
+                f"--reference takes input {reference_meta.input_shape}, not {meta.input_shape}"
+            )
+        reference_rate, _ = keras_faces_per_second(reference, images, args.batch)
+        label = f"{reference_meta.name} {reference_meta.version}"
+        print(f"{'keras':8s} {reference_rate:9.0f}  reference: {label}")
+        print(f"speed {keras_rate / reference_rate:.2f}x the reference's (keras)")
     print(f"label agreement {agreement:.4f}, max probability difference {max_diff:.2e}")
     if agreement < 0.999 or max_diff > 1e-3:
         print("TFLite output differs from Keras: not written", file=sys.stderr)

@@ -14,6 +14,7 @@ from ml.artifact import ArtifactError, load_keras_model, read_metadata
 from ml.ensemble import check_members, make_ensemble
 from ml.ensemble import main as ensemble_main
 from ml.export import convert_to_tflite
+from ml.export import main as export_main
 from ml.networks import HorizontalFlip, build_model, get_config
 from ml.tflite import TFLiteRunner
 from ml.train import main as train_main
@@ -179,3 +180,22 @@ def test_an_ensemble_given_as_a_member_adds_its_networks_as_equal_members(
         "An ensemble of 3 convolutional networks"
         in (tmp_path / "grown" / "MODEL_CARD.md").read_text()
     )
+
+
+@pytest.mark.slow
+def test_export_measures_a_reference_model_in_the_same_run(
+    members: list[Path], capsys: pytest.CaptureFixture[str]
+):
+    first, second = members
+    args = ["--model", str(first), "--reference", str(second), "--faces", "64", "--batch", "32"]
+
+    assert export_main([*args, "--check-only"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    model_line, reference_line = (line for line in lines if line.split()[:1] == ["keras"])
+    assert reference_line.endswith("reference: fer-cnn 0.0-seed2")
+    model_rate, reference_rate = float(model_line.split()[1]), float(reference_line.split()[1])
+    (ratio_line,) = (line for line in lines if line.startswith("speed "))
+    ratio = float(ratio_line.removeprefix("speed ").split("x")[0])
+    assert ratio == pytest.approx(model_rate / reference_rate, rel=0.02, abs=0.01)
+    assert not (first / "model.tflite").exists()
