@@ -42,7 +42,7 @@ clean:
 FER_DATA_DIR ?= ../shared/datasets
 TRAIN_CONFIG ?= cpu-small
 TRAIN_OUT ?= runs/$(TRAIN_CONFIG)
-SHIPPED ?= ml/models/fer-cnn-1.2
+SHIPPED ?= ml/models/fer-cnn-1.3
 
 train: $(STAMP)
 	$(BIN)/python -m ml.train --data $(FER_DATA_DIR)/fer2013.tar.gz --config $(TRAIN_CONFIG) \

@@ -109,7 +109,7 @@ def test_get_classifier_loads_once_per_folder(tiny_model_dir):
     assert first is second
 
 
-@pytest.mark.skipif(not SHIPPED_MODEL_DIR.is_dir(), reason="ml/models/fer-cnn-1.2 not shipped yet")
+@pytest.mark.skipif(not SHIPPED_MODEL_DIR.is_dir(), reason=f"{SHIPPED_MODEL_DIR} is missing")
 def test_shipped_model_loads_and_validates():
     classifier = EmotionClassifier.load(SHIPPED_MODEL_DIR)
     assert classifier.predict_faces(random_crops(3)).shape == (3, 7)
