@@ -42,7 +42,8 @@ clean:
 FER_DATA_DIR ?= ../shared/datasets
 TRAIN_CONFIG ?= cpu-small
 TRAIN_OUT ?= runs/$(TRAIN_CONFIG)
-SHIPPED ?= ml/models/fer-cnn-1.3
+# Named once, in ml/__init__.py; read when a recipe runs, after .venv exists.
+SHIPPED ?= $(shell $(BIN)/python -c "import ml; print(ml.SHIPPED_MODEL_DIR)")
 
 train: $(STAMP)
 	$(BIN)/python -m ml.train --data $(FER_DATA_DIR)/fer2013.tar.gz --config $(TRAIN_CONFIG) \

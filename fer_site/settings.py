@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+import ml
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -177,7 +179,7 @@ CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 660)
 
 # Data, models and processing.
 FER_DATA_DIR = _env_path("FER_DATA_DIR", BASE_DIR.parent / "shared" / "datasets")
-SHIPPED_MODEL_DIR = _env_path("SHIPPED_MODEL_DIR", BASE_DIR / "ml" / "models" / "fer-cnn-1.3")
+SHIPPED_MODEL_DIR = _env_path("SHIPPED_MODEL_DIR", ml.SHIPPED_MODEL_DIR)
 MODEL_CACHE_DIR = _env_path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
 INFERENCE_BATCH_SIZE = _env_int("INFERENCE_BATCH_SIZE", 64)
 FACE_DETECTOR = os.environ.get("FACE_DETECTOR", "blazeface")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import CLASSES
+from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import (
     TFLITE_FILE,
     ArtifactError,
@@ -27,7 +27,7 @@ from ml.preprocessing import PreprocessSpec, preprocess_faces
 
 DEFAULT_BATCH_SIZE = 64
 # The shipped artifact (ml issue); Django passes the active ModelVersion's folder instead.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "ml" / "models" / "fer-cnn-1.3"
+DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIR
 
 # "auto" serves model.tflite when the artifact has one: measured 1.2-2x faster than the
 # traced Keras model on this CPU (most at small batches), and it loads without TensorFlow.

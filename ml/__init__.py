@@ -1,4 +1,10 @@
 """Training, evaluation and export of the facial-expression CNN (never imports Django)."""
 
+from pathlib import Path
+
 # The canonical class order, used by datasets, models, artifacts, the database and the dashboards.
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+# The artifact the project ships: the one place its version is named (settings, the inference
+# CLIs and the tests read it from here).
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.3"

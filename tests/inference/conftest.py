@@ -13,7 +13,6 @@ from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_MODEL_DIR = REPO_ROOT / "ml" / "models" / "fer-cnn-1.3"
 
 
 def data_dir() -> Path:

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 
 from inference.classifier import EmotionClassifier, get_classifier
-from ml import CLASSES
+from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import ArtifactError, ArtifactMetadata, write_metadata
 from ml.preprocessing import PreprocessSpec
-
-from .conftest import SHIPPED_MODEL_DIR
 
 
 def random_crops(count: int, seed: int = 0) -> list[np.ndarray]:

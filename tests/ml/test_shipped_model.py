@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ml import SHIPPED_MODEL_DIR as SHIPPED
 from ml.artifact import read_metadata
 from ml.evaluate import evaluate_artifact
 
 REPO = Path(__file__).resolve().parents[2]
-SHIPPED = REPO / "ml" / "models" / "fer-cnn-1.3"
 DATA = Path(os.environ.get("FER_DATA_DIR", REPO.parent / "shared" / "datasets"))
 
 
