@@ -26,7 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .api import StageTimings, analyze_images
-from .classifier import BACKENDS, DEFAULT_BATCH_SIZE, DEFAULT_MODEL_DIR, EmotionClassifier
+from .classifier import (
+    BACKENDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MODEL_DIR,
+    PRECISIONS,
+    EmotionClassifier,
+)
 from .detection import (
     DEFAULT_DETECTOR,
     DETECTOR_NAMES,
@@ -105,7 +111,7 @@ def run_ours(
     seconds = time.perf_counter() - started
     n = max(1, len(files))
     row = Row(
-        system=f"ours ({detector}, {classifier.backend})",
+        system=f"ours ({detector}, {classifier.backend} {classifier.precision})",
         photos=len(files),
         faces=timings.faces,
         seconds=seconds,
@@ -188,7 +194,10 @@ def compare_classifiers(
     predicted = np.array(classifier.classes)[probabilities.argmax(axis=1)]
     rows = [
         Row(
-            system=f"ours {classifier.name} ({classifier.backend}, batch {classifier.batch_size})",
+            system=(
+                f"ours {classifier.name} ({classifier.backend} {classifier.precision}, "
+                f"batch {classifier.batch_size})"
+            ),
             photos=len(crops),
             faces=len(crops),
             seconds=seconds,
@@ -240,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--backend", choices=BACKENDS, default="auto")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--chunk", type=int, default=32, help="photos per analyze_images call")
     parser.add_argument("--limit", type=int, help="at most this many photos (or faces per class)")
     parser.add_argument("--peer-python", help="python of a virtualenv with `fer` installed")
@@ -287,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --images DIR and/or --faces FER_DIR")
 
     classifier = EmotionClassifier.load(
-        args.model, backend=args.backend, batch_size=args.batch_size
+        args.model, backend=args.backend, batch_size=args.batch_size, precision=args.precision
     )
     if args.images:
         files = list_images(args.images, args.limit)

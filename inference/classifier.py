@@ -23,6 +23,7 @@ from ml.artifact import (
     load_keras_model,
     read_metadata,
 )
+from ml.precision import PRECISIONS, resolve_precision, with_precision
 from ml.preprocessing import PreprocessSpec, preprocess_faces
 
 DEFAULT_BATCH_SIZE = 64
@@ -56,12 +57,14 @@ class EmotionClassifier:
         model_dir: Path,
         backend: str,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        precision: str = "float32",
     ):
         self._predict_batch = predict_batch
         self.metadata = metadata
         self.model_dir = model_dir
         self.backend = backend
         self.batch_size = batch_size
+        self.precision = precision
         # Model.json may list the classes in another order than the canonical one.
         self._to_canonical = [list(metadata.classes).index(name) for name in CLASSES]
 
@@ -84,15 +87,20 @@ class EmotionClassifier:
         *,
         backend: str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
+        precision: str = "float32",
     ) -> EmotionClassifier:
         """Load and validate an artifact folder (model.json against the model file).
 
         `backend="tflite"` serves model.tflite with the TFLite interpreter instead of
         model.keras (both are validated against model.json) and raises `ArtifactError`
-        when the folder has none; "auto" takes model.tflite when present.
+        when the folder has none; "auto" takes model.tflite when present. `precision`
+        ("auto", "float32", "bfloat16") is the Keras model's compute precision (see
+        `ml.precision`); the TFLite model always runs its own float32 graph.
         """
         if backend not in BACKENDS:
             raise ValueError(f"unknown classifier backend {backend!r}; choose one of {BACKENDS}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
         if batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {batch_size}")
         model_dir = Path(model_dir)
@@ -100,14 +108,17 @@ class EmotionClassifier:
             backend = "tflite" if (model_dir / TFLITE_FILE).is_file() else "keras"
         if backend == "tflite":
             predict_batch, metadata = _load_tflite(model_dir)
+            precision = "float32"
         else:
-            predict_batch, metadata = _load_keras(model_dir)
+            precision = resolve_precision(precision)
+            predict_batch, metadata = _load_keras(model_dir, precision)
         return cls(
             predict_batch=predict_batch,
             metadata=metadata,
             model_dir=model_dir,
             backend=backend,
             batch_size=batch_size,
+            precision=precision,
         )
 
     def predict_faces(
@@ -134,11 +145,12 @@ class EmotionClassifier:
         return probabilities[:, self._to_canonical].astype(np.float32)
 
 
-def _load_keras(model_dir: Path):
+def _load_keras(model_dir: Path, precision: str):
     configure_tensorflow()
     import tensorflow as tf
 
     model, metadata = load_keras_model(model_dir)
+    model = with_precision(model, precision)
     size, _, channels = metadata.input_shape
     # One trace for every batch size: the batch dimension is left open.
     signature = [tf.TensorSpec((None, size, size, channels), tf.float32)]
@@ -178,9 +190,11 @@ def _load_tflite(model_dir: Path):
 
 @functools.lru_cache(maxsize=2)
 def _cached_classifier(
-    model_dir: str, stamp: float, backend: str, batch_size: int
+    model_dir: str, stamp: float, backend: str, batch_size: int, precision: str
 ) -> EmotionClassifier:
-    return EmotionClassifier.load(model_dir, backend=backend, batch_size=batch_size)
+    return EmotionClassifier.load(
+        model_dir, backend=backend, batch_size=batch_size, precision=precision
+    )
 
 
 def get_classifier(
@@ -188,6 +202,7 @@ def get_classifier(
     *,
     backend: str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    precision: str = "float32",
 ) -> EmotionClassifier:
     """The classifier of `model_dir`, loaded once per process and kept while it is in use.
 
@@ -197,4 +212,4 @@ def get_classifier(
     path = Path(model_dir).resolve()
     metadata_file = path / "model.json"
     stamp = metadata_file.stat().st_mtime if metadata_file.is_file() else 0.0
-    return _cached_classifier(str(path), stamp, backend, batch_size)
+    return _cached_classifier(str(path), stamp, backend, batch_size, precision)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ml.artifact import ArtifactError
 
 from .api import DEFAULT_DETECT_MAX_SIDE, DEFAULT_MIN_FACE_SIZE, ImageResult, analyze_images
-from .classifier import BACKENDS, DEFAULT_MODEL_DIR, EmotionClassifier
+from .classifier import BACKENDS, DEFAULT_MODEL_DIR, PRECISIONS, EmotionClassifier
 from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 
 
@@ -47,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_NAMES)
     parser.add_argument("--backend", default="auto", choices=BACKENDS)
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--max-side", type=int, default=DEFAULT_DETECT_MAX_SIDE)
     parser.add_argument("--min-face", type=int, default=DEFAULT_MIN_FACE_SIZE)
     args = parser.parse_args(argv)
 
     try:
-        classifier = EmotionClassifier.load(args.model, backend=args.backend)
+        classifier = EmotionClassifier.load(
+            args.model, backend=args.backend, precision=args.precision
+        )
     except (ArtifactError, OSError) as exc:
         print(f"cannot load the model: {exc}", file=sys.stderr)
         return 2

@@ -83,7 +83,11 @@ def registry_warm() -> None:
 
 def _classifier_load(model_version: ModelVersion, *, stamp: str) -> EmotionClassifier:
     local_dir = _artifact_local_copy(model_version, stamp=stamp)
-    classifier = EmotionClassifier.load(local_dir, batch_size=settings.INFERENCE_BATCH_SIZE)
+    classifier = EmotionClassifier.load(
+        local_dir,
+        batch_size=settings.INFERENCE_BATCH_SIZE,
+        precision=settings.INFERENCE_PRECISION,
+    )
     meta = classifier.metadata
     if list(meta.classes) != list(model_version.classes):
         raise ArtifactError(
@@ -95,7 +99,13 @@ def _classifier_load(model_version: ModelVersion, *, stamp: str) -> EmotionClass
             f"{model_version}: the stored artifact is {meta.name} {meta.version}, "
             "not the registered version"
         )
-    logger.info("loaded %s from %s (%s backend)", model_version, local_dir, classifier.backend)
+    logger.info(
+        "loaded %s from %s (%s backend, %s)",
+        model_version,
+        local_dir,
+        classifier.backend,
+        classifier.precision,
+    )
     return classifier
 
 

@@ -32,6 +32,13 @@ def _input_sentence(meta: ArtifactMetadata) -> str:
     )
 
 
+def _distilled_from(config: dict) -> str:
+    """', distilled from X (teacher weight 0.5)' for a network trained with a teacher."""
+    if not config.get("teacher"):
+        return ""
+    return f", distilled from {config['teacher']} (teacher weight {config.get('teacher_weight')})"
+
+
 def _what_it_is(meta: ArtifactMetadata, epochs_run: int | None) -> list[str]:
     """The network, or for an ensemble its members, and how each was trained."""
     classes = ", ".join(meta.classes)
@@ -42,7 +49,9 @@ def _what_it_is(meta: ArtifactMetadata, epochs_run: int | None) -> list[str]:
             f"A {meta.config.get('name', '?')} convolutional network (Keras) that classifies a "
             f"face crop into one of seven expressions: {classes}. {_input_sentence(meta)} "
             f"Seed {meta.seed}; {epochs_run if epochs_run is not None else '?'} epochs run"
-            + (f", warm-started from the weights of {warm}." if warm else ".")
+            + (f", warm-started from the weights of {warm}" if warm else "")
+            + _distilled_from(meta.config)
+            + "."
         ]
     mirrored = " and over its mirror image" if meta.config.get("flip") else ""
     lines = [
@@ -61,6 +70,7 @@ def _what_it_is(meta: ArtifactMetadata, epochs_run: int | None) -> list[str]:
             f"- {member['model']}: {member.get('network')}, seed {member.get('seed')}, "
             f"{member.get('epochs') or '?'} epochs"
             + (f", warm-started from {warm}" if warm else " from scratch")
+            + _distilled_from(member)
             + (f"; alone {_pct(alone)} on PrivateTest." if alone is not None else ".")
         )
     return lines

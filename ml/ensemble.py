@@ -83,6 +83,8 @@ def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict:
         "seed": meta.seed,
         "epochs": epochs_in_history(model_dir),
         "init_from": meta.config.get("init_from"),
+        "teacher": meta.config.get("teacher"),
+        "teacher_weight": meta.config.get("teacher_weight") if meta.config.get("teacher") else None,
         "valid_accuracy": meta.metrics.get("valid_accuracy"),
         "test_accuracy": meta.metrics.get("accuracy"),
     }

@@ -12,6 +12,7 @@ import numpy as np
 
 from ml.artifact import load_keras_model
 from ml.metrics import classification_report
+from ml.precision import PRECISIONS, resolve_precision, with_precision
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +86,14 @@ def evaluate_artifact(
     *,
     tta: bool = False,
     cache_dir: str | Path | None = None,
+    precision: str = "float32",
 ) -> dict:
     """Load the artifact and dataset with the artifact's own preprocessing, and report."""
     from ml.datasets import load_dataset
 
     model, meta = load_keras_model(model_dir)
+    precision = resolve_precision(precision)
+    model = with_precision(model, precision)
     dataset = load_dataset(data, meta.preprocessing, cache_dir=cache_dir)
     subset = dataset.split(split)
     probabilities = predict_probabilities(model, subset.images, tta=tta)
@@ -98,6 +102,7 @@ def evaluate_artifact(
         {
             "split": split,
             "tta": tta,
+            "precision": precision,
             "model": f"{meta.name}-{meta.version}",
             "data_fingerprint": dataset.fingerprint(),
         }
@@ -114,11 +119,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", dest="json_out", help="write the report here")
     parser.add_argument("--confusion-png", help="write the confusion matrix image here")
     parser.add_argument("--cache-dir", help="cache decoded arrays here between runs")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="compute precision (model.json's figures are float32; serving may use bfloat16)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     report = evaluate_artifact(
-        args.model, args.data, args.split, tta=args.tta, cache_dir=args.cache_dir
+        args.model,
+        args.data,
+        args.split,
+        tta=args.tta,
+        cache_dir=args.cache_dir,
+        precision=args.precision,
     )
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(report, indent=2) + "\n")
@@ -126,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         save_confusion_png(report, png, f"{report['model']} on {args.split}")
     elif args.confusion_png:
         save_confusion_png(report, args.confusion_png, f"{report['model']} on {args.split}")
-    print(f"{report['model']} on {args.split} ({report['n']} faces, tta={args.tta})")
+    print(
+        f"{report['model']} on {args.split} ({report['n']} faces, tta={args.tta}, "
+        f"{report['precision']})"
+    )
     print(
         f"accuracy {report['accuracy']:.4f}  macro-F1 {report['macro_f1']:.4f}  "
         f"weighted-F1 {report['weighted_f1']:.4f}  ECE {report['ece']:.4f}"

@@ -2,10 +2,12 @@
 
     python -m ml.export --model DIR [--faces 2048] [--batch 256] [--check-only] [--reference DIR]
 
-Prints faces/s of both, and writes DIR/model.tflite (unless --check-only) only if it predicts
-the same classes as the Keras model on the sample (it must: same weights, float32).
-`--reference` also measures another artifact's Keras model in the same run: this CPU's speed
-varies between sessions, so the ratio of the two compares across sessions where faces/s do not.
+Prints faces/s of the Keras model in float32 and in bfloat16 (`ml.precision`: what workers
+serve on CPUs with native bfloat16) and of TFLite, and writes DIR/model.tflite (unless
+--check-only) only if it predicts the same classes as the Keras model on the sample (it must:
+same weights, float32). `--reference` also measures another artifact's Keras model in the
+same run: this CPU's speed varies between sessions, so the ratio of the two compares across
+sessions where faces/s do not.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.artifact import TFLITE_FILE, load_keras_model
+from ml.precision import with_precision
 
 
 def convert_to_tflite(model) -> bytes:
@@ -68,23 +71,35 @@ def main(argv: list[str] | None = None) -> int:
     images = rng.integers(0, 256, (args.faces, *meta.input_shape), dtype=np.uint8)
     content = convert_to_tflite(model)
     keras_rate, keras_out = keras_faces_per_second(model, images, args.batch)
+    bf16_rate, bf16_out = keras_faces_per_second(
+        with_precision(model, "bfloat16"), images, args.batch
+    )
     lite_rate, lite_out = tflite_faces_per_second(content, images, args.batch)
     agreement = float((keras_out.argmax(1) == lite_out.argmax(1)).mean())
     max_diff = float(np.abs(keras_out - lite_out).max())
-    print(f"{'runtime':8s} {'faces/s':>9s}  (batch {args.batch}, {args.faces} faces)")
-    print(f"{'keras':8s} {keras_rate:9.0f}")
-    print(f"{'tflite':8s} {lite_rate:9.0f}")
+    print(
+        f"{'runtime':8s} {'precision':9s} {'faces/s':>9s}  (batch {args.batch}, {args.faces} faces)"
+    )
+    print(f"{'keras':8s} {'float32':9s} {keras_rate:9.0f}")
+    print(
+        f"{'keras':8s} {'bfloat16':9s} {bf16_rate:9.0f}  label agreement with float32 "
+        f"{float((keras_out.argmax(1) == bf16_out.argmax(1)).mean()):.4f}"
+    )
+    print(f"{'tflite':8s} {'float32':9s} {lite_rate:9.0f}")
     if args.reference:
         reference, reference_meta = load_keras_model(args.reference)
         if reference_meta.input_shape != meta.input_shape:
             parser.error(
                 f"--reference takes input {reference_meta.input_shape}, not {meta.input_shape}"
             )
-        reference_rate, _ = keras_faces_per_second(reference, images, args.batch)
         label = f"{reference_meta.name} {reference_meta.version}"
-        print(f"{'keras':8s} {reference_rate:9.0f}  reference: {label}")
-        print(f"speed {keras_rate / reference_rate:.2f}x the reference's (keras)")
-    print(f"label agreement {agreement:.4f}, max probability difference {max_diff:.2e}")
+        for precision, rate in (("float32", keras_rate), ("bfloat16", bf16_rate)):
+            reference_rate, _ = keras_faces_per_second(
+                with_precision(reference, precision), images, args.batch
+            )
+            print(f"{'keras':8s} {precision:9s} {reference_rate:9.0f}  reference: {label}")
+            print(f"speed {rate / reference_rate:.2f}x the reference's (keras {precision})")
+    print(f"tflite label agreement {agreement:.4f}, max probability difference {max_diff:.2e}")
     if agreement < 0.999 or max_diff > 1e-3:
         print("TFLite output differs from Keras: not written", file=sys.stderr)
         return 1

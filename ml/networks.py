@@ -42,6 +42,13 @@ class TrainConfig:
     # Artifact or checkpoint whose weights start the run (a warm restart with a fresh
     # schedule); recorded so the model card says the run did not start from scratch.
     init_from: str | None = None
+    # Knowledge distillation: the training target mixes the one-hot label with a trained
+    # teacher's probabilities (softened by the temperature) in this proportion. FER2013's
+    # labels are noisy (humans agree on about 65%), and an ensemble's soft targets carry
+    # which faces are ambiguous; the teacher is recorded like init_from.
+    teacher: str | None = None
+    teacher_weight: float = 0.0
+    teacher_temperature: float = 1.0
 
     def to_dict(self) -> dict:
         return asdict(self)

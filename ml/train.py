@@ -1,12 +1,15 @@
 """Train a FER CNN and write its artifact.
 
     python -m ml.train --data PATH --config NAME --out DIR [--epochs N] [--seed S] [--resume]
-        [--init-from ARTIFACT_DIR] [--learning-rate LR]
+        [--init-from ARTIFACT_DIR [--init-member N]] [--learning-rate LR]
+        [--teacher ARTIFACT_DIR [--teacher-weight W] [--teacher-temperature T]]
 
 Checkpoints every epoch (last.keras, with optimizer state, so --resume continues a run cut
 off by the end of a session) and keeps the best by validation (PublicTest) accuracy.
 --init-from starts a new run from an earlier model's weights with a fresh learning-rate
 schedule (a warm restart), so CPU budget spent in one session carries into the next.
+--teacher distils a trained model (typically the shipped ensemble) into the network being
+trained: its probabilities on the Training faces become part of the target.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from ml.artifact import (
     CONFUSION_FILE,
     MODEL_FILE,
     REPORT_FILE,
+    ArtifactError,
     ArtifactMetadata,
+    load_keras_model,
     read_metadata,
     write_metadata,
 )
@@ -53,15 +58,76 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     return weights / (weights[labels].mean() or 1.0)
 
 
-def make_train_dataset(images: np.ndarray, labels: np.ndarray, config: TrainConfig, seed: int):
-    """Shuffled, augmented, repeated tf.data pipeline over cached uint8 arrays (no disk reads)."""
+def distillation_targets(
+    teacher_probabilities: np.ndarray,
+    labels: np.ndarray,
+    *,
+    weight: float,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Training targets: (1 - weight) * one-hot label + weight * the teacher's probabilities
+    softened by `temperature` (p ** (1 / T), renormalised; T > 1 flattens them)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"teacher weight must lie in [0, 1], got {weight}")
+    if temperature <= 0:
+        raise ValueError(f"teacher temperature must be positive, got {temperature}")
+    if teacher_probabilities.shape != (len(labels), len(CLASSES)):
+        raise ValueError(
+            f"teacher probabilities have shape {teacher_probabilities.shape}, expected "
+            f"{(len(labels), len(CLASSES))}"
+        )
+    logits = np.log(np.clip(teacher_probabilities.astype(np.float64), 1e-12, 1.0)) / temperature
+    softened = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softened /= softened.sum(axis=1, keepdims=True)
+    onehot = np.eye(len(CLASSES))[labels]
+    return ((1.0 - weight) * onehot + weight * softened).astype(np.float32)
+
+
+def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
+    """The teacher's probabilities on the Training faces, averaged over each face and its
+    mirror image (training flips faces at random, so the target must not depend on it).
+
+    The teacher must have been trained on exactly this data: one that saw PublicTest or
+    PrivateTest would leak them into the student."""
+    from ml.evaluate import predict_probabilities
+
+    model, meta = load_keras_model(teacher_dir)
+    if list(meta.classes) != list(CLASSES):
+        raise ArtifactError(f"teacher {teacher_dir} lists its classes as {meta.classes}")
+    if meta.preprocessing != dataset.spec:
+        raise ArtifactError(
+            f"teacher {teacher_dir} uses preprocessing {meta.preprocessing.to_dict()}, not "
+            f"{dataset.spec.to_dict()}"
+        )
+    trained_on, fingerprint = meta.training_data.get("fingerprint"), dataset.fingerprint()
+    if trained_on != fingerprint:
+        raise ArtifactError(
+            f"teacher {teacher_dir} was trained on other data (fingerprint {trained_on}) "
+            f"than this run's ({fingerprint})"
+        )
+    images = dataset.split("train").images
+    mirrored = np.ascontiguousarray(images[:, :, ::-1])
+    return (predict_probabilities(model, images) + predict_probabilities(model, mirrored)) / 2
+
+
+def make_train_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    config: TrainConfig,
+    seed: int,
+    targets: np.ndarray | None = None,
+):
+    """Shuffled, augmented, repeated tf.data pipeline over cached uint8 arrays (no disk reads).
+
+    `targets` replaces the one-hot labels (distillation); class weights follow the labels."""
     import tensorflow as tf
 
     from ml.augment import augment_batch
 
     weights = class_weights(labels, config.class_weight_power).astype(np.float32)
-    onehot = np.eye(len(CLASSES), dtype=np.float32)[labels]
-    ds = tf.data.Dataset.from_tensor_slices((images, onehot, weights[labels]))
+    if targets is None:
+        targets = np.eye(len(CLASSES), dtype=np.float32)[labels]
+    ds = tf.data.Dataset.from_tensor_slices((images, targets, weights[labels]))
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(config.batch_size, drop_remainder=True).enumerate()
 
@@ -79,21 +145,38 @@ def _write_state(out: Path, **values) -> None:
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
-def _load_initial_weights(model, source: Path) -> None:
-    """Copy weights from an artifact folder or .keras file; the architectures must match."""
+def _load_initial_weights(model, source: Path, member: int | None = None) -> None:
+    """Copy weights from an artifact folder or .keras file; the architectures must match.
+
+    From an ensemble, `member` (1-based, in model.json's order) names the network to copy."""
     import keras
+
+    import ml.networks  # noqa: F401  (registers the custom layers an ensemble may use)
 
     path = source / MODEL_FILE if source.is_dir() else source
     if not path.is_file():
         raise FileNotFoundError(f"--init-from: no model at {path}")
     donor = keras.saving.load_model(path, compile=False)
+    members = [layer for layer in donor.layers if layer.name.startswith("member_")]
+    if member is not None:
+        names = [layer.name for layer in members]
+        if f"member_{member}" not in names:
+            raise ValueError(
+                f"--init-member {member}: {path} has no such member (it has {len(members)})"
+            )
+        donor = donor.get_layer(f"member_{member}")
+    elif members:
+        raise ValueError(
+            f"--init-from: {path} is an ensemble of {len(members)} networks; "
+            "choose one with --init-member"
+        )
     donor_shapes = [w.shape for w in donor.get_weights()]
     if donor_shapes != [w.shape for w in model.get_weights()]:
         raise ValueError(
             f"--init-from: {path} has a different architecture than config {model.name!r}"
         )
     model.set_weights(donor.get_weights())
-    logger.info("weights initialised from %s", path)
+    logger.info("weights initialised from %s%s", path, f" member {member}" if member else "")
 
 
 def resumed_settings(
@@ -113,13 +196,25 @@ def resumed_settings(
     return stored, int(state.get("seed", seed)), epochs or state.get("epochs")
 
 
-def _describe_source(source: Path) -> str:
-    """`name version (path)` of an artifact folder, or just the path of a bare checkpoint."""
+def _describe_source(source: Path, member: int | None = None) -> str:
+    """`name version (path)` of an artifact folder, or just the path of a bare checkpoint;
+    with `member`, the ensemble member's own description from model.json."""
     try:
         meta = read_metadata(source)
     except (FileNotFoundError, NotADirectoryError, ValueError):
-        return str(source)
-    return f"{meta.name} {meta.version} ({source})"
+        return str(source) + (f" member {member}" if member else "")
+    if member is None:
+        return f"{meta.name} {meta.version} ({source})"
+    members = meta.config.get("members") or []
+    described = members[member - 1] if 0 < member <= len(members) else {}
+    parts = [f"member {member} of {meta.name} {meta.version} ({source})"]
+    if described:
+        parts.append(f"{described.get('model')}, seed {described.get('seed')}")
+        if described.get("epochs"):
+            parts.append(f"{described['epochs']} epochs")
+        if described.get("init_from"):
+            parts.append(f"itself warm-started from {described['init_from']}")
+    return ": ".join(parts[:2]) + "".join(f", {part}" for part in parts[2:])
 
 
 def train(
@@ -132,8 +227,12 @@ def train(
     resume: bool = False,
     steps_per_epoch: int | None = None,
     init_from: Path | None = None,
+    init_member: int | None = None,
+    teacher: Path | None = None,
 ) -> Path:
-    """Fit the model, checkpointing into `out`; returns the path of the best checkpoint."""
+    """Fit the model, checkpointing into `out`; returns the path of the best checkpoint.
+
+    With `teacher`, config.teacher_weight of each target comes from its probabilities."""
     import keras
     import tensorflow as tf
 
@@ -148,6 +247,20 @@ def train(
         )
     out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = out / LAST_CHECKPOINT, out / BEST_CHECKPOINT
+    if resume and teacher is None and (out / STATE_FILE).exists():
+        stored = json.loads((out / STATE_FILE).read_text()).get("teacher_path")
+        teacher = Path(stored) if stored else None
+    if config.teacher_weight > 0 and teacher is None:
+        raise ValueError(f"teacher weight {config.teacher_weight} but no --teacher given")
+    targets = None
+    if teacher is not None:
+        logger.info("distilling %s (weight %.2f)", teacher, config.teacher_weight)
+        targets = distillation_targets(
+            teacher_probabilities(teacher, dataset),
+            train_split.labels,
+            weight=config.teacher_weight,
+            temperature=config.teacher_temperature,
+        )
 
     initial_epoch = 0
     if resume and last_path.exists():
@@ -160,7 +273,7 @@ def train(
         input_shape = (dataset.spec.input_size, dataset.spec.input_size, dataset.spec.channels)
         model = build_model(config, input_shape)
         if init_from is not None:
-            _load_initial_weights(model, init_from)
+            _load_initial_weights(model, init_from, init_member)
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=config.learning_rate * 0.01,
             warmup_target=config.learning_rate,
@@ -180,6 +293,7 @@ def train(
             epochs=epochs,
             epochs_done=0,
             best_val_accuracy=None,
+            teacher_path=str(teacher) if teacher is not None else None,
         )
     logger.info("model %s: %d parameters", model.name, model.count_params())
 
@@ -210,7 +324,7 @@ def train(
     ]
     valid_onehot = np.eye(len(CLASSES), dtype=np.float32)[valid_split.labels]
     model.fit(
-        make_train_dataset(train_split.images, train_split.labels, config, seed),
+        make_train_dataset(train_split.images, train_split.labels, config, seed, targets),
         steps_per_epoch=steps,
         epochs=epochs,
         initial_epoch=initial_epoch,
@@ -340,6 +454,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--init-from", help="start from this artifact's (or .keras file's) weights, fresh schedule"
     )
+    parser.add_argument(
+        "--init-member", type=int, help="with an ensemble as --init-from: which member (from 1)"
+    )
+    parser.add_argument(
+        "--teacher", help="distil this artifact (trained on the same data) into the network"
+    )
+    parser.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="share of each target taken from the teacher (default 0.5)",
+    )
+    parser.add_argument(
+        "--teacher-temperature", type=float, default=1.0, help="softens the teacher (default 1)"
+    )
     parser.add_argument("--learning-rate", type=float, help="peak rate; the config's by default")
     parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
     parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
@@ -351,8 +480,14 @@ def main(argv: list[str] | None = None) -> int:
 
     config = get_config(args.config)
     overrides = {}
+    if args.init_member and not args.init_from:
+        parser.error("--init-member needs --init-from")
     if args.init_from:
-        overrides["init_from"] = _describe_source(Path(args.init_from))
+        overrides["init_from"] = _describe_source(Path(args.init_from), args.init_member)
+    if args.teacher:
+        overrides["teacher"] = _describe_source(Path(args.teacher))
+        overrides["teacher_weight"] = args.teacher_weight
+        overrides["teacher_temperature"] = args.teacher_temperature
     if args.learning_rate:
         overrides["learning_rate"] = args.learning_rate
     if args.patience:
@@ -377,6 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         resume=args.resume,
         steps_per_epoch=args.steps_per_epoch,
         init_from=Path(args.init_from) if args.init_from else None,
+        init_member=args.init_member,
+        teacher=Path(args.teacher) if args.teacher else None,
     )
     elapsed = time.monotonic() - started
     meta = write_artifact(

@@ -111,3 +111,19 @@ def test_get_classifier_loads_once_per_folder(tiny_model_dir):
 def test_shipped_model_loads_and_validates():
     classifier = EmotionClassifier.load(SHIPPED_MODEL_DIR)
     assert classifier.predict_faces(random_crops(3)).shape == (3, 7)
+
+
+def test_a_bfloat16_classifier_agrees_with_float32(tiny_model_dir):
+    # given
+    exact = EmotionClassifier.load(tiny_model_dir, precision="float32")
+    fast = EmotionClassifier.load(tiny_model_dir, precision="bfloat16")
+    crops = random_crops(16, seed=3)
+    # when
+    expected = exact.predict_faces(crops)
+    probabilities = fast.predict_faces(crops)
+    # then
+    assert (exact.precision, fast.precision) == ("float32", "bfloat16")
+    assert probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities, expected, atol=0.02)
+    with pytest.raises(ValueError, match="unknown precision"):
+        EmotionClassifier.load(tiny_model_dir, precision="half")

@@ -192,10 +192,16 @@ def test_export_measures_a_reference_model_in_the_same_run(
     assert export_main([*args, "--check-only"]) == 0
 
     lines = capsys.readouterr().out.splitlines()
-    model_line, reference_line = (line for line in lines if line.split()[:1] == ["keras"])
-    assert reference_line.endswith("reference: fer-cnn 0.0-seed2")
-    model_rate, reference_rate = float(model_line.split()[1]), float(reference_line.split()[1])
-    (ratio_line,) = (line for line in lines if line.startswith("speed "))
-    ratio = float(ratio_line.removeprefix("speed ").split("x")[0])
-    assert ratio == pytest.approx(model_rate / reference_rate, rel=0.02, abs=0.01)
+    for precision in ("float32", "bfloat16"):
+        model_line, reference_line = (
+            line for line in lines if line.split()[:2] == ["keras", precision]
+        )
+        assert reference_line.endswith("reference: fer-cnn 0.0-seed2")
+        model_rate = float(model_line.split()[2])
+        reference_rate = float(reference_line.split()[2])
+        (ratio_line,) = (
+            line for line in lines if line.startswith("speed ") and f"keras {precision}" in line
+        )
+        ratio = float(ratio_line.removeprefix("speed ").split("x")[0])
+        assert ratio == pytest.approx(model_rate / reference_rate, rel=0.02, abs=0.01)
     assert not (first / "model.tflite").exists()
