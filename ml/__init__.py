@@ -7,4 +7,4 @@ CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad
 
 # The artifact the project ships: the one place its version is named (settings, the inference
 # CLIs and the tests read it from here).
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.3"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.4"

@@ -8,7 +8,8 @@ network has converged. `--flip` also averages every network over the mirrored fa
 result is an ordinary artifact (one model.keras taking the members' input), so serving,
 export and registration need no change; its model.json lists the members. A member may
 itself be an ensemble: its networks join the new one as equal members, so a shipped ensemble
-grows by one newly trained network without keeping each old network's folder.
+grows by one newly trained network without keeping each old network's folder; `DIR#N`
+takes only its Nth network.
 """
 
 from __future__ import annotations
@@ -94,15 +95,30 @@ def unpack_members(
     member_dirs: Sequence[str | Path],
 ) -> list[tuple[object, ArtifactMetadata, dict]]:
     """Each member's network, metadata and model.json entry; an ensemble given as a member
-    contributes its own networks, so every network weighs the same in the new average."""
+    contributes its own networks, so every network weighs the same in the new average.
+
+    `DIR#2` takes only the second network of the ensemble in DIR (1-based, model.json order),
+    so a new make-up can keep some of a shipped ensemble's networks without their runs."""
     unpacked = []
-    for path in member_dirs:
+    for spec in member_dirs:
+        path, _, chosen = str(spec).partition("#")
         model, meta = load_keras_model(path)
         if meta.config.get("name") != "ensemble":
+            if chosen:
+                raise ValueError(f"{spec}: {path} is a single network, not an ensemble")
             unpacked.append((model, meta, describe_member(Path(path), meta)))
             continue
-        for index, description in enumerate(meta.config["members"], start=1):
-            unpacked.append((model.get_layer(f"member_{index}"), meta, description))
+        descriptions = meta.config["members"]
+        indices = range(1, len(descriptions) + 1)
+        if chosen:
+            if not chosen.isdigit() or int(chosen) not in indices:
+                raise ValueError(
+                    f"{spec}: {path} has networks 1 to {len(descriptions)}, not {chosen!r}"
+                )
+            indices = [int(chosen)]
+        for index in indices:
+            network = model.get_layer(f"member_{index}")
+            unpacked.append((network, meta, descriptions[index - 1]))
     return unpacked
 
 
@@ -155,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "--members",
         nargs="+",
         required=True,
-        help="artifact folders (an ensemble adds its networks)",
+        help="artifact folders (an ensemble adds its networks; DIR#N only its Nth)",
     )
     parser.add_argument("--data", required=True, help="the members' FER2013 CSV, folder or .tar.gz")
     parser.add_argument("--out", required=True, help="new artifact folder")

@@ -151,8 +151,6 @@ def _load_initial_weights(model, source: Path, member: int | None = None) -> Non
     From an ensemble, `member` (1-based, in model.json's order) names the network to copy."""
     import keras
 
-    import ml.networks  # noqa: F401  (registers the custom layers an ensemble may use)
-
     path = source / MODEL_FILE if source.is_dir() else source
     if not path.is_file():
         raise FileNotFoundError(f"--init-from: no model at {path}")

@@ -182,6 +182,41 @@ def test_an_ensemble_given_as_a_member_adds_its_networks_as_equal_members(
     )
 
 
+def test_one_network_of_an_ensemble_can_be_chosen_as_a_member(
+    members: list[Path], image_tree: Path, tmp_path: Path
+):
+    make_ensemble(members, data=image_tree, out=tmp_path / "pair", name="fer-cnn", version="p")
+    third = _train_tiny(image_tree, tmp_path / "member3", 3)
+
+    chosen = make_ensemble(
+        [f"{tmp_path / 'pair'}#2", third],
+        data=image_tree,
+        out=tmp_path / "chosen",
+        name="fer-cnn",
+        version="0.0-chosen",
+    )
+
+    # the mean of the pair's second network (seed 2) and the third, nothing of seed 1
+    assert [m["seed"] for m in chosen.config["members"]] == [2, 3]
+    model, _ = load_keras_model(tmp_path / "chosen")
+    faces = np.random.default_rng(6).integers(0, 256, (4, 48, 48, 1)).astype(np.float32)
+    expected = np.mean(
+        [np.asarray(load_keras_model(p)[0](faces, training=False)) for p in (members[1], third)],
+        axis=0,
+    )
+    np.testing.assert_allclose(np.asarray(model(faces, training=False)), expected, atol=1e-6)
+
+    for spec, message in (
+        (f"{tmp_path / 'pair'}#3", "has networks 1 to 2, not '3'"),
+        (f"{tmp_path / 'pair'}#x", "not 'x'"),
+        (f"{third}#1", "is a single network, not an ensemble"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make_ensemble(
+                [spec, third], data=image_tree, out=tmp_path / "bad", name="n", version="v"
+            )
+
+
 @pytest.mark.slow
 def test_export_measures_a_reference_model_in_the_same_run(
     members: list[Path], capsys: pytest.CaptureFixture[str]
