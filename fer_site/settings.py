@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 import ml
+from ml.precision import PRECISIONS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -185,9 +186,9 @@ INFERENCE_BATCH_SIZE = _env_int("INFERENCE_BATCH_SIZE", 64)
 # Compute precision of the classifier (ml/precision.py): "auto" is bfloat16 on CPUs with
 # native bfloat16 (AMX, AVX512-BF16), about twice as fast there, and float32 elsewhere.
 INFERENCE_PRECISION = os.environ.get("INFERENCE_PRECISION", "auto").strip().lower() or "auto"
-if INFERENCE_PRECISION not in ("auto", "float32", "bfloat16"):
+if INFERENCE_PRECISION not in PRECISIONS:
     raise ImproperlyConfigured(
-        f"INFERENCE_PRECISION={INFERENCE_PRECISION!r}: use 'auto', 'float32' or 'bfloat16'"
+        f"INFERENCE_PRECISION={INFERENCE_PRECISION!r}: use one of {', '.join(PRECISIONS)}"
     )
 FACE_DETECTOR = os.environ.get("FACE_DETECTOR", "blazeface")
 INGEST_CHUNK_SIZE = _env_int("INGEST_CHUNK_SIZE", 32)

@@ -102,6 +102,33 @@ def write_metadata(model_dir: str | Path, meta: ArtifactMetadata) -> Path:
     return path
 
 
+def check_same_training(
+    meta: ArtifactMetadata,
+    *,
+    classes: list[str],
+    preprocessing: PreprocessSpec,
+    fingerprint: str | None,
+    against: str,
+    label: str | None = None,
+) -> None:
+    """Refuse a model whose class order, preprocessing or training data differ from `against`'s:
+    combined with it (an ensemble, a teacher) it would mix label orders or input scalings, or
+    carry PublicTest/PrivateTest faces it was trained on into a model selected on them."""
+    label = label or f"{meta.name} {meta.version}"
+    if list(meta.classes) != list(classes):
+        raise ArtifactError(f"{label} lists its classes as {meta.classes}, not {classes}")
+    if meta.preprocessing != preprocessing:
+        raise ArtifactError(
+            f"{label} uses preprocessing {meta.preprocessing.to_dict()}, not "
+            f"{preprocessing.to_dict()}"
+        )
+    trained_on = meta.training_data.get("fingerprint")
+    if trained_on != fingerprint:
+        raise ArtifactError(
+            f"{label} was trained on other data (fingerprint {trained_on}) than {against}"
+        )
+
+
 def load_keras_model(model_dir: str | Path):
     """Load model.keras and check it against model.json (input shape, number of classes)."""
     import keras

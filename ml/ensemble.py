@@ -24,6 +24,7 @@ from ml.artifact import (
     MODEL_FILE,
     ArtifactError,
     ArtifactMetadata,
+    check_same_training,
     load_keras_model,
 )
 from ml.datasets import add_cache_dir_argument, load_dataset
@@ -40,20 +41,13 @@ def check_members(metas: Sequence[ArtifactMetadata]) -> None:
         raise ArtifactError(f"an ensemble needs at least 2 members, got {len(metas)}")
     first = metas[0]
     for meta in metas[1:]:
-        label = f"{meta.name} {meta.version}"
-        if meta.classes != first.classes:
-            raise ArtifactError(f"{label} lists its classes as {meta.classes}, not {first.classes}")
-        if meta.preprocessing != first.preprocessing:
-            raise ArtifactError(
-                f"{label} uses preprocessing {meta.preprocessing.to_dict()}, not "
-                f"{first.preprocessing.to_dict()}"
-            )
-        fingerprint = meta.training_data.get("fingerprint")
-        if fingerprint != first.training_data.get("fingerprint"):
-            raise ArtifactError(
-                f"{label} was trained on other data (fingerprint {fingerprint}) than "
-                f"{first.name} {first.version}"
-            )
+        check_same_training(
+            meta,
+            classes=first.classes,
+            preprocessing=first.preprocessing,
+            fingerprint=first.training_data.get("fingerprint"),
+            against=f"{first.name} {first.version}",
+        )
 
 
 def build_ensemble(members: Sequence, input_shape: tuple[int, int, int], *, flip: bool = False):

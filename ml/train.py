@@ -33,8 +33,8 @@ from ml.artifact import (
     CONFUSION_FILE,
     MODEL_FILE,
     REPORT_FILE,
-    ArtifactError,
     ArtifactMetadata,
+    check_same_training,
     load_keras_model,
     read_metadata,
     write_metadata,
@@ -92,19 +92,15 @@ def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
     from ml.evaluate import predict_probabilities
 
     model, meta = load_keras_model(teacher_dir)
-    if list(meta.classes) != list(CLASSES):
-        raise ArtifactError(f"teacher {teacher_dir} lists its classes as {meta.classes}")
-    if meta.preprocessing != dataset.spec:
-        raise ArtifactError(
-            f"teacher {teacher_dir} uses preprocessing {meta.preprocessing.to_dict()}, not "
-            f"{dataset.spec.to_dict()}"
-        )
-    trained_on, fingerprint = meta.training_data.get("fingerprint"), dataset.fingerprint()
-    if trained_on != fingerprint:
-        raise ArtifactError(
-            f"teacher {teacher_dir} was trained on other data (fingerprint {trained_on}) "
-            f"than this run's ({fingerprint})"
-        )
+    fingerprint = dataset.fingerprint()
+    check_same_training(
+        meta,
+        classes=list(CLASSES),
+        preprocessing=dataset.spec,
+        fingerprint=fingerprint,
+        against=f"this run's data (fingerprint {fingerprint})",
+        label=f"teacher {teacher_dir}",
+    )
     images = dataset.split("train").images
     mirrored = np.ascontiguousarray(images[:, :, ::-1])
     return (predict_probabilities(model, images) + predict_probabilities(model, mirrored)) / 2
