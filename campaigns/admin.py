@@ -1,7 +1,21 @@
+"""Admin of campaigns' data. Reprocessing a campaign or an ad with a chosen model version
+lives here (not on the model-version admin): it is campaigns' workflow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from campaigns.models import Ad, Campaign, Face, Membership, ReactionImage, Team, UploadBatch
-from campaigns.selectors import scoped_to_user
+from campaigns.selectors.scoping import scoped_to_user
+from campaigns.services.reprocess import ads_reprocess
+from inference.models import ModelVersion
+from inference.selectors import model_version_active
 
 
 class TeamScopedAdmin(admin.ModelAdmin):
@@ -14,21 +28,45 @@ class TeamScopedAdmin(admin.ModelAdmin):
         return scoped_to_user(queryset, user=request.user)
 
 
-def _reprocess_ads(modeladmin: admin.ModelAdmin, request, ads) -> None:
-    """Queue every finished upload of `ads` for analysis with the active model version."""
-    from campaigns.ingest import ads_reprocess
-    from inference.models import ModelVersion
-
-    model_version = ModelVersion.objects.filter(is_active=True).first()
-    if model_version is None:
-        modeladmin.message_user(request, "No model version is active.", messages.ERROR)
-        return
-    queued, problems = ads_reprocess(ads=ads, model_version=model_version)
-    modeladmin.message_user(
-        request,
-        f"{len(queued)} upload(s) queued for analysis with {model_version}. " + " ".join(problems),
-        messages.SUCCESS if queued else messages.WARNING,
+class ReprocessForm(forms.Form):
+    model_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.all(),
+        label="Model version",
+        help_text="The version to analyse the photos with (the active one unless you choose).",
     )
+
+
+def _reprocess(
+    modeladmin: admin.ModelAdmin[Any],
+    request: HttpRequest,
+    targets: QuerySet[Any],
+    ads: QuerySet[Ad],
+) -> HttpResponse | None:
+    """Ask for a model version, then queue every finished upload of `ads` for analysis."""
+    form = ReprocessForm(
+        request.POST if "apply" in request.POST else None,
+        initial={"model_version": model_version_active()},
+    )
+    if form.is_bound and form.is_valid():
+        model_version = form.cleaned_data["model_version"]
+        queued, problems = ads_reprocess(ads=list(ads), model_version=model_version)
+        modeladmin.message_user(
+            request,
+            f"{len(queued)} upload(s) queued for analysis with {model_version}."
+            + (" " + " ".join(problems) if problems else ""),
+            messages.SUCCESS if queued else messages.WARNING,
+        )
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": "Reprocess with a model version",
+        "form": form,
+        "targets": list(targets),
+        "action": "reprocess",
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return render(request, "admin/campaigns/reprocess.html", context)
 
 
 class MembershipInline(admin.TabularInline):
@@ -51,9 +89,9 @@ class CampaignAdmin(TeamScopedAdmin):
     search_fields = ("name", "brand")
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess every ad with the active model version")
-    def reprocess(self, request, queryset) -> None:
-        _reprocess_ads(self, request, Ad.objects.filter(campaign__in=queryset))
+    @admin.action(description="Reprocess every ad with a model version…")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
+        return _reprocess(self, request, queryset, Ad.objects.filter(campaign__in=queryset))
 
 
 @admin.register(Ad)
@@ -64,9 +102,9 @@ class AdAdmin(TeamScopedAdmin):
     list_filter = ("campaign__team", "created_at")
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess with the active model version")
-    def reprocess(self, request, queryset) -> None:
-        _reprocess_ads(self, request, queryset)
+    @admin.action(description="Reprocess with a model version…")
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[Ad]) -> HttpResponse | None:
+        return _reprocess(self, request, queryset, queryset)
 
 
 @admin.register(UploadBatch)

@@ -14,8 +14,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from campaigns.dashboards import DashboardFilters, ad_summaries, ad_summary, face_queryset
 from campaigns.models import PROB_FIELDS, Ad, Campaign, Face
+from campaigns.selectors.dashboards import DashboardFilters, ad_summaries, ad_summary, face_queryset
 from ml import CLASSES
 
 EXPORT_CHUNK_SIZE = 2000
@@ -172,3 +172,23 @@ def ad_rows(
                 f"{share.interval.high:.6f}",
             ]
         yield tuple(row)
+
+
+# What a CSV may hold: one row per face, or one row per ad.
+EXPORT_LEVELS = ("faces", "ads")
+
+
+def export_table(
+    *, level: str, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
+) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
+    """Header and lazily generated rows of a campaign's (or one ad's) export at `level`."""
+    if level == "ads":
+        return ad_columns(), ad_rows(campaign=campaign, filters=filters, ad=ad)
+    if level == "faces":
+        rows = (
+            face_rows_for_ad(ad=ad, filters=filters)
+            if ad is not None
+            else face_rows_for_campaign(campaign=campaign, filters=filters)
+        )
+        return FACE_COLUMNS, rows
+    raise ValueError(f"unknown export level {level!r}; use one of {', '.join(EXPORT_LEVELS)}")

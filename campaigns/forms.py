@@ -1,6 +1,14 @@
+"""Forms of the app's pages: what a marketer types, validated before a service sees it."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 
 from campaigns.models import Ad, Campaign, Team
+from campaigns.selectors.dashboards import DashboardFilters, default_model_version
+from inference.models import ModelVersion
 
 
 class CampaignForm(forms.ModelForm):
@@ -69,10 +77,45 @@ class BatchUploadForm(forms.Form):
 
 
 class ReprocessForm(forms.Form):
-    model_version = forms.ModelChoiceField(queryset=None, label="Model version")
+    model_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.all(), label="Model version"
+    )
 
-    def __init__(self, *args, **kwargs) -> None:
-        from inference.models import ModelVersion
 
-        super().__init__(*args, **kwargs)
-        self.fields["model_version"].queryset = ModelVersion.objects.all()
+class DashboardFilterForm(forms.Form):
+    date_from = forms.DateField(
+        required=False, label="Uploaded from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="Uploaded to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    min_confidence = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        label="Minimum confidence",
+        help_text="Only faces whose top probability is at least this (0 to 1).",
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+    model_version = forms.ModelChoiceField(
+        queryset=ModelVersion.objects.all(),
+        required=False,
+        empty_label="Active model",
+        label="Model version",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise forms.ValidationError("The end date is before the start date.")
+        return data
+
+    def filters(self) -> DashboardFilters:
+        """The filters to apply; invalid input falls back to the defaults (errors are shown)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return DashboardFilters(
+            model_version=data.get("model_version") or default_model_version(),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            min_confidence=data.get("min_confidence") or 0.0,
+        )

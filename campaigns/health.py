@@ -11,7 +11,7 @@ from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
 from kombu import Connection
 
-from inference.models import ModelVersion
+from inference.selectors import model_version_active
 
 BROKER_TIMEOUT_S = 2.0
 
@@ -62,7 +62,7 @@ def broker_check() -> Check:
 
 def model_check() -> Check:
     try:
-        model_version = ModelVersion.objects.filter(is_active=True).first()
+        model_version = model_version_active()
     except DatabaseError as exc:
         return Check(False, f"cannot read model versions: {exc}")
     if model_version is None:

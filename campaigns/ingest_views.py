@@ -11,8 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns import ingest, selectors
 from campaigns.forms import BatchUploadForm, ReprocessForm
+from campaigns.selectors.batches import batch_problem_images, batch_progress
+from campaigns.selectors.scoping import ad_get, batch_get
+from campaigns.services import reprocess
+from campaigns.services.batches import batch_create, batch_create_from_photos
+from campaigns.services.retention import retention_description
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -22,7 +26,7 @@ def _wants_json(request: HttpRequest) -> bool:
 @login_required
 def batch_upload(request: HttpRequest, ad_id: int) -> HttpResponse:
     """The upload form; a POST stores the file (streamed to disk by Django) and starts a batch."""
-    ad = selectors.ad_get(user=request.user, ad_id=ad_id)
+    ad = ad_get(user=request.user, ad_id=ad_id)
     limit_mib = settings.UPLOAD_MAX_BYTES // 1024**2
     if request.method == "POST":
         # Refuse before Django spools the body to a temporary file.
@@ -37,11 +41,11 @@ def batch_upload(request: HttpRequest, ad_id: int) -> HttpResponse:
             try:
                 if form.cleaned_data["archive"]:
                     upload = form.cleaned_data["archive"]
-                    batch = ingest.batch_create(
+                    batch = batch_create(
                         ad=ad, upload=upload, source_name=upload.name, user=request.user
                     )
                 else:
-                    batch = ingest.batch_create_from_photos(
+                    batch = batch_create_from_photos(
                         ad=ad, photos=form.cleaned_data["photos"], user=request.user
                     )
             except ValidationError as exc:
@@ -76,15 +80,15 @@ def batch_url(batch_id: int) -> str:
 
 @login_required
 def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = selectors.batch_get(user=request.user, batch_id=batch_id)
+    batch = batch_get(user=request.user, batch_id=batch_id)
     return render(
         request,
         "campaigns/batch_detail.html",
         {
             "batch": batch,
-            "progress": selectors.batch_progress(batch=batch),
-            "problems": selectors.batch_problem_images(batch=batch)[:500],
-            "retention": ingest.retention_description(),
+            "progress": batch_progress(batch=batch),
+            "problems": batch_problem_images(batch=batch)[:500],
+            "retention": retention_description(),
             "reprocess_form": ReprocessForm(initial={"model_version": batch.model_version_id}),
         },
     )
@@ -95,18 +99,18 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 @login_required
 def batch_status(request: HttpRequest, batch_id: int) -> JsonResponse:
     """What the batch page polls: stage, counts, finished flag."""
-    batch = selectors.batch_get(user=request.user, batch_id=batch_id)
-    return JsonResponse(selectors.batch_progress(batch=batch))
+    batch = batch_get(user=request.user, batch_id=batch_id)
+    return JsonResponse(batch_progress(batch=batch))
 
 
 @require_POST
 @login_required
 def batch_reprocess(request: HttpRequest, batch_id: int) -> HttpResponse:
-    batch = selectors.batch_get(user=request.user, batch_id=batch_id)
+    batch = batch_get(user=request.user, batch_id=batch_id)
     form = ReprocessForm(request.POST)
     if form.is_valid():
         try:
-            ingest.batch_reprocess(batch=batch, model_version=form.cleaned_data["model_version"])
+            reprocess.batch_reprocess(batch=batch, model_version=form.cleaned_data["model_version"])
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
     else:

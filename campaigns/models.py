@@ -50,6 +50,15 @@ class ImageStatus(models.TextChoices):
     SKIPPED = "skipped", "Skipped"
 
 
+# The one definition of which statuses are final: pages, the sweeper and reprocessing read it.
+BATCH_FINISHED: frozenset[str] = frozenset(
+    {BatchStatus.DONE, BatchStatus.PARTIAL, BatchStatus.FAILED}
+)
+BATCH_UNFINISHED: frozenset[str] = frozenset(BatchStatus.values) - BATCH_FINISHED
+# Photos a worker still has to analyse (the batch cannot close while one is left).
+IMAGE_UNFINISHED: frozenset[str] = frozenset({ImageStatus.PENDING, ImageStatus.PROCESSING})
+
+
 class Team(models.Model):
     name = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -134,7 +143,8 @@ class Ad(models.Model):
 
 
 class UploadBatch(models.Model):
-    """One uploaded ZIP of reaction photos for one ad; moves through `Status` via services."""
+    """One uploaded ZIP of reaction photos for one ad; its status changes only through
+    `campaigns.services.transitions`."""
 
     Status = BatchStatus
 
@@ -186,7 +196,7 @@ class UploadBatch(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.PARTIAL)
+        return self.status in BATCH_FINISHED
 
 
 class ReactionImage(models.Model):

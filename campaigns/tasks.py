@@ -1,4 +1,8 @@
-"""Celery tasks of the ingest queue: thin, take ids, safe to run twice."""
+"""Celery tasks of the ingest workflow: thin, take ids, call one service, safe to run twice.
+
+`images_classify_task` runs the detector and the CNN, so fer_site/celery.py routes it to the
+`inference` queue (the GPU worker); every other task here goes to `ingest`.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,9 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from campaigns import ingest
-from campaigns.models import UploadBatch
-from campaigns.services import batch_recount
+from campaigns.services import batches, extraction, images, retention
 
-
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
-def batch_recount_task(batch_id: int) -> None:
-    """Recompute a batch's counters from its images; a deleted batch is nothing to do."""
-    batch = UploadBatch.objects.filter(pk=batch_id).first()
-    if batch is not None:
-        batch_recount(batch=batch)
-
-
-# Ingest: every task takes ids, claims its work with a conditional update, and may run twice.
+# Database hiccups pass; everything else is a bug or bad input that a retry would repeat.
 _TRANSIENT = (OperationalError, InterfaceError)
 
 
@@ -33,21 +26,33 @@ _TRANSIENT = (OperationalError, InterfaceError)
 )
 def batch_extract_task(batch_id: int) -> None:
     """Unpack an uploaded archive into photo rows, then fan its photos out for inference."""
-    ingest.batch_extract(batch_id=batch_id)
+    extraction.batch_extract(batch_id=batch_id)
 
 
-@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=5)
-def batch_close_task(batch_id: int) -> None:
-    ingest.batch_close(batch_id=batch_id)
+@shared_task(
+    autoretry_for=_TRANSIENT,
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+    soft_time_limit=max(1, settings.INGEST_CHUNK_TIME_LIMIT - 15),
+    time_limit=settings.INGEST_CHUNK_TIME_LIMIT,
+)
+def images_classify_task(image_ids: list[int], model_version_id: int) -> None:
+    """Detect and classify a chunk of photos, store their faces, close the batch when last.
+
+    Safe to run twice: photos held or finished by another run are skipped, and a photo's
+    faces for this model version are replaced, never added to.
+    """
+    images.images_classify(image_ids=image_ids, model_version_id=model_version_id)
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
 def batches_resume_stalled_task() -> None:
     """Periodic (beat): re-send the work of batches whose messages were lost."""
-    ingest.batches_resume_stalled()
+    batches.batches_resume_stalled()
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
 def photos_purge_task() -> None:
     """Periodic (beat): delete stored photos past the retention period."""
-    ingest.photos_purge()
+    retention.photos_purge()

@@ -1,8 +1,8 @@
 """The Celery app: two queues, at-least-once delivery, JSON only.
 
-`ingest` takes CPU bookkeeping (unzip, counters); `inference` takes detector + CNN work and is
-consumed by the GPU worker. Tasks are acked after they finish and re-queued when a worker dies,
-so every task must be safe to run twice.
+`ingest` takes CPU bookkeeping (unzip, counters, the sweeper); `inference` takes the detector +
+CNN task and is consumed by the GPU worker. Tasks are acked after they finish and re-queued
+when a worker dies, so every task must be safe to run twice.
 """
 
 import os
@@ -27,10 +27,14 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_queues=(Queue("ingest"), Queue("inference")),
     task_default_queue="ingest",
+    # The one task that runs the detector and the CNN goes to the GPU worker; an exact name
+    # is matched before the pattern.
     task_routes={
-        "inference.tasks.*": {"queue": "inference"},
+        "campaigns.tasks.images_classify_task": {"queue": "inference"},
         "campaigns.tasks.*": {"queue": "ingest"},
     },
+    # Worker processes load the models once each (worker_process_init), before any task.
+    imports=("inference.worker",),
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,
 )

@@ -1,7 +1,8 @@
-"""Admin for model versions: metrics at a glance, activation, ZIP upload, reprocessing.
+"""Admin for model versions: metrics at a glance, activation, ZIP upload.
 
 Uploads go through `inference.artifact_upload` (load + predict before anything is stored);
-activation through `inference.services`; reprocessing through `campaigns.ingest`.
+activation through `inference.services`. Reprocessing uploads with a chosen version belongs
+to the ingest workflow: its action is on the campaign and ad admins.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
@@ -18,8 +19,6 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from campaigns.models import Ad, Campaign
-from campaigns.selectors import scoped_to_user
 from inference.artifact_upload import model_version_upload
 from inference.models import ModelVersion
 from inference.services import model_version_activate
@@ -33,25 +32,6 @@ class ArtifactUploadForm(forms.Form):
         "report.json, confusion.png).",
     )
     activate = forms.BooleanField(required=False, label="Make it the active model")
-
-
-class ReprocessForm(forms.Form):
-    campaign = forms.ModelChoiceField(queryset=Campaign.objects.none(), required=False)
-    ad = forms.ModelChoiceField(queryset=Ad.objects.none(), required=False)
-
-    def __init__(self, *args: object, user, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        campaigns, ads = Campaign.objects.all(), Ad.objects.select_related("campaign")
-        if not user.is_superuser:
-            campaigns, ads = scoped_to_user(campaigns, user=user), scoped_to_user(ads, user=user)
-        self.fields["campaign"].queryset = campaigns
-        self.fields["ad"].queryset = ads
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if bool(data.get("campaign")) == bool(data.get("ad")):
-            raise ValidationError("Choose either a campaign or an ad.")
-        return data
 
 
 def _metric(model_version: ModelVersion, key: str) -> str:
@@ -76,7 +56,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "model_card",
         "created_at",
     )
-    actions = ["activate", "reprocess"]
+    actions = ["activate"]
 
     @admin.display(description="Accuracy")
     def accuracy(self, obj: ModelVersion) -> str:
@@ -210,34 +190,3 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         model_version = model_version_activate(model_version=queryset.get())
         self.message_user(request, f"{model_version.name} {model_version.version} is active.")
-
-    @admin.action(description="Reprocess a campaign or an ad with the selected model version")
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[ModelVersion]):
-        from campaigns.ingest import ads_reprocess
-
-        if queryset.count() != 1:
-            self.message_user(request, "Select exactly one model version.", messages.ERROR)
-            return None
-        model_version = queryset.get()
-        form = ReprocessForm(request.POST if "apply" in request.POST else None, user=request.user)
-        if form.is_bound and form.is_valid():
-            campaign, ad = form.cleaned_data["campaign"], form.cleaned_data["ad"]
-            ads = [ad] if ad else list(campaign.ads.all())
-            queued, problems = ads_reprocess(ads=ads, model_version=model_version)
-            level = messages.SUCCESS if queued else messages.WARNING
-            self.message_user(
-                request,
-                f"{len(queued)} upload(s) queued for analysis with {model_version}."
-                + (" " + " ".join(problems) if problems else ""),
-                level,
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Reprocess with {model_version}",
-            "form": form,
-            "model_version": model_version,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        }
-        return render(request, "admin/inference/modelversion/reprocess.html", context)

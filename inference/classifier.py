@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import (
+    METADATA_FILE,
     TFLITE_FILE,
     ArtifactError,
     ArtifactMetadata,
@@ -25,6 +28,8 @@ from ml.artifact import (
 )
 from ml.precision import PRECISIONS, resolve_precision, with_precision
 from ml.preprocessing import PreprocessSpec, preprocess_faces
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
 # The shipped artifact (ml issue); Django passes the active ModelVersion's folder instead.
@@ -188,17 +193,15 @@ def _load_tflite(model_dir: Path):
     return runner.predict, metadata
 
 
-@functools.lru_cache(maxsize=2)
-def _cached_classifier(
-    model_dir: str, stamp: float, backend: str, batch_size: int, precision: str
-) -> EmotionClassifier:
-    return EmotionClassifier.load(
-        model_dir, backend=backend, batch_size=batch_size, precision=precision
-    )
+# The one in-process cache of loaded models: (folder, model.json's mtime, backend, batch size,
+# precision) -> classifier. One entry: a worker serves one model version at a time, and loading
+# another frees the previous one (a reprocess with an old version reloads it: rare).
+_cache_lock = threading.Lock()
+_cache: dict[tuple[str, float, str, int, str], EmotionClassifier] = {}
 
 
 def get_classifier(
-    model_dir: str | os.PathLike = DEFAULT_MODEL_DIR,
+    model_dir: str | os.PathLike[str] = DEFAULT_MODEL_DIR,
     *,
     backend: str = "auto",
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -207,9 +210,27 @@ def get_classifier(
     """The classifier of `model_dir`, loaded once per process and kept while it is in use.
 
     Keyed by the folder's resolved path and model.json's modification time, so a re-written
-    artifact is reloaded; two entries at most, so switching versions frees the old model.
+    artifact is reloaded.
     """
     path = Path(model_dir).resolve()
-    metadata_file = path / "model.json"
+    metadata_file = path / METADATA_FILE
     stamp = metadata_file.stat().st_mtime if metadata_file.is_file() else 0.0
-    return _cached_classifier(str(path), stamp, backend, batch_size, precision)
+    key = (str(path), stamp, backend, batch_size, precision)
+    with _cache_lock:
+        classifier = _cache.get(key)
+        if classifier is None:
+            classifier = EmotionClassifier.load(
+                path, backend=backend, batch_size=batch_size, precision=precision
+            )
+            _cache.clear()
+            _cache[key] = classifier
+            meta = classifier.metadata
+            logger.info(
+                "loaded %s %s from %s (%s backend, %s)",
+                meta.name,
+                meta.version,
+                path,
+                classifier.backend,
+                classifier.precision,
+            )
+        return classifier

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -369,47 +369,51 @@ def _to_face(corners: np.ndarray, score: float, width: int, height: int) -> Dete
     return DetectedFace(box=(x0, y0, x1 - x0, y1 - y0), score=round(float(score), 4))
 
 
-def _build(name: str) -> FaceDetector:
-    if name in ("haar", "blazeface-short", "blazeface-full"):
-        return FramedDetector(raw_detector(name), FRAMINGS[name])
-    if name == "blazeface":
-        tiled = TiledDetector(name, raw_detector("blazeface-short"))
-        return FramedDetector(tiled, FRAMINGS["blazeface-short"])
-    if name == "blazeface-full-tiled":
-        tiled = TiledDetector(name, raw_detector("blazeface-full"), tile_fraction=0.5)
-        return FramedDetector(tiled, FRAMINGS["blazeface-full"])
-    if name == "blazeface-short+full":
-        return CombinedDetector(
-            name, [get_detector("blazeface-short"), get_detector("blazeface-full")]
-        )
-    if name == "blazeface+haar":
-        return CombinedDetector(name, [get_detector("blazeface"), get_detector("haar")])
-    raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")
-
-
 @functools.cache
 def raw_detector(name: str) -> FaceDetector:
-    """A base detector (`haar`, `blazeface-short`, `blazeface-full`) with its own box shape,
-    built once per process; `get_detector` frames its boxes, calibration measures them."""
+    """A base detector (`haar`, `blazeface-short`, `blazeface-full`: the keys of `FRAMINGS`)
+    with its own box shape, built once per process; `get_detector` frames its boxes,
+    calibration measures them."""
     if name == "haar":
         return HaarDetector()
-    if name in ("blazeface-short", "blazeface-full"):
+    if name in FRAMINGS:
         return BlazeFaceDetector(name.removeprefix("blazeface-"))
     raise ValueError(f"{name!r} is not a base detector; choose one of {', '.join(FRAMINGS)}")
 
 
-DETECTOR_NAMES = (
-    "blazeface",
-    "blazeface-short",
-    "blazeface-full",
-    "blazeface-short+full",
-    "blazeface-full-tiled",
-    "haar",
-    "blazeface+haar",
-)
+def _framed(name: str) -> FaceDetector:
+    return FramedDetector(raw_detector(name), FRAMINGS[name])
+
+
+# Every detector FACE_DETECTOR may name, and how it is built: the one list of detector names.
+_BUILDERS: dict[str, Callable[[], FaceDetector]] = {
+    "blazeface": lambda: FramedDetector(
+        TiledDetector("blazeface", raw_detector("blazeface-short")), FRAMINGS["blazeface-short"]
+    ),
+    "blazeface-short": lambda: _framed("blazeface-short"),
+    "blazeface-full": lambda: _framed("blazeface-full"),
+    "blazeface-short+full": lambda: CombinedDetector(
+        "blazeface-short+full", [get_detector("blazeface-short"), get_detector("blazeface-full")]
+    ),
+    "blazeface-full-tiled": lambda: FramedDetector(
+        TiledDetector("blazeface-full-tiled", raw_detector("blazeface-full"), tile_fraction=0.5),
+        FRAMINGS["blazeface-full"],
+    ),
+    "haar": lambda: _framed("haar"),
+    "blazeface+haar": lambda: CombinedDetector(
+        "blazeface+haar", [get_detector("blazeface"), get_detector("haar")]
+    ),
+}
+DETECTOR_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
 @functools.cache
 def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
     """The detector called `name`, built once per process (model files load once)."""
-    return _build(name)
+    try:
+        build = _BUILDERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}"
+        ) from None
+    return build()

@@ -1,9 +1,10 @@
 """The worker's one place to get a classifier for a ModelVersion: loaded once per process.
 
 Artifacts live in default_storage (possibly remote); a worker copies one into
-MODEL_CACHE_DIR once, loads it (validated against model.json and the ModelVersion row) and
-keeps it. Tasks name the version they want, so activating another version in the admin takes
-effect for the next chunk sent, without a worker restart.
+MODEL_CACHE_DIR once (a folder named by the version and its registration time), then loads it
+through `inference.classifier.get_classifier`, the one in-process cache of loaded models, and
+validates it against the ModelVersion row. Tasks name the version they want, so activating
+another version in the admin takes effect for the next chunk sent, without a worker restart.
 """
 
 from __future__ import annotations
@@ -12,50 +13,31 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from inference.classifier import EmotionClassifier
+from inference.classifier import EmotionClassifier, get_classifier
 from inference.detection import FaceDetector, get_detector
 from inference.models import ModelVersion
+from inference.selectors import model_version_active
 from ml.artifact import METADATA_FILE, ArtifactError
 
 logger = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-# (model_version pk, artifact stamp) -> classifier; the previous version is dropped when another
-# is loaded, so a worker holds one CNN (a reprocess with an old version reloads it: rare).
-_loaded: dict[tuple[int, str], EmotionClassifier] = {}
-
-
-class NoActiveModel(LookupError):
-    """No ModelVersion is active: nothing can label faces until an admin activates one."""
-
-
-def model_version_active() -> ModelVersion:
-    """The version that labels new batches, or `NoActiveModel` with what to do about it."""
-    model_version = ModelVersion.objects.filter(is_active=True).first()
-    if model_version is None:
-        raise NoActiveModel(
-            "no model version is active; register one with "
-            "`python manage.py register_model DIR --activate`"
-        )
-    return model_version
-
 
 def classifier_get(*, model_version: ModelVersion) -> EmotionClassifier:
-    """The classifier of `model_version`, from this process's cache or loaded now."""
-    key = (model_version.pk, _artifact_stamp(model_version))
-    with _lock:
-        classifier = _loaded.get(key)
-        if classifier is None:
-            classifier = _classifier_load(model_version, stamp=key[1])
-            _loaded.clear()
-            _loaded[key] = classifier
-        return classifier
+    """The classifier of `model_version`, from this process's cache or loaded now.
+
+    Raises `ArtifactError` when the stored artifact is missing or contradicts the row.
+    """
+    local_dir = _artifact_local_copy(model_version, stamp=_artifact_stamp(model_version))
+    classifier = get_classifier(
+        local_dir, batch_size=settings.INFERENCE_BATCH_SIZE, precision=settings.INFERENCE_PRECISION
+    )
+    _check_matches(classifier, model_version)
+    return classifier
 
 
 def _artifact_stamp(model_version: ModelVersion) -> str:
@@ -74,20 +56,22 @@ def detector_get() -> FaceDetector:
 def registry_warm() -> None:
     """Load the detector and the active classifier now, so the first task does not wait."""
     detector_get()
+    model_version = model_version_active()
+    if model_version is None:
+        logger.warning(
+            "classifier not preloaded: no model version is active; register one with "
+            "`python manage.py register_model DIR --activate`"
+        )
+        return
     try:
-        classifier_get(model_version=model_version_active())
-    except (NoActiveModel, ArtifactError) as exc:
+        classifier_get(model_version=model_version)
+    except ArtifactError as exc:
         # The worker still starts: each task then fails with this message, visibly.
         logger.warning("classifier not preloaded: %s", exc)
 
 
-def _classifier_load(model_version: ModelVersion, *, stamp: str) -> EmotionClassifier:
-    local_dir = _artifact_local_copy(model_version, stamp=stamp)
-    classifier = EmotionClassifier.load(
-        local_dir,
-        batch_size=settings.INFERENCE_BATCH_SIZE,
-        precision=settings.INFERENCE_PRECISION,
-    )
+def _check_matches(classifier: EmotionClassifier, model_version: ModelVersion) -> None:
+    """Refuse a stored artifact whose model.json contradicts its registered version."""
     meta = classifier.metadata
     if list(meta.classes) != list(model_version.classes):
         raise ArtifactError(
@@ -99,14 +83,6 @@ def _classifier_load(model_version: ModelVersion, *, stamp: str) -> EmotionClass
             f"{model_version}: the stored artifact is {meta.name} {meta.version}, "
             "not the registered version"
         )
-    logger.info(
-        "loaded %s from %s (%s backend, %s)",
-        model_version,
-        local_dir,
-        classifier.backend,
-        classifier.precision,
-    )
-    return classifier
 
 
 def _storage_files(prefix: str) -> list[str]:

@@ -25,10 +25,11 @@ from ml.artifact import (
     ArtifactError,
     ArtifactMetadata,
     check_same_training,
+    epochs_in_history,
     load_keras_model,
+    save_artifact,
 )
 from ml.datasets import add_cache_dir_argument, load_dataset
-from ml.train import epochs_in_history, save_artifact
 
 logger = logging.getLogger(__name__)
 

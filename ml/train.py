@@ -15,7 +15,6 @@ trained: its probabilities on the Training faces become part of the target.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import logging
@@ -29,17 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASSES
-from ml.artifact import (
-    CONFUSION_FILE,
-    MODEL_FILE,
-    REPORT_FILE,
-    ArtifactMetadata,
-    check_same_training,
-    load_keras_model,
-    read_metadata,
-    write_metadata,
-)
+from ml.artifact import HISTORY_FILE, MODEL_FILE, epochs_in_history, read_metadata, save_artifact
 from ml.datasets import Dataset, add_cache_dir_argument, load_dataset
+from ml.distill import distillation_targets, teacher_probabilities
 from ml.networks import TrainConfig, build_model, get_config
 from ml.preprocessing import PreprocessSpec
 
@@ -47,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 BEST_CHECKPOINT = "best.keras"
 LAST_CHECKPOINT = "last.keras"
-HISTORY_FILE = "history.csv"
 STATE_FILE = "state.json"
 
 
@@ -56,54 +46,6 @@ def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
     counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
     weights = np.where(counts > 0, (counts.max() / np.maximum(counts, 1)) ** power, 0.0)
     return weights / (weights[labels].mean() or 1.0)
-
-
-def distillation_targets(
-    teacher_probabilities: np.ndarray,
-    labels: np.ndarray,
-    *,
-    weight: float,
-    temperature: float = 1.0,
-) -> np.ndarray:
-    """Training targets: (1 - weight) * one-hot label + weight * the teacher's probabilities
-    softened by `temperature` (p ** (1 / T), renormalised; T > 1 flattens them)."""
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"teacher weight must lie in [0, 1], got {weight}")
-    if temperature <= 0:
-        raise ValueError(f"teacher temperature must be positive, got {temperature}")
-    if teacher_probabilities.shape != (len(labels), len(CLASSES)):
-        raise ValueError(
-            f"teacher probabilities have shape {teacher_probabilities.shape}, expected "
-            f"{(len(labels), len(CLASSES))}"
-        )
-    logits = np.log(np.clip(teacher_probabilities.astype(np.float64), 1e-12, 1.0)) / temperature
-    softened = np.exp(logits - logits.max(axis=1, keepdims=True))
-    softened /= softened.sum(axis=1, keepdims=True)
-    onehot = np.eye(len(CLASSES))[labels]
-    return ((1.0 - weight) * onehot + weight * softened).astype(np.float32)
-
-
-def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
-    """The teacher's probabilities on the Training faces, averaged over each face and its
-    mirror image (training flips faces at random, so the target must not depend on it).
-
-    The teacher must have been trained on exactly this data: one that saw PublicTest or
-    PrivateTest would leak them into the student."""
-    from ml.evaluate import predict_probabilities
-
-    model, meta = load_keras_model(teacher_dir)
-    fingerprint = dataset.fingerprint()
-    check_same_training(
-        meta,
-        classes=list(CLASSES),
-        preprocessing=dataset.spec,
-        fingerprint=fingerprint,
-        against=f"this run's data (fingerprint {fingerprint})",
-        label=f"teacher {teacher_dir}",
-    )
-    images = dataset.split("train").images
-    mirrored = np.ascontiguousarray(images[:, :, ::-1])
-    return (predict_probabilities(model, images) + predict_probabilities(model, mirrored)) / 2
 
 
 def make_train_dataset(
@@ -141,7 +83,7 @@ def _write_state(out: Path, **values) -> None:
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
-def _load_initial_weights(model, source: Path, member: int | None = None) -> None:
+def load_initial_weights(model, source: Path, member: int | None = None) -> None:
     """Copy weights from an artifact folder or .keras file; the architectures must match.
 
     From an ensemble, `member` (1-based, in model.json's order) names the network to copy."""
@@ -267,7 +209,7 @@ def train(
         input_shape = (dataset.spec.input_size, dataset.spec.input_size, dataset.spec.channels)
         model = build_model(config, input_shape)
         if init_from is not None:
-            _load_initial_weights(model, init_from, init_member)
+            load_initial_weights(model, init_from, init_member)
         schedule = keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=config.learning_rate * 0.01,
             warmup_target=config.learning_rate,
@@ -328,111 +270,6 @@ def train(
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return best_path
-
-
-def epochs_in_history(run_dir: Path) -> int | None:
-    """Epochs a run folder's history.csv records (None without one)."""
-    history = run_dir / HISTORY_FILE
-    if not history.is_file():
-        return None
-    with history.open() as handle:
-        return sum(1 for _ in csv.reader(handle)) - 1
-
-
-def write_artifact(
-    *,
-    checkpoint: Path,
-    dataset: Dataset,
-    config: TrainConfig,
-    seed: int,
-    out: Path,
-    name: str,
-    version: str,
-    training_seconds: float | None = None,
-) -> ArtifactMetadata:
-    """Evaluate the best checkpoint and write it as the run's artifact."""
-    import keras
-
-    model = keras.saving.load_model(checkpoint, compile=False)
-    return save_artifact(
-        model,
-        dataset=dataset,
-        config=config.to_dict(),
-        seed=seed,
-        out=out,
-        name=name,
-        version=version,
-        epochs_run=epochs_in_history(out),
-        training_seconds=training_seconds,
-        source=checkpoint,
-    )
-
-
-def save_artifact(
-    model,
-    *,
-    dataset: Dataset,
-    config: dict,
-    seed: int | None,
-    out: Path,
-    name: str,
-    version: str,
-    epochs_run: int | None,
-    training_seconds: float | None = None,
-    source: Path | None = None,
-) -> ArtifactMetadata:
-    """Evaluate `model` on valid and test (plain and TTA) and write model.keras/json, report,
-    confusion image and card into `out`; `source` is a model file already saved there."""
-    from ml.card import write_model_card
-    from ml.evaluate import predict_probabilities, save_confusion_png
-    from ml.metrics import classification_report
-
-    out.mkdir(parents=True, exist_ok=True)
-    reports: dict[str, dict] = {}
-    for split in ("valid", "test"):
-        if split not in dataset.splits or not len(dataset.splits[split]):
-            continue
-        data = dataset.splits[split]
-        for tta in (False, True):
-            probabilities = predict_probabilities(model, data.images, tta=tta)
-            key = f"{split}{'_tta' if tta else ''}"
-            reports[key] = classification_report(probabilities, data.labels, CLASSES)
-
-    headline = reports.get("test") or reports["valid"]
-    metrics = {
-        "test_split": "test" if "test" in reports else "valid",
-        "accuracy": headline["accuracy"],
-        "macro_f1": headline["macro_f1"],
-        "weighted_f1": headline["weighted_f1"],
-        "ece": headline["ece"],
-        "recall": {c: headline["per_class"][c]["recall"] for c in CLASSES},
-    }
-    for key, report in reports.items():
-        metrics[f"{key}_accuracy"] = report["accuracy"]
-        metrics[f"{key}_macro_f1"] = report["macro_f1"]
-    if training_seconds is not None:
-        metrics["training_seconds"] = round(training_seconds, 1)
-
-    meta = ArtifactMetadata(
-        name=name,
-        version=version,
-        classes=list(CLASSES),
-        preprocessing=dataset.spec,
-        config=config,
-        seed=seed,
-        training_data=dataset.summary(),
-        metrics=metrics,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    if source is None or source.resolve() != (out / MODEL_FILE).resolve():
-        model.save(out / MODEL_FILE)
-    write_metadata(out, meta)
-    (out / REPORT_FILE).write_text(json.dumps(reports, indent=2) + "\n")
-    save_confusion_png(
-        headline, out / CONFUSION_FILE, f"{name} {version} on {metrics['test_split']} (no TTA)"
-    )
-    write_model_card(out, meta, reports, epochs_run=epochs_run)
-    return meta
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -510,15 +347,19 @@ def main(argv: list[str] | None = None) -> int:
         teacher=Path(args.teacher) if args.teacher else None,
     )
     elapsed = time.monotonic() - started
-    meta = write_artifact(
-        checkpoint=best,
+    import keras
+
+    meta = save_artifact(
+        keras.saving.load_model(best, compile=False),
         dataset=dataset,
-        config=config,
+        config=config.to_dict(),
         seed=seed,
         out=out,
         name=args.name,
         version=args.version,
+        epochs_run=epochs_in_history(out),
         training_seconds=elapsed,
+        source=best,
     )
     logger.info(
         "artifact written to %s: accuracy %.4f, macro-F1 %.4f on %s",

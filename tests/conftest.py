@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tests.shared_data import DATA_MISSING
+
 # Fixtures of the ingest tests (a registered tiny model, photos with faces, worker processes).
 pytest_plugins = ["tests.ingest_support"]
 
@@ -36,3 +38,30 @@ def media_root(settings, tmp_path):
     """Uploads, photos and artifacts of a test go to its own folder, not var/media."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
+
+
+_missing_data_skips: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Remember every test skipped because shared data was missing (see tests/shared_data)."""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2])
+        if DATA_MISSING in reason:
+            _missing_data_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With FER_DATA_DIR set (as CI sets it), a test skipped for missing data fails the run."""
+    if os.environ.get("FER_DATA_DIR") and _missing_data_skips:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(
+                f"FER_DATA_DIR={os.environ['FER_DATA_DIR']} is set, but these tests skipped "
+                "for missing data:",
+                red=True,
+            )
+            for line in _missing_data_skips:
+                reporter.write_line(f"  {line}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -8,7 +8,6 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser
 
-from campaigns import services
 from campaigns.models import (
     Ad,
     Campaign,
@@ -18,6 +17,7 @@ from campaigns.models import (
     Team,
     UploadBatch,
 )
+from campaigns.services import teams
 from inference.models import ModelVersion
 from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata
@@ -32,20 +32,20 @@ def user_create(*, username: str | None = None, team: Team | None = None) -> Abs
         username=username or f"user{next(_seq)}", password=PASSWORD
     )
     if team is not None:
-        services.membership_add(team=team, user=user)
+        teams.membership_add(team=team, user=user)
     return user
 
 
 def team_create(*, name: str | None = None) -> Team:
-    return services.team_create(name=name or f"Team {next(_seq)}")
+    return teams.team_create(name=name or f"Team {next(_seq)}")
 
 
 def campaign_create(*, team: Team, name: str | None = None) -> Campaign:
-    return services.campaign_create(team=team, name=name or f"Campaign {next(_seq)}")
+    return teams.campaign_create(team=team, name=name or f"Campaign {next(_seq)}")
 
 
 def ad_create(*, campaign: Campaign, name: str | None = None) -> Ad:
-    return services.ad_create(campaign=campaign, name=name or f"Ad {next(_seq)}")
+    return teams.ad_create(campaign=campaign, name=name or f"Ad {next(_seq)}")
 
 
 def batch_create(*, ad: Ad, status: str = UploadBatch.Status.RECEIVED) -> UploadBatch:

@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import tarfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -25,13 +24,9 @@ from PIL import Image
 
 from campaigns.models import UploadBatch
 from inference.models import ModelVersion
+from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "datasets"))
+from tests.shared_data import fer_test_faces
 
 
 def model_artifact_build(folder: Path, *, version: str, seed: int) -> Path:
@@ -60,13 +55,9 @@ def model_artifacts(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def model_cache(settings, tmp_path) -> Path:
-    """Each test loads models from its own storage, so it needs its own cache and registry."""
-    from inference import registry
-
+    """Each test loads models from its own storage, so it needs its own local model cache."""
     settings.MODEL_CACHE_DIR = str(tmp_path / "model-cache")
-    registry._loaded.clear()
-    yield Path(settings.MODEL_CACHE_DIR)
-    registry._loaded.clear()
+    return Path(settings.MODEL_CACHE_DIR)
 
 
 @pytest.fixture
@@ -76,34 +67,12 @@ def active_model(model_artifacts, model_cache) -> ModelVersion:
     return model_version_register(source_dir=model_artifacts[0], activate=True)
 
 
-def fer_faces(count: int) -> list[np.ndarray]:
-    """`count` 48x48 FER2013 PrivateTest faces, spread over the classes, read from the tarball."""
-    archive = data_dir() / "fer2013.tar.gz"
-    if not archive.is_file():
-        pytest.skip(f"FER2013 archive not found at {archive} (set FER_DATA_DIR)")
-    faces: list[np.ndarray] = []
-    per_class: dict[str, int] = {}
-    with tarfile.open(archive) as tar:
-        for member in tar:
-            parts = Path(member.name).parts
-            if len(parts) != 3 or parts[0] != "test" or not parts[2].startswith("PrivateTest"):
-                continue
-            if per_class.get(parts[1], 0) >= max(1, count // 7 + 1):
-                continue
-            per_class[parts[1]] = per_class.get(parts[1], 0) + 1
-            data = tar.extractfile(member).read()
-            faces.append(np.asarray(Image.open(io.BytesIO(data)).convert("L")))
-            if len(faces) >= count:
-                break
-    return faces
-
-
 @pytest.fixture(scope="session")
 def face_photos() -> list[bytes]:
     """12 distinct JPEG photos, each with one or two FER2013 faces scaled up on a background."""
     from inference.scenes import compose_scene
 
-    faces = fer_faces(18)
+    faces = [pixels for pixels, _ in fer_test_faces(18 // len(CLASSES) + 1, limit=18)]
     rng = np.random.default_rng(5)
     photos = []
     used = 0

@@ -6,8 +6,8 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns import services
 from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.services.batches import batch_recount
 from inference.models import ModelVersion
 from ml import CLASSES
 from tests import factories
@@ -53,7 +53,7 @@ def photo_with_faces(
     image.save()
     for label in labels:
         face_add(image=image, model_version=model_version, label=label, confidence=confidence)
-    services.batch_recount(batch=batch)
+    batch_recount(batch=batch)
     return image
 
 

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
-from campaigns import dashboards
-from campaigns.dashboards import DashboardFilters
 from campaigns.models import UploadBatch
+from campaigns.selectors import dashboards
+from campaigns.selectors.dashboards import DashboardFilters
 from inference.services import model_version_activate
 from tests import factories
 from tests.campaigns.dashboard_data import batch_on, face_add, photo_with_faces
@@ -75,9 +75,9 @@ def test_filters_narrow_by_confidence_date_and_model_version(campaign_with_two_a
 
 def test_timeline_groups_faces_by_upload_day(campaign_with_two_ads):
     _, campaign, model, *_ = campaign_with_two_ads
-    timeline = dashboards.emotion_timeline(
+    timeline = dashboards.campaign_breakdown(
         campaign=campaign, filters=DashboardFilters(model_version=model)
-    )
+    ).timeline
     assert [(day, counts["happy"], counts["angry"]) for day, counts in timeline] == [
         (dt.date(2026, 3, 1), 6, 0),
         (dt.date(2026, 3, 5), 1, 5),

@@ -15,8 +15,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from campaigns import ingest
 from campaigns.models import BatchStatus, Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.services import batches, extraction, images, reprocess, retention
 from inference.services import model_version_register
 from tests import factories
 from tests.ingest_support import plain_photo, zip_build
@@ -31,21 +31,23 @@ def ad():
 
 
 def _upload(ad, members: dict[str, bytes], name: str = "photos.zip") -> UploadBatch:
-    return ingest.batch_create(
+    return batches.batch_create(
         ad=ad, upload=ContentFile(zip_build(members), name=name), source_name=name
     )
 
 
 def _run(batch: UploadBatch) -> UploadBatch:
-    """What the workers do for a batch: extract, every chunk, close."""
-    ingest.batch_extract(batch_id=batch.pk)
+    """What the workers do for a batch: extract, then every chunk (the last one closes it)."""
+    if batch.status == BatchStatus.RECEIVED:
+        extraction.batch_extract(batch_id=batch.pk)
     batch.refresh_from_db()
     ids = list(batch.images.filter(status=ImageStatus.PENDING).values_list("pk", flat=True))
     for start in range(0, len(ids), 4):
-        ingest.images_classify(
+        images.images_classify(
             image_ids=ids[start : start + 4], model_version_id=batch.model_version_id
         )
-    ingest.batch_close(batch_id=batch.pk)
+    if not ids:
+        batches.batch_close(batch_id=batch.pk)
     batch.refresh_from_db()
     return batch
 
@@ -91,12 +93,11 @@ def test_running_a_chunk_again_replaces_its_faces_never_adds(ad, active_model, f
     batch = _run(_upload(ad, {f"p{i}.jpg": face_photos[i] for i in range(3)}))
     before = sorted(Face.objects.filter(image__batch=batch).values_list("image", "x", "y", "label"))
     ids = list(batch.images.values_list("pk", flat=True))
-    # when the same chunk is delivered again, and again after its claims were abandoned
-    ingest.images_classify(image_ids=ids, model_version_id=active_model.pk)
-    ReactionImage.objects.filter(pk__in=ids).update(
-        status=ImageStatus.PROCESSING, claimed_at=timezone.now() - dt.timedelta(hours=1)
-    )
-    ingest.images_classify(image_ids=ids, model_version_id=active_model.pk)
+    # when the same chunk is delivered again, and the batch is analysed again with the same
+    # version (its photos already have faces of that version)
+    images.images_classify(image_ids=ids, model_version_id=active_model.pk)
+    reprocess.batch_reprocess(batch=batch, model_version=active_model)
+    images.images_classify(image_ids=ids, model_version_id=active_model.pk)
     # then every photo still has exactly the faces it had
     after = sorted(Face.objects.filter(image__batch=batch).values_list("image", "x", "y", "label"))
     assert after == before
@@ -106,16 +107,14 @@ def test_running_a_chunk_again_replaces_its_faces_never_adds(ad, active_model, f
 def test_a_photo_held_by_another_worker_is_left_alone(ad, active_model, face_photos):
     # given a photo claimed a moment ago by another worker
     batch = _upload(ad, {"a.jpg": face_photos[0]})
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     image = ReactionImage.objects.get(batch=batch)
-    ReactionImage.objects.filter(pk=image.pk).update(
-        status=ImageStatus.PROCESSING, claimed_at=timezone.now()
-    )
+    assert images.images_claim(image_ids=[image.pk], model_version_id=active_model.pk)
     # when a duplicate delivery of its chunk runs
-    ingest.images_classify(image_ids=[image.pk], model_version_id=active_model.pk)
+    images.images_classify(image_ids=[image.pk], model_version_id=active_model.pk)
     # then it writes nothing and the batch stays open
     assert not Face.objects.filter(image=image).exists()
-    assert ingest.batch_close(batch_id=batch.pk) is False
+    assert batches.batch_close(batch_id=batch.pk) is False
 
 
 def test_a_poison_photo_fails_alone_with_its_reason(ad, active_model, face_photos):
@@ -137,21 +136,25 @@ def test_a_photo_whose_worker_dies_every_time_fails_after_the_attempt_limit(
     # given a photo claimed INGEST_MAX_ATTEMPTS times, each claim abandoned by a dead worker,
     # beside a good photo of the same batch
     batch = _upload(ad, {"killer.jpg": face_photos[0], "good.jpg": face_photos[1]})
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     killer = ReactionImage.objects.get(batch=batch, original_name="killer.jpg")
     good = ReactionImage.objects.get(batch=batch, original_name="good.jpg")
-    long_ago = timezone.now() - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
-    ReactionImage.objects.filter(pk=killer.pk).update(
-        status=ImageStatus.PROCESSING, claimed_at=long_ago, attempts=settings.INGEST_MAX_ATTEMPTS
-    )
+    limit = dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
+    first_claim = timezone.now() - settings.INGEST_MAX_ATTEMPTS * limit
+    for attempt in range(settings.INGEST_MAX_ATTEMPTS):
+        won = images.images_claim(
+            image_ids=[killer.pk],
+            model_version_id=active_model.pk,
+            now=first_claim + attempt * limit,
+        )
+        assert won == [killer.pk]
     # when the sweeper re-sends the chunk
-    ingest.images_classify(image_ids=[killer.pk, good.pk], model_version_id=active_model.pk)
-    # then the photo fails alone with the reason, and the batch closes partial
+    images.images_classify(image_ids=[killer.pk, good.pk], model_version_id=active_model.pk)
+    # then the photo fails alone with the reason, and the chunk closes the batch partial
     killer.refresh_from_db()
     assert killer.status == ImageStatus.FAILED
-    assert "did not finish in 3 attempts" in killer.error
+    assert f"did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts" in killer.error
     assert not Face.objects.filter(image=killer).exists()
-    assert ingest.batch_close(batch_id=batch.pk) is True
     batch.refresh_from_db()
     assert batch.status == BatchStatus.PARTIAL
     assert (batch.images_processed, batch.images_failed) == (1, 1)
@@ -161,13 +164,11 @@ def test_an_abandoned_claim_below_the_attempt_limit_is_taken_over(
     ad, active_model, face_photos, settings
 ):
     batch = _upload(ad, {"a.jpg": face_photos[0]})
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     image = ReactionImage.objects.get(batch=batch)
     long_ago = timezone.now() - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
-    ReactionImage.objects.filter(pk=image.pk).update(
-        status=ImageStatus.PROCESSING, claimed_at=long_ago, attempts=1
-    )
-    ingest.images_classify(image_ids=[image.pk], model_version_id=active_model.pk)
+    images.images_claim(image_ids=[image.pk], model_version_id=active_model.pk, now=long_ago)
+    images.images_classify(image_ids=[image.pk], model_version_id=active_model.pk)
     image.refresh_from_db()
     assert image.status == ImageStatus.DONE and image.attempts == 2
 
@@ -178,9 +179,9 @@ def test_an_abandoned_claim_below_the_attempt_limit_is_taken_over(
 )
 def test_a_corrupt_archive_fails_the_batch_and_writes_nothing(ad, active_model, data, message):
     # given an upload that is not a readable ZIP
-    batch = ingest.batch_create(ad=ad, upload=ContentFile(data, name="x.zip"), source_name="x.zip")
+    batch = batches.batch_create(ad=ad, upload=ContentFile(data, name="x.zip"), source_name="x.zip")
     # when extracted
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     # then the batch failed with a clear message and no row was written
     batch.refresh_from_db()
     assert batch.status == BatchStatus.FAILED
@@ -197,9 +198,9 @@ def test_an_archive_without_photos_fails_with_the_reason(ad, active_model):
 def test_extraction_delivered_twice_records_each_member_once(ad, active_model, face_photos):
     # given an extracted batch
     batch = _upload(ad, {"a.jpg": face_photos[0], "b.jpg": face_photos[1]})
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     # when the extraction message is delivered again
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     # then nothing changed
     assert batch.images.count() == 2
 
@@ -223,7 +224,7 @@ def test_loose_photos_become_a_batch(ad, active_model, face_photos):
         ContentFile(face_photos[1], name="you.jpg"),
     ]
     # when uploaded and processed
-    batch = _run(ingest.batch_create_from_photos(ad=ad, photos=photos))
+    batch = _run(batches.batch_create_from_photos(ad=ad, photos=photos))
     # then both are analysed under their own names
     assert batch.source_name == "2 photos"
     assert sorted(batch.images.values_list("original_name", flat=True)) == ["me.jpg", "you.jpg"]
@@ -238,7 +239,7 @@ def test_reprocess_with_another_version_keeps_both_results(
     v1_faces = Face.objects.filter(image__batch=batch, model_version=active_model).count()
     v2 = model_version_register(source_dir=model_artifacts[1])
     # when it is reprocessed with version 2
-    ingest.batch_reprocess(batch=batch, model_version=v2)
+    reprocess.batch_reprocess(batch=batch, model_version=v2)
     batch = _run(batch)
     # then faces exist for both versions, the batch reports version 2's, and none doubled
     assert batch.status == BatchStatus.DONE and batch.model_version == v2
@@ -249,9 +250,9 @@ def test_reprocess_with_another_version_keeps_both_results(
 
 def test_reprocess_of_an_unfinished_batch_is_refused(ad, active_model, face_photos):
     batch = _upload(ad, {"a.jpg": face_photos[0]})
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     with pytest.raises(ValidationError):
-        ingest.batch_reprocess(batch=batch, model_version=active_model)
+        reprocess.batch_reprocess(batch=batch, model_version=active_model)
 
 
 def test_retention_deletes_old_photos_and_keeps_results(ad, active_model, face_photos, settings):
@@ -261,15 +262,15 @@ def test_retention_deletes_old_photos_and_keeps_results(ad, active_model, face_p
     faces = Face.objects.filter(image__batch=batch).count()
     names = list(batch.images.values_list("file", flat=True))
     # when the purge runs now, nothing is old enough; 31 days later, it deletes the photos
-    assert ingest.photos_purge() == 0
+    assert retention.photos_purge() == 0
     batch.images.update(processed_at=timezone.now() - dt.timedelta(days=31))
-    assert ingest.photos_purge() == 2
+    assert retention.photos_purge() == 2
     # then the files are gone, rows remember it, faces stay, and reprocessing is refused
     assert not any(default_storage.exists(name) for name in names)
     assert batch.images.filter(photo_deleted_at__isnull=False, file="").count() == 2
     assert Face.objects.filter(image__batch=batch).count() == faces
     with pytest.raises(ValidationError, match="retention"):
-        ingest.batch_reprocess(batch=batch, model_version=active_model)
+        reprocess.batch_reprocess(batch=batch, model_version=active_model)
 
 
 def test_retention_keeps_a_photo_that_another_ad_still_needs(
@@ -281,9 +282,9 @@ def test_retention_keeps_a_photo_that_another_ad_still_needs(
     old.images.update(processed_at=timezone.now() - dt.timedelta(days=5))
     other_ad = factories.ad_create(campaign=ad.campaign)
     pending = _upload(other_ad, {"a.jpg": face_photos[0]})
-    ingest.batch_extract(batch_id=pending.pk)
+    extraction.batch_extract(batch_id=pending.pk)
     # when the purge runs
-    deleted = ingest.photos_purge()
+    deleted = retention.photos_purge()
     # then the shared file stays until the other ad's copy is analysed
     assert deleted == 0
     assert default_storage.exists(old.images.get().file.name)
@@ -297,4 +298,4 @@ def test_immediate_retention_deletes_each_photo_after_analysis(
     assert batch.status == BatchStatus.DONE
     assert batch.images.filter(file="", photo_deleted_at__isnull=False).count() == 2
     assert batch.faces_found == Face.objects.filter(image__batch=batch).count() > 0
-    assert "right after analysis" in ingest.retention_description()
+    assert "right after analysis" in retention.retention_description()

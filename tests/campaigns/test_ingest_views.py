@@ -6,8 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from campaigns import ingest
 from campaigns.models import UploadBatch
+from campaigns.services import batches, extraction, images
 from tests import factories
 from tests.ingest_support import plain_photo, zip_build
 
@@ -86,12 +86,12 @@ def test_the_status_endpoint_reports_progress(client, member, ad, active_model, 
     from django.core.files.base import ContentFile
 
     members = {"a.jpg": face_photos[0], "b.jpg": face_photos[1], "c.jpg": face_photos[0]}
-    batch = ingest.batch_create(
+    batch = batches.batch_create(
         ad=ad, upload=ContentFile(zip_build(members), "x.zip"), source_name="x.zip"
     )
-    ingest.batch_extract(batch_id=batch.pk)
+    extraction.batch_extract(batch_id=batch.pk)
     first = batch.images.get(original_name="a.jpg")
-    ingest.images_classify(image_ids=[first.pk], model_version_id=active_model.pk)
+    images.images_classify(image_ids=[first.pk], model_version_id=active_model.pk)
     # when the page polls
     response = client.get(reverse("campaigns:batch_status", args=[batch.pk]))
     # then it reports processing 1/2 with the duplicate counted apart

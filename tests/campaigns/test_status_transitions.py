@@ -1,11 +1,37 @@
-import pytest
+"""The batch and photo lifecycle through the services that run it, checked against the table.
 
-from campaigns import services
-from campaigns.models import BatchStatus, ImageStatus, UploadBatch
-from campaigns.services import BATCH_TRANSITIONS, IMAGE_TRANSITIONS, IllegalTransition
+Photos here are plain PNGs and results are built by hand (no detector or CNN), so each test
+drives one step of the real services: extraction, claims, stored results, close, fail,
+reprocess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from campaigns.models import BatchStatus, ImageStatus, ReactionImage, UploadBatch
+from campaigns.services import batches, extraction, images, reprocess
+from campaigns.services.transitions import (
+    TRANSITIONS,
+    IllegalTransition,
+    status_change,
+    status_rows_create,
+)
+from inference.api import ImageResult
+from inference.services import model_version_activate
 from tests import factories
+from tests.ingest_support import plain_photo, zip_build
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def model_version():
+    return model_version_activate(model_version=factories.model_version_create())
 
 
 @pytest.fixture
@@ -14,124 +40,247 @@ def ad():
     return factories.ad_create(campaign=factories.campaign_create(team=team))
 
 
-def test_batch_walks_the_happy_path(ad):
-    # given a received batch whose photos all get analysed
-    batch = factories.batch_create(ad=ad)
-    # when it is extracted, processed and finished
-    services.batch_extraction_start(batch=batch)
-    images = [factories.image_create(batch=batch) for _ in range(2)]
-    services.batch_processing_start(batch=batch)
-    for image in images:
-        services.image_processing_start(image=image)
-        services.image_done(image=image)
-    services.batch_finish(batch=batch)
+def _extracted(ad, photos: int = 2, **extra: bytes) -> UploadBatch:
+    members = {f"p{i}.png": plain_photo(i) for i in range(photos)} | extra
+    batch = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "b.zip"), source_name="b.zip"
+    )
+    extraction.batch_extract(batch_id=batch.pk)
+    batch.refresh_from_db()
+    return batch
+
+
+def _store(
+    batch: UploadBatch,
+    claimed_at: dt.datetime,
+    *,
+    failed: frozenset[str] = frozenset(),
+    rows: list[ReactionImage] | None = None,
+) -> None:
+    """What a worker that claimed `rows` (default: the batch's photos claimed at `claimed_at`)
+    stores: no faces, or a decoding error for the names in `failed`."""
+    if rows is None:
+        rows = list(batch.images.filter(status=ImageStatus.PROCESSING, claimed_at=claimed_at))
+    outcomes = {
+        row.pk: ImageResult(
+            source=row.original_name,
+            width=64,
+            height=48,
+            error="cannot decode" if row.original_name in failed else None,
+        )
+        for row in rows
+    }
+    images.image_results_store(
+        images=rows,
+        outcomes=outcomes,
+        errors={},
+        model_version_id=batch.model_version_id,
+        claimed_at=claimed_at,
+    )
+
+
+def _claim_all(batch: UploadBatch, now: dt.datetime | None = None) -> list[int]:
+    ids = list(batch.images.values_list("pk", flat=True))
+    return images.images_claim(image_ids=ids, model_version_id=batch.model_version_id, now=now)
+
+
+def test_the_table_names_only_real_statuses_and_every_status_can_be_reached():
+    for model, table in TRANSITIONS.items():
+        statuses = set(model.Status.values)
+        sources = set().union(*table.values()) - {None}
+        # then every target and source is a real status, and every status is a target
+        assert set(table) == statuses, model
+        assert sources <= statuses, model
+
+
+def test_a_batch_walks_from_upload_to_done_through_the_services(ad, model_version):
+    # given an uploaded ZIP of two photos
+    batch = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build({"a.png": plain_photo(1)}), "b.zip"), source_name="b"
+    )
+    assert batch.status == BatchStatus.RECEIVED
+    # when it is extracted, its photos claimed, their results stored and the batch closed
+    extraction.batch_extract(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert (batch.status, batch.model_version) == (BatchStatus.PROCESSING, model_version)
+    now = timezone.now()
+    assert len(_claim_all(batch, now)) == 1
+    _store(batch, now)
+    assert batches.batch_close(batch_id=batch.pk) is True
     # then it is done, with times and counters in the database
     stored = UploadBatch.objects.get(pk=batch.pk)
-    assert stored.status == BatchStatus.DONE
+    assert stored.status == BatchStatus.DONE and stored.error == ""
     assert stored.started_at is not None and stored.finished_at >= stored.started_at
-    assert (stored.images_total, stored.images_processed, stored.images_failed) == (2, 2, 0)
+    assert (stored.images_total, stored.images_processed, stored.images_failed) == (1, 1, 0)
 
 
 @pytest.mark.parametrize(
-    ("failed", "done", "expected"),
-    [(0, 3, BatchStatus.DONE), (1, 2, BatchStatus.PARTIAL), (3, 0, BatchStatus.FAILED)],
-)
-def test_batch_finish_reports_what_happened_to_its_photos(ad, failed, done, expected):
-    # given a processing batch with some photos failed
-    batch = factories.batch_create(ad=ad, status=BatchStatus.PROCESSING)
-    for _ in range(failed):
-        factories.image_create(batch=batch, status=ImageStatus.FAILED)
-    for _ in range(done):
-        factories.image_create(batch=batch, status=ImageStatus.DONE)
-    # when it finishes
-    services.batch_finish(batch=batch)
-    # then its status says so
-    stored = UploadBatch.objects.get(pk=batch.pk)
-    assert stored.status == expected
-    assert (stored.error == "") == (failed == 0)
-
-
-@pytest.mark.parametrize(
-    ("status", "action"),
+    ("failed", "expected", "error"),
     [
-        (BatchStatus.RECEIVED, services.batch_processing_start),
-        (BatchStatus.RECEIVED, services.batch_finish),
-        (BatchStatus.EXTRACTING, services.batch_extraction_start),
-        (BatchStatus.DONE, services.batch_extraction_start),
-        (BatchStatus.PARTIAL, services.batch_processing_start),
+        (frozenset(), BatchStatus.DONE, ""),
+        (frozenset({"p0.png"}), BatchStatus.PARTIAL, "1 photos failed."),
+        (frozenset({"p0.png", "p1.png"}), BatchStatus.FAILED, "All 2 photos failed."),
     ],
 )
-def test_illegal_batch_transition_is_refused_and_changes_nothing(ad, status, action):
-    # given a batch in some status
-    batch = factories.batch_create(ad=ad, status=status)
-    # when a transition the table does not allow is attempted
-    with pytest.raises(IllegalTransition, match=f"cannot go from '{status}'"):
-        action(batch=batch)
-    # then the row keeps its status
-    assert UploadBatch.objects.get(pk=batch.pk).status == status
+def test_the_close_reports_what_happened_to_the_photos(ad, model_version, failed, expected, error):
+    # given an extracted batch of two photos, some of which fail to decode
+    batch = _extracted(ad)
+    now = timezone.now()
+    _claim_all(batch, now)
+    _store(batch, now, failed=failed)
+    # when it closes
+    assert batches.batch_close(batch_id=batch.pk) is True
+    # then its status and message say what happened
+    stored = UploadBatch.objects.get(pk=batch.pk)
+    assert (stored.status, stored.error) == (expected, error)
 
 
-@pytest.mark.parametrize("status", [BatchStatus.DONE, BatchStatus.FAILED, BatchStatus.PARTIAL])
-def test_finished_batch_cannot_fail_again(ad, status):
-    batch = factories.batch_create(ad=ad, status=status)
-    with pytest.raises(IllegalTransition):
-        services.batch_fail(batch=batch, error="late error")
-    assert UploadBatch.objects.get(pk=batch.pk).error == ""
+def test_a_batch_whose_members_were_all_skipped_fails_with_the_reason(ad, model_version):
+    # given a ZIP whose only member is not a photo (the one outcome the two old state machines
+    # disagreed on: no photo analysed and none failed)
+    batch = _extracted(ad, photos=0, **{"notes.txt": b"hello"})
+    # when the batch is closed
+    batches.batch_close(batch_id=batch.pk)
+    # then it failed, saying nothing could be analysed
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.FAILED
+    assert batch.error == "No photos to analyse (1 members skipped)."
 
 
-def test_only_one_worker_claims_a_batch(ad):
-    # given one received batch seen by two workers (two stale instances of the row)
-    first = factories.batch_create(ad=ad)
-    second = UploadBatch.objects.get(pk=first.pk)
-    # when both try to start extracting it
-    services.batch_extraction_start(batch=first)
-    # then the second loses, with a clear error
-    with pytest.raises(IllegalTransition, match="from 'extracting' to 'extracting'"):
-        services.batch_extraction_start(batch=second)
+def test_a_batch_does_not_close_while_a_photo_is_unfinished(ad, model_version):
+    batch = _extracted(ad)
+    now = timezone.now()
+    _claim_all(batch, now)
+    assert batches.batch_close(batch_id=batch.pk) is False
+    assert UploadBatch.objects.get(pk=batch.pk).status == BatchStatus.PROCESSING
 
 
-def test_failed_batch_keeps_its_error_message(ad):
-    batch = factories.batch_create(ad=ad)
-    services.batch_fail(batch=batch, error="not a ZIP archive")
+def test_two_deliveries_of_one_extraction_record_it_once(ad, model_version):
+    # given a batch extracted once
+    batch = _extracted(ad)
+    # when the extraction message arrives again, then nothing moves and nothing is added
+    extraction.batch_extract(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PROCESSING and batch.images.count() == 2
+
+
+def test_only_one_worker_claims_a_photo(ad, model_version):
+    # given a photo claimed by one worker a moment ago
+    batch = _extracted(ad, photos=1)
+    assert len(_claim_all(batch)) == 1
+    # when a second worker tries to claim it, then it wins nothing
+    assert _claim_all(batch) == []
+
+
+def test_an_abandoned_claim_is_taken_over_and_the_old_claims_results_are_dropped(
+    ad, model_version, settings
+):
+    # given a photo claimed by a worker that then went silent past the chunk's time limit
+    batch = _extracted(ad, photos=1)
+    long_ago = timezone.now() - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
+    _claim_all(batch, long_ago)
+    first_workers_rows = list(batch.images.all())
+    # when another worker claims it, then the first worker's late results change nothing
+    now = timezone.now()
+    assert len(_claim_all(batch, now)) == 1
+    _store(batch, long_ago, failed=frozenset({"p0.png"}), rows=first_workers_rows)
+    image = batch.images.get()
+    assert (image.status, image.attempts) == (ImageStatus.PROCESSING, 2)
+    _store(batch, now)
+    image.refresh_from_db()
+    assert image.status == ImageStatus.DONE
+
+
+def test_a_photo_claimed_the_most_times_fails_alone(ad, model_version, settings):
+    # given a photo whose every claim was abandoned, INGEST_MAX_ATTEMPTS times
+    batch = _extracted(ad, photos=1)
+    start = timezone.now() - dt.timedelta(hours=1)
+    for attempt in range(settings.INGEST_MAX_ATTEMPTS):
+        _claim_all(
+            batch, start + attempt * dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT + 1)
+        )
+    # when the chunk is delivered again
+    assert _claim_all(batch) == []
+    # then the photo failed with the reason, and the batch can close
+    image = batch.images.get()
+    assert image.status == ImageStatus.FAILED
+    assert f"did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts" in image.error
+    assert batches.batch_close(batch_id=batch.pk) is True
+
+
+def test_a_skipped_member_is_never_claimed(ad, model_version):
+    batch = _extracted(ad, photos=1, **{"notes.txt": b"hello"})
+    skipped = batch.images.get(original_name="notes.txt")
+    assert skipped.status == ImageStatus.SKIPPED
+    won = images.images_claim(image_ids=[skipped.pk], model_version_id=model_version.pk)
+    assert won == []
+    assert ReactionImage.objects.get(pk=skipped.pk).status == ImageStatus.SKIPPED
+
+
+def test_a_finished_batch_cannot_fail_late_and_keeps_its_outcome(ad, model_version):
+    batch = _extracted(ad, photos=1)
+    now = timezone.now()
+    _claim_all(batch, now)
+    _store(batch, now)
+    batches.batch_close(batch_id=batch.pk)
+    assert batches.batch_fail(batch=batch, error="late error") is False
+    stored = UploadBatch.objects.get(pk=batch.pk)
+    assert (stored.status, stored.error) == (BatchStatus.DONE, "")
+
+
+def test_a_failed_batch_keeps_its_message(ad, model_version):
+    batch = batches.batch_create(
+        ad=ad, upload=ContentFile(b"not a zip", "x.zip"), source_name="x.zip"
+    )
+    assert batches.batch_fail(batch=batch, error="not a ZIP archive") is True
     stored = UploadBatch.objects.get(pk=batch.pk)
     assert (stored.status, stored.error) == (BatchStatus.FAILED, "not a ZIP archive")
     assert stored.finished_at is not None
 
 
-def test_image_transitions(ad):
-    # given a pending photo
-    batch = factories.batch_create(ad=ad, status=BatchStatus.PROCESSING)
-    image = factories.image_create(batch=batch)
-    # when it cannot be marked done before it is claimed
-    with pytest.raises(IllegalTransition):
-        services.image_done(image=image)
-    # then claim -> fail -> requeue -> claim -> done works and records the time
-    services.image_processing_start(image=image)
-    services.image_fail(image=image, error="corrupt JPEG")
-    image.refresh_from_db()
-    assert (image.status, image.error) == (ImageStatus.FAILED, "corrupt JPEG")
-    services.image_requeue(image=image)
-    services.image_processing_start(image=image)
-    services.image_done(image=image)
-    image.refresh_from_db()
-    assert image.status == ImageStatus.DONE and image.error == "" and image.processed_at
+def test_reprocessing_moves_a_finished_batch_and_its_photos_back(ad, model_version):
+    # given a done batch
+    batch = _extracted(ad, photos=1)
+    now = timezone.now()
+    _claim_all(batch, now)
+    _store(batch, now)
+    batches.batch_close(batch_id=batch.pk)
+    other = factories.model_version_create()
+    # when it is reprocessed with another version
+    reprocess.batch_reprocess(batch=UploadBatch.objects.get(pk=batch.pk), model_version=other)
+    # then it is processing again with that version, its photo pending with a fresh count
+    stored = UploadBatch.objects.get(pk=batch.pk)
+    image = stored.images.get()
+    assert (stored.status, stored.model_version, stored.finished_at) == (
+        BatchStatus.PROCESSING, other, None
+    )  # fmt: skip
+    assert (image.status, image.attempts) == (ImageStatus.PENDING, 0)
 
 
-def test_skipped_image_cannot_be_processed(ad):
-    batch = factories.batch_create(ad=ad, status=BatchStatus.EXTRACTING)
-    image = factories.image_create(batch=batch)
-    services.image_skip(image=image, reason="duplicate of photo-1.jpg")
-    with pytest.raises(IllegalTransition, match="from 'skipped' to 'processing'"):
-        services.image_processing_start(image=image)
+def test_a_change_the_table_does_not_allow_is_refused_and_changes_nothing(ad, model_version):
+    batch = _extracted(ad, photos=1)
+    image = batch.images.get()
+    # a pending photo cannot be marked done before a worker claims it
+    assert status_change(ReactionImage.objects.filter(pk=image.pk), to=ImageStatus.DONE) == 0
+    assert ReactionImage.objects.get(pk=image.pk).status == ImageStatus.PENDING
+    # a batch cannot go back to received, nor a photo be skipped after it was recorded
+    with pytest.raises(IllegalTransition, match="enter 'received' only when created"):
+        status_change(UploadBatch.objects.filter(pk=batch.pk), to=BatchStatus.RECEIVED)
+    with pytest.raises(IllegalTransition, match="enter 'skipped' only when created"):
+        status_change(ReactionImage.objects.filter(pk=image.pk), to=ImageStatus.SKIPPED)
+    assert ReactionImage.objects.get(pk=image.pk).status == ImageStatus.PENDING
+    assert UploadBatch.objects.get(pk=batch.pk).status == BatchStatus.PROCESSING
 
 
-def test_transition_tables_name_only_real_statuses():
-    assert set(BATCH_TRANSITIONS) | set().union(*BATCH_TRANSITIONS.values()) <= set(
-        BatchStatus.values
-    )
-    assert set(IMAGE_TRANSITIONS) | set().union(*IMAGE_TRANSITIONS.values()) <= set(
-        ImageStatus.values
-    )
+def test_new_rows_may_start_only_where_the_table_allows(ad, model_version):
+    batch = _extracted(ad, photos=0, **{"notes.txt": b"x"})
+    with pytest.raises(IllegalTransition, match="cannot start as 'done'"):
+        status_rows_create(
+            [ReactionImage(batch=batch, original_name="x.jpg", sha256="0" * 64, status="done")]
+        )
+    with pytest.raises(IllegalTransition, match="cannot start as 'processing'"):
+        status_rows_create([UploadBatch(ad=ad, source_name="y.zip", status="processing")])
+    assert batch.images.count() == 1
 
 
 def test_batch_recount_counts_images_and_faces(ad):
@@ -145,7 +294,7 @@ def test_batch_recount_counts_images_and_faces(ad):
     factories.image_create(batch=batch, status=ImageStatus.SKIPPED)
     factories.image_create(batch=batch, status=ImageStatus.PENDING)
     # when it is recounted
-    services.batch_recount(batch=batch)
+    batches.batch_recount(batch=batch)
     # then the stored counters match
     stored = UploadBatch.objects.get(pk=batch.pk)
     assert (

@@ -3,8 +3,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.urls import reverse
 
 from campaigns.models import Ad, Campaign, Face, ReactionImage, Team, UploadBatch
-from campaigns.selectors import scoped_to_user
-from campaigns.services import membership_add
+from campaigns.selectors.scoping import scoped_to_user
+from campaigns.services.teams import membership_add
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -24,8 +24,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Count
 from PIL import Image
 
-from campaigns import ingest
 from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
+from campaigns.services import batches
 from tests import factories
 from tests.ingest_support import batch_wait, plain_photo, zip_build
 
@@ -72,7 +72,7 @@ def test_kill_9_of_the_worker_mid_batch_then_another_worker_finishes_it(
     # given a worker processing a batch of 36 photos in chunks of 3
     first = worker_start()
     members = {f"p{i:02}.jpg": data for i, data in enumerate(many_photos)}
-    batch = ingest.batch_create(
+    batch = batches.batch_create(
         ad=ad, upload=ContentFile(zip_build(members), "b.zip"), source_name="b.zip"
     )
     batch_wait(
@@ -129,7 +129,7 @@ def test_redis_restart_mid_batch_the_batch_still_finishes(
     # given a worker processing a batch
     worker = worker_start()
     members = {f"p{i:02}.jpg": data for i, data in enumerate(many_photos)}
-    batch = ingest.batch_create(
+    batch = batches.batch_create(
         ad=ad, upload=ContentFile(zip_build(members), "r.zip"), source_name="r.zip"
     )
     batch_wait(
@@ -202,7 +202,7 @@ def test_an_archive_of_every_bad_case_processes_the_good_photos_and_reports_the_
     data, expected = _bad_case_archive(good, face_photos[3])
     worker = worker_start()
     # when it is uploaded and processed by a real worker
-    batch = ingest.batch_create(ad=ad, upload=ContentFile(data, "bad.zip"), source_name="bad.zip")
+    batch = batches.batch_create(ad=ad, upload=ContentFile(data, "bad.zip"), source_name="bad.zip")
     batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
     # then the good photos are analysed, the poison one failed alone, and the batch is partial
     statuses = dict(batch.images.values_list("original_name", "status"))
@@ -234,7 +234,7 @@ def test_an_encrypted_archive_fails_the_batch_with_a_clear_message(ad, active_mo
         data[data.find(signature) + offset] |= 0x1
     worker = worker_start()
     # when it is uploaded
-    batch = ingest.batch_create(
+    batch = batches.batch_create(
         ad=ad, upload=ContentFile(bytes(data), "e.zip"), source_name="e.zip"
     )
     batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=90, workers=[worker])

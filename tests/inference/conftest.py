@@ -1,22 +1,13 @@
 """Fixtures of the Django-free inference core: a tiny model artifact and real photos."""
 
-import os
-import tarfile
-from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("FER_DATA_DIR", REPO_ROOT.parent / "shared" / "datasets"))
+from tests.shared_data import fer_test_faces, shared_file
 
 
 @pytest.fixture(scope="session")
@@ -41,29 +32,12 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_photos() -> Path:
-    folder = data_dir() / "sample-photos"
-    if not (folder / "images_1.jpg").is_file():
-        pytest.skip(f"real sample photos not found in {folder} (set FER_DATA_DIR)")
+    folder = shared_file("sample-photos")
+    shared_file("sample-photos/images_1.jpg")
     return folder
 
 
 @pytest.fixture(scope="session")
 def fer_faces() -> list[tuple[np.ndarray, str]]:
     """Two FER2013 PrivateTest faces per class, read straight from the shared archive."""
-    archive = data_dir() / "fer2013.tar.gz"
-    if not archive.is_file():
-        pytest.skip(f"FER2013 archive not found at {archive} (set FER_DATA_DIR)")
-    wanted = {label: 2 for label in CLASSES}
-    faces = []
-    with tarfile.open(archive) as tar:
-        for member in tar:
-            parts = Path(member.name).parts
-            if len(parts) != 3 or parts[0] != "test" or not parts[2].startswith("PrivateTest"):
-                continue
-            if wanted.get(parts[1], 0) > 0:
-                data = tar.extractfile(member).read()
-                faces.append((np.asarray(Image.open(BytesIO(data)).convert("L")), parts[1]))
-                wanted[parts[1]] -= 1
-            if not any(wanted.values()):
-                break
-    return faces
+    return fer_test_faces(2)

@@ -1,4 +1,4 @@
-"""Model version admin: metrics in the list, checked ZIP upload, activation, reprocessing."""
+"""Model version admin: metrics in the list, checked ZIP upload, activation."""
 
 import io
 import json
@@ -12,7 +12,6 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from campaigns.models import BatchStatus, ImageStatus
 from inference.models import ModelVersion
 from inference.services import model_version_activate, model_version_register
 from ml.artifact import ArtifactMetadata, write_metadata
@@ -182,30 +181,6 @@ def test_change_page_shows_confusion_matrix_and_report(admin_client, tmp_path):
         ).status_code
         == 404
     )
-
-
-def test_reprocess_action_queues_the_ads_uploads_with_the_chosen_version(admin_client):
-    # given a finished batch analysed by an old version, and a new version
-    old = model_version_activate(model_version=factories.model_version_create(version="1.0"))
-    new = factories.model_version_create(version="2.0")
-    ad = factories.ad_create(campaign=factories.campaign_create(team=factories.team_create()))
-    batch = factories.batch_create(ad=ad, status=BatchStatus.DONE)
-    image = factories.image_create(batch=batch, status=ImageStatus.DONE)
-    factories.face_create(image=image, model_version=old)
-    url = reverse("admin:inference_modelversion_changelist")
-    # when the action is chosen: an intermediate page asks for a campaign or an ad
-    page = admin_client.post(url, {"action": "reprocess", "_selected_action": [new.pk]})
-    assert "Reprocess with" in page.content.decode()
-    # and applied to the ad
-    admin_client.post(
-        url,
-        {"action": "reprocess", "_selected_action": [new.pk], "apply": "1", "ad": ad.pk},
-    )
-    # then its batch is back in processing with the new version, its photo pending again
-    batch.refresh_from_db()
-    image.refresh_from_db()
-    assert batch.status == BatchStatus.PROCESSING and batch.model_version == new
-    assert image.status == ImageStatus.PENDING
 
 
 def test_admin_is_staff_only(client):

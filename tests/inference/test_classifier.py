@@ -43,7 +43,6 @@ def test_batching_gives_the_same_probabilities_as_one_by_one(tiny_model_dir):
     # then
     np.testing.assert_allclose(batched, one_by_one, atol=1e-6)
     np.testing.assert_allclose(batched, other_batch, atol=1e-6)
-    assert len({row.argmax() for row in batched}) >= 1
 
 
 def test_gray_and_rgb_of_the_same_face_agree(tiny_model_dir):

@@ -12,9 +12,10 @@ import pytest
 
 from ml import CLASSES
 from ml.artifact import ArtifactError, read_metadata
+from ml.distill import distillation_targets
 from ml.ensemble import build_ensemble
 from ml.networks import build_model, get_config
-from ml.train import _load_initial_weights, distillation_targets, make_train_dataset
+from ml.train import load_initial_weights, make_train_dataset
 from ml.train import main as train_main
 from tests.ml.conftest import face_pixels, write_image
 
@@ -117,11 +118,11 @@ def test_a_network_is_warm_started_from_one_member_of_an_ensemble(tmp_path: Path
     build_ensemble(nets, (48, 48, 1)).save(tmp_path / "model.keras")
     model = build_model(get_config("tiny"), (48, 48, 1))
 
-    _load_initial_weights(model, tmp_path, member=2)
+    load_initial_weights(model, tmp_path, member=2)
 
     for mine, theirs in zip(model.get_weights(), nets[1].get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     with pytest.raises(ValueError, match="choose one with --init-member"):
-        _load_initial_weights(model, tmp_path)
+        load_initial_weights(model, tmp_path)
     with pytest.raises(ValueError, match="no such member"):
-        _load_initial_weights(model, tmp_path, member=3)
+        load_initial_weights(model, tmp_path, member=3)

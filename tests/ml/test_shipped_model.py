@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from ml import SHIPPED_MODEL_DIR as SHIPPED
 from ml.artifact import read_metadata
 from ml.evaluate import evaluate_artifact
-
-REPO = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("FER_DATA_DIR", REPO.parent / "shared" / "datasets"))
+from tests.shared_data import fer2013_archive
 
 
 @pytest.mark.slow
 def test_shipped_model_matches_its_recorded_private_test_accuracy():
-    archive = DATA / "fer2013.tar.gz"
-    if not archive.is_file():
-        pytest.skip(f"FER2013 not found at {archive} (set FER_DATA_DIR)")
+    archive = fer2013_archive()
     recorded = read_metadata(SHIPPED).metrics
 
     report = evaluate_artifact(SHIPPED, archive, "PrivateTest")

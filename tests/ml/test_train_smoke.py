@@ -14,7 +14,7 @@ from ml.evaluate import main as evaluate_main
 from ml.export import main as export_main
 from ml.networks import build_model, get_config
 from ml.tflite import TFLiteRunner
-from ml.train import _load_initial_weights, class_weights, resumed_settings
+from ml.train import class_weights, load_initial_weights, resumed_settings
 from ml.train import main as train_main
 
 
@@ -141,15 +141,15 @@ def test_initial_weights_are_copied_and_other_architectures_refused(tmp_path: Pa
     donor.save(tmp_path / "model.keras")
 
     model = build_model(get_config("tiny"), (48, 48, 1))
-    _load_initial_weights(model, tmp_path)
+    load_initial_weights(model, tmp_path)
 
     for mine, theirs in zip(model.get_weights(), donor.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     keras.utils.set_random_seed(1)
     with pytest.raises(ValueError, match="different architecture"):
-        _load_initial_weights(build_model(get_config("cpu-small"), (48, 48, 1)), tmp_path)
+        load_initial_weights(build_model(get_config("cpu-small"), (48, 48, 1)), tmp_path)
     with pytest.raises(FileNotFoundError, match="no model"):
-        _load_initial_weights(model, tmp_path / "missing")
+        load_initial_weights(model, tmp_path / "missing")
 
 
 def test_class_weights_lift_rare_classes_and_average_one():

@@ -20,9 +20,10 @@ from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns import services
 from campaigns.models import Ad, Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.services import teams
 from inference.models import ModelVersion
+from inference.selectors import model_version_active
 from ml import CLASSES
 
 FACES_PER_PHOTO = 2
@@ -55,9 +56,9 @@ class Command(BaseCommand):
     def _seed(self, n_faces: int, rng: random.Random):
         started = time.perf_counter()
         user = get_user_model().objects.create_user(username="bench-dashboard-user")
-        team = services.team_create(name="bench-dashboard-team", owner=user)
-        campaign = services.campaign_create(team=team, name="bench campaign")
-        model = ModelVersion.objects.filter(is_active=True).first()
+        team = teams.team_create(name="bench-dashboard-team", owner=user)
+        campaign = teams.campaign_create(team=team, name="bench campaign")
+        model = model_version_active()
         if model is None:
             model = ModelVersion.objects.create(
                 name="bench", version="0", artifact="models/bench/0/", classes=list(CLASSES)
@@ -66,7 +67,7 @@ class Command(BaseCommand):
         now = timezone.now()
         ads = []
         for index, share in enumerate(AD_SHARES):
-            ad = services.ad_create(campaign=campaign, name=f"Ad {index + 1}")
+            ad = teams.ad_create(campaign=campaign, name=f"Ad {index + 1}")
             weights = [rng.random() + (2.0 if i == index else 0.0) for i in range(len(CLASSES))]
             self._seed_ad(ad, int(n_faces * share), weights, model, now, rng)
             ads.append((ad, int(n_faces * share)))

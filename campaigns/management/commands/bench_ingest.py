@@ -23,8 +23,8 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from PIL import Image
 
-from campaigns import ingest, services
 from campaigns.models import Ad, Campaign, ImageStatus, Team, UploadBatch
+from campaigns.services import batches, teams
 
 
 class Command(BaseCommand):
@@ -40,17 +40,15 @@ class Command(BaseCommand):
 
     def handle(self, *args, photos: int, concurrency: int, no_worker: bool, seed: int, **options):
         from inference.api import analyze_images
-        from inference.registry import (
-            NoActiveModel,
-            classifier_get,
-            detector_get,
-            model_version_active,
-        )
+        from inference.registry import classifier_get, detector_get
+        from inference.selectors import model_version_active
 
-        try:
-            model_version = model_version_active()
-        except NoActiveModel as exc:
-            raise CommandError(str(exc)) from exc
+        model_version = model_version_active()
+        if model_version is None:
+            raise CommandError(
+                "no model version is active; register one with "
+                "`python manage.py register_model DIR --activate`"
+            )
         images = _photos(photos, seed=seed)
         self.stdout.write(f"{len(images)} photos, chunks of {settings.INGEST_CHUNK_SIZE}")
 
@@ -74,7 +72,7 @@ class Command(BaseCommand):
                         zf.writestr(f"bench/{seed}-{index:06}.jpg", data)
                 spool.seek(0)
                 started = time.perf_counter()
-                batch = ingest.batch_create(
+                batch = batches.batch_create(
                     ad=ad, upload=File(spool, name="bench.zip"), source_name="bench.zip"
                 )
             first_result = None
@@ -107,11 +105,11 @@ class Command(BaseCommand):
 
 
 def _bench_ad() -> Ad:
-    team = Team.objects.filter(name="Benchmark").first() or services.team_create(name="Benchmark")
+    team = Team.objects.filter(name="Benchmark").first() or teams.team_create(name="Benchmark")
     campaign = Campaign.objects.filter(team=team, name="Benchmark").first()
-    campaign = campaign or services.campaign_create(team=team, name="Benchmark")
+    campaign = campaign or teams.campaign_create(team=team, name="Benchmark")
     # A new ad each run: photos repeated within an ad would be skipped as duplicates.
-    return services.ad_create(
+    return teams.ad_create(
         campaign=campaign, name=f"bench {UploadBatch.objects.count() + 1}-{time.time():.0f}"
     )
 

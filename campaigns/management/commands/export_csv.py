@@ -8,8 +8,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns import exports
-from campaigns.dashboards import DashboardFilters, default_model_version
 from campaigns.models import Ad, Campaign
+from campaigns.selectors.dashboards import DashboardFilters, default_model_version
 from inference.models import ModelVersion
 
 
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         target = parser.add_mutually_exclusive_group(required=True)
         target.add_argument("--campaign", type=int, help="campaign id")
         target.add_argument("--ad", type=int, help="ad id")
-        parser.add_argument("--level", choices=["faces", "ads"], default="faces")
+        parser.add_argument("--level", choices=exports.EXPORT_LEVELS, default="faces")
         parser.add_argument("--output", "-o", help="file to write (default: stdout)")
         parser.add_argument(
             "--model-version",
@@ -45,18 +45,9 @@ class Command(BaseCommand):
             model_version=self._model_version(options["model_version"]),
             min_confidence=options["min_confidence"],
         )
-        if options["level"] == "ads":
-            header, rows = (
-                exports.ad_columns(),
-                exports.ad_rows(campaign=campaign, filters=filters, ad=ad),
-            )
-        else:
-            header = exports.FACE_COLUMNS
-            rows = (
-                exports.face_rows_for_ad(ad=ad, filters=filters)
-                if ad is not None
-                else exports.face_rows_for_campaign(campaign=campaign, filters=filters)
-            )
+        header, rows = exports.export_table(
+            level=str(options["level"]), campaign=campaign, filters=filters, ad=ad
+        )
         lines = exports.csv_lines(header, rows, bom=options["bom"])
         if options["output"]:
             path = Path(options["output"])

@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns import ingest, selectors
 from campaigns.models import Ad
+from campaigns.selectors.batches import batch_progress
+from campaigns.services.batches import batch_create
+from campaigns.services.retention import retention_description
 
 
 class Command(BaseCommand):
@@ -30,18 +32,18 @@ class Command(BaseCommand):
             raise CommandError(f"{file} is not a file.")
         with file.open("rb") as handle:
             try:
-                batch = ingest.batch_create(ad=ad_row, upload=File(handle), source_name=file.name)
+                batch = batch_create(ad=ad_row, upload=File(handle), source_name=file.name)
             except ValidationError as exc:
                 raise CommandError(" ".join(exc.messages)) from exc
         self.stdout.write(f"Batch {batch.pk} queued for ad {ad_row} ({file.name}).")
-        self.stdout.write(ingest.retention_description())
+        self.stdout.write(retention_description())
         if not wait:
             return
         deadline = time.monotonic() + timeout
         last = ""
         while True:
             batch.refresh_from_db()
-            progress = selectors.batch_progress(batch=batch)
+            progress = batch_progress(batch=batch)
             line = f"{progress['stage']}"
             if line != last:
                 self.stdout.write(line)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from campaigns import ingest
+from campaigns.services.retention import photos_purge, retention_description
 
 
 class Command(BaseCommand):
@@ -13,6 +13,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        deleted = ingest.photos_purge()
-        self.stdout.write(ingest.retention_description())
+        deleted = photos_purge()
+        self.stdout.write(retention_description())
         self.stdout.write(f"{deleted} stored photos deleted.")

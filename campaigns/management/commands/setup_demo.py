@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from campaigns.models import Ad, Campaign, Team, TeamRole
-from campaigns.services import ad_create, campaign_create, membership_add, team_create
+from campaigns.services.teams import ad_create, campaign_create, membership_add, team_create
 
 
 class Command(BaseCommand):

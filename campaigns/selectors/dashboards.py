@@ -16,7 +16,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Greatest
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from campaigns.models import (
@@ -27,9 +26,10 @@ from campaigns.models import (
     ReactionImage,
     UploadBatch,
 )
-from campaigns.selectors import scoped_to_user
+from campaigns.selectors.scoping import scoped_to_user
 from campaigns.stats import ChiSquareResult, Interval, chi_square_two_groups, wilson_interval
 from inference.models import ModelVersion
+from inference.selectors import model_version_active
 from ml import CLASSES
 
 # Valence groups shown on the dashboard. Surprise can be delight or shock, so it counts as
@@ -55,7 +55,7 @@ class DashboardFilters:
 
 def default_model_version() -> ModelVersion | None:
     """The active model version, else the newest one (so old results stay visible)."""
-    return ModelVersion.objects.filter(is_active=True).first() or ModelVersion.objects.first()
+    return model_version_active() or ModelVersion.objects.first()
 
 
 def batch_queryset(*, filters: DashboardFilters, **scope: object) -> QuerySet[UploadBatch]:
@@ -207,13 +207,6 @@ def ad_summaries(*, campaign: Campaign, filters: DashboardFilters) -> list[AdSum
     return campaign_breakdown(campaign=campaign, filters=filters).summaries
 
 
-def emotion_timeline(
-    *, campaign: Campaign, filters: DashboardFilters
-) -> list[tuple[dt.date, dict[str, int]]]:
-    """Faces per emotion per upload day, oldest first."""
-    return campaign_breakdown(campaign=campaign, filters=filters).timeline
-
-
 def ad_summary(*, ad: Ad, filters: DashboardFilters) -> AdSummary:
     summary = AdSummary(ad_id=ad.pk, name=ad.name)
     summary.photos = (
@@ -275,22 +268,6 @@ def campaign_overviews(
     return dict(overviews)
 
 
-def unfinished_upload_count(*, campaign: Campaign) -> int:
-    """Uploads of the campaign still being unpacked or analysed."""
-    finished = (UploadBatch.Status.DONE, UploadBatch.Status.FAILED, UploadBatch.Status.PARTIAL)
-    return UploadBatch.objects.filter(ad__campaign=campaign).exclude(status__in=finished).count()
-
-
-def batch_list(*, ad: Ad) -> QuerySet[UploadBatch]:
-    """The ad's uploads, newest first, with their stored counters."""
-    return UploadBatch.objects.filter(ad=ad).select_related("uploaded_by")
-
-
-def photo_page(*, ad: Ad) -> QuerySet[ReactionImage]:
-    """The ad's photos for the grid, newest upload first."""
-    return ReactionImage.objects.filter(batch__ad=ad).order_by("-batch__created_at", "id")
-
-
 def photo_faces(*, image: ReactionImage, filters: DashboardFilters) -> QuerySet[Face]:
     faces = Face.objects.filter(image=image).annotate(confidence=face_confidence())
     if filters.model_version is not None:
@@ -298,8 +275,16 @@ def photo_faces(*, image: ReactionImage, filters: DashboardFilters) -> QuerySet[
     return faces.order_by("id")
 
 
-def image_get(*, user: AbstractBaseUser | AnonymousUser, image_id: int) -> ReactionImage:
-    return get_object_or_404(
-        scoped_to_user(ReactionImage.objects.select_related("batch__ad__campaign"), user=user),
-        pk=image_id,
-    )
+def comparison_pair(
+    summaries: list[AdSummary], *, first_id: int | None, second_id: int | None
+) -> tuple[AdSummary | None, AdSummary | None]:
+    """The two ads to test against each other: the two asked for when both have faces, else
+    the two with the most faces (None, None when fewer than two ads have faces)."""
+    by_id = {s.ad_id: s for s in summaries if s.faces}
+    first, second = by_id.get(first_id or 0), by_id.get(second_id or 0)
+    if first and second and first is not second:
+        return first, second
+    ranked = sorted(by_id.values(), key=lambda s: -s.faces)
+    if len(ranked) < 2:
+        return None, None
+    return ranked[0], ranked[1]

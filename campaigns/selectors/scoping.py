@@ -1,4 +1,4 @@
-"""Reads for views and tasks. Everything a user can reach is scoped to the user's teams here."""
+"""Rows a user may reach: everything a view fetches is narrowed to the user's teams here."""
 
 from __future__ import annotations
 
@@ -81,61 +81,8 @@ def batch_get(*, user: AbstractBaseUser | AnonymousUser, batch_id: int) -> Uploa
     )
 
 
-def batch_counts(*, batch: UploadBatch) -> dict[str, int]:
-    """Images by status and faces of a batch, counted in the database.
-
-    Skipped includes duplicates. Faces are those of the model version the batch was analysed
-    with: results are kept per version.
-    """
-    from django.db.models import Q
-
-    from campaigns.models import ImageStatus
-
-    counts = ReactionImage.objects.filter(batch=batch).aggregate(
-        total=Count("id"),
-        done=Count("id", filter=Q(status=ImageStatus.DONE)),
-        failed=Count("id", filter=Q(status=ImageStatus.FAILED)),
-        skipped=Count("id", filter=Q(status=ImageStatus.SKIPPED)),
-        duplicates=Count("id", filter=Q(status=ImageStatus.SKIPPED, duplicate_of__isnull=False)),
+def image_get(*, user: AbstractBaseUser | AnonymousUser, image_id: int) -> ReactionImage:
+    return get_object_or_404(
+        scoped_to_user(ReactionImage.objects.select_related("batch__ad__campaign"), user=user),
+        pk=image_id,
     )
-    faces = Face.objects.filter(image__batch=batch)
-    if batch.model_version_id is not None:
-        faces = faces.filter(model_version_id=batch.model_version_id)
-    counts["faces"] = faces.count()
-    return counts
-
-
-def batch_progress(*, batch: UploadBatch) -> dict:
-    """Live progress of a batch for its page and JSON endpoint, counted in the database."""
-    counts = batch_counts(batch=batch)
-    to_analyse = counts["total"] - counts["skipped"]
-    analysed = counts["done"] + counts["failed"]
-    if batch.status == UploadBatch.Status.PROCESSING:
-        stage = f"processing {analysed}/{to_analyse}"
-    else:
-        stage = batch.get_status_display().lower()
-    return {
-        "id": batch.pk,
-        "status": batch.status,
-        "stage": stage,
-        "finished": batch.is_finished,
-        "error": batch.error,
-        "members": counts["total"],
-        "to_analyse": to_analyse,
-        "analysed": analysed,
-        "processed": counts["done"],
-        "failed": counts["failed"],
-        "skipped": counts["skipped"] - counts["duplicates"],
-        "duplicates": counts["duplicates"],
-        "faces": counts["faces"],
-        "model_version": str(batch.model_version) if batch.model_version_id else None,
-    }
-
-
-def batch_problem_images(*, batch: UploadBatch) -> QuerySet[ReactionImage]:
-    """Members of the batch that were not analysed, or failed, with their reasons."""
-    from campaigns.models import ImageStatus
-
-    return ReactionImage.objects.filter(
-        batch=batch, status__in=(ImageStatus.FAILED, ImageStatus.SKIPPED)
-    ).order_by("status", "pk")

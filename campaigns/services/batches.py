@@ -1,0 +1,230 @@
+"""An upload batch from the upload to its close: create, fan out, close, fail, recount, resume.
+
+Delivery is at-least-once (acks_late, redelivery, the sweeper re-sending stalled work), so
+every step is safe to run twice: each status change is a conditional update through
+`campaigns.services.transitions`, and the batch is closed by whichever chunk finds nothing
+left to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import uuid
+import zipfile
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from campaigns.models import (
+    BATCH_UNFINISHED,
+    IMAGE_UNFINISHED,
+    Ad,
+    BatchStatus,
+    ReactionImage,
+    UploadBatch,
+)
+from campaigns.selectors.batches import batch_counts
+from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
+from inference.selectors import model_version_active
+
+logger = logging.getLogger(__name__)
+
+
+# Upload ---------------------------------------------------------------------------------------
+
+
+def batch_create(
+    *,
+    ad: Ad,
+    upload: File,
+    source_name: str,
+    user: AbstractBaseUser | None = None,
+) -> UploadBatch:
+    """Store an uploaded ZIP (streamed in chunks) as a new batch and queue its extraction."""
+    size = upload.size or 0
+    if size > settings.UPLOAD_MAX_BYTES:
+        raise ValidationError(
+            f"{source_name} is {size / 1024**2:,.0f} MiB; the upload limit is "
+            f"{settings.UPLOAD_MAX_BYTES / 1024**2:,.0f} MiB."
+        )
+    if size == 0:
+        raise ValidationError(f"{source_name} is empty.")
+    if model_version_active() is None:
+        raise ValidationError(
+            "No model version is active, so photos cannot be analysed yet; an administrator "
+            "must register and activate one first."
+        )
+    batch = UploadBatch(
+        ad=ad,
+        uploaded_by=user,
+        source_name=PurePosixPath(source_name.replace("\\", "/")).name[:255] or "upload.zip",
+        status=BatchStatus.RECEIVED,
+        progress_at=timezone.now(),
+    )
+    # The stored name is ours: the uploader's file name never becomes a path.
+    batch.archive.save(f"{uuid.uuid4().hex}.zip", upload, save=False)
+    with transaction.atomic():
+        (batch,) = status_rows_create([batch])
+        batch_id = batch.pk
+        transaction.on_commit(lambda: _extract_enqueue(batch_id))
+    return batch
+
+
+def batch_create_from_photos(
+    *,
+    ad: Ad,
+    photos: Sequence[File],
+    user: AbstractBaseUser | None = None,
+) -> UploadBatch:
+    """Loose photos become a batch too: packed into a stored (uncompressed) ZIP on disk."""
+    if not photos:
+        raise ValidationError("Choose a ZIP file or at least one photo.")
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for photo in photos:
+                name = PurePosixPath((photo.name or "photo").replace("\\", "/")).name
+                with zf.open(name or "photo", "w", force_zip64=True) as member:
+                    for part in photo.chunks():
+                        member.write(part)
+        spool.seek(0)
+        label = photos[0].name if len(photos) == 1 else f"{len(photos)} photos"
+        return batch_create(
+            ad=ad, upload=File(spool, name="photos.zip"), source_name=label or "photo", user=user
+        )
+
+
+def _extract_enqueue(batch_id: int) -> None:
+    from campaigns.tasks import batch_extract_task
+
+    batch_extract_task.delay(batch_id)
+
+
+# Processing -----------------------------------------------------------------------------------
+
+
+def batch_fan_out(*, batch: UploadBatch) -> int:
+    """Send the batch's unfinished photos to the inference queue in chunks; closes it if none.
+
+    Safe to call again for the same photos: a chunk skips photos that another one holds.
+    """
+    from campaigns.tasks import images_classify_task
+
+    ids = list(
+        ReactionImage.objects.filter(batch=batch, status__in=IMAGE_UNFINISHED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        batch_close(batch_id=batch.pk)
+        return 0
+    size = max(1, settings.INGEST_CHUNK_SIZE)
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    for chunk in chunks:
+        images_classify_task.delay(chunk, batch.model_version_id)
+    return len(chunks)
+
+
+def batch_close(*, batch_id: int) -> bool:
+    """processing -> done / partial / failed once no photo is left; True for the one caller that
+    closed it. Counters are recounted from the rows, so they are exact however often chunks ran.
+
+    A batch with no photo to analyse (every member skipped) is failed: nothing it held could
+    be analysed, and the uploader must be told so.
+    """
+    if ReactionImage.objects.filter(batch_id=batch_id, status__in=IMAGE_UNFINISHED).exists():
+        return False
+    batch = UploadBatch.objects.filter(pk=batch_id, status=BatchStatus.PROCESSING).first()
+    if batch is None:
+        return False
+    batch_recount(batch=batch)
+    processed, failed = batch.images_processed, batch.images_failed
+    if failed == 0 and processed > 0:
+        status, error = BatchStatus.DONE, ""
+    elif processed == 0 and failed == 0:
+        status = BatchStatus.FAILED
+        error = f"No photos to analyse ({batch.images_skipped} members skipped)."
+    elif processed == 0:
+        status, error = BatchStatus.FAILED, f"All {failed} photos failed."
+    else:
+        status, error = BatchStatus.PARTIAL, f"{failed} photos failed."
+    return bool(
+        status_change(
+            UploadBatch.objects.filter(pk=batch_id, status=BatchStatus.PROCESSING),
+            to=status,
+            error=error,
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def batch_fail(*, batch: UploadBatch, error: str) -> bool:
+    """Any unfinished status -> failed, with a message the uploader can act on; False when the
+    batch had already finished (a late error changes nothing)."""
+    now = timezone.now()
+    failed = status_change(
+        UploadBatch.objects.filter(pk=batch.pk), to=BatchStatus.FAILED, error=error, finished_at=now
+    )
+    if failed:
+        batch.status, batch.error, batch.finished_at = BatchStatus.FAILED, error, now
+    return bool(failed)
+
+
+def batch_recount(*, batch: UploadBatch) -> UploadBatch:
+    """Recompute the batch's counters from its images and faces, in the database."""
+    counts = batch_counts(batch=batch)
+    fields = {
+        "images_total": counts["total"],
+        "images_processed": counts["done"],
+        "images_failed": counts["failed"],
+        "images_skipped": counts["skipped"],
+        "images_duplicate": counts["duplicates"],
+        "faces_found": counts["faces"],
+    }
+    UploadBatch.objects.filter(pk=batch.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(batch, key, value)
+    return batch
+
+
+def batch_progress_touch(*, batch_ids: Sequence[int], now: dt.datetime) -> None:
+    """Record a sign of life of these batches, so the sweeper leaves them alone."""
+    for start in range(0, len(batch_ids), IN_CHUNK):
+        UploadBatch.objects.filter(pk__in=batch_ids[start : start + IN_CHUNK]).update(
+            progress_at=now
+        )
+
+
+def batches_resume_stalled(*, now: dt.datetime | None = None) -> list[int]:
+    """Re-send the work of batches without progress for a chunk's time limit.
+
+    Messages are lost when a broker restarts without persistence or a worker dies after
+    taking them; this is what makes such batches finish. Each stalled batch is resumed by one
+    sweeper only (conditional update of its progress time).
+    """
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT)
+    resumed = []
+    stalled = UploadBatch.objects.filter(status__in=BATCH_UNFINISHED).filter(
+        Q(progress_at__lt=stale) | Q(progress_at__isnull=True)
+    )
+    for batch in stalled:
+        if not UploadBatch.objects.filter(
+            pk=batch.pk, status=batch.status, progress_at=batch.progress_at
+        ).update(progress_at=now):
+            continue
+        logger.warning("resuming stalled batch %s (%s)", batch.pk, batch.status)
+        if batch.status == BatchStatus.PROCESSING:
+            batch_fan_out(batch=batch)
+        else:
+            _extract_enqueue(batch.pk)
+        resumed.append(batch.pk)
+    return resumed

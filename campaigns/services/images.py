@@ -1,0 +1,194 @@
+"""A chunk of photos on an inference worker: claim each, analyse them, store their faces.
+
+A chunk claims each photo with a conditional update and writes its results only if it still
+holds the claim, replacing that photo's faces for the model version in one transaction; the
+batch is closed by whichever chunk finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from campaigns.models import PROB_FIELDS, Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.services.batches import batch_close, batch_progress_touch
+from campaigns.services.retention import photos_purge
+from campaigns.services.transitions import IN_CHUNK, status_change
+from inference.models import ModelVersion
+
+if TYPE_CHECKING:
+    # The inference core (OpenCV, the detectors) loads on the worker, at its first chunk.
+    from inference.api import ImageResult
+
+
+def images_claim(
+    *, image_ids: Sequence[int], model_version_id: int, now: dt.datetime | None = None
+) -> list[int]:
+    """Claim each pending (or abandoned) photo of the chunk at `now`; return the ids won.
+
+    A claim older than INGEST_CHUNK_TIME_LIMIT is abandoned (its worker died or ran out of
+    time) and may be taken over; a photo claimed INGEST_MAX_ATTEMPTS times fails alone.
+    """
+    now = now or timezone.now()
+    abandoned = now - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT)
+    claimable = Q(status=ImageStatus.PENDING) | Q(
+        status=ImageStatus.PROCESSING, claimed_at__lt=abandoned
+    )
+    # A photo of a batch since re-sent for another model version is not this chunk's.
+    batch_ids = sorted(
+        set(
+            UploadBatch.objects.filter(
+                images__pk__in=image_ids, model_version_id=model_version_id
+            ).values_list("pk", flat=True)
+        )
+    )
+    won = []
+    with transaction.atomic():
+        status_change(
+            ReactionImage.objects.filter(
+                pk__in=image_ids,
+                batch_id__in=batch_ids,
+                status=ImageStatus.PROCESSING,
+                claimed_at__lt=abandoned,
+                attempts__gte=settings.INGEST_MAX_ATTEMPTS,
+            ),
+            to=ImageStatus.FAILED,
+            error=(
+                f"analysis did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts: the worker "
+                "was killed or ran out of time on this photo"
+            ),
+            processed_at=now,
+        )
+        for image_id in image_ids:
+            # Plain column conditions only: PostgreSQL re-checks them on the row a concurrent
+            # claimer just committed, so exactly one of two racing claims updates it.
+            if status_change(
+                ReactionImage.objects.filter(claimable, pk=image_id, batch_id__in=batch_ids),
+                to=ImageStatus.PROCESSING,
+                claimed_at=now,
+                error="",
+                attempts=F("attempts") + 1,
+            ):
+                won.append(image_id)
+        if won:
+            batch_progress_touch(batch_ids=batch_ids, now=now)
+    return won
+
+
+def images_classify(*, image_ids: Sequence[int], model_version_id: int) -> list[int]:
+    """Analyse a chunk of photos, store their faces and close the batches left with nothing to
+    do; returns the batches the chunk belongs to.
+
+    Photos another worker holds are left alone; a photo that cannot be read or decoded fails
+    alone with its reason; results of photos whose claim was lost meanwhile are dropped.
+    """
+    from inference.api import analyze_images
+    from inference.registry import classifier_get, detector_get
+
+    now = timezone.now()
+    model_version = ModelVersion.objects.get(pk=model_version_id)
+    claimed = images_claim(image_ids=image_ids, model_version_id=model_version_id, now=now)
+    if claimed:
+        images = list(ReactionImage.objects.filter(pk__in=claimed).order_by("pk"))
+        sources: list[bytes] = []
+        readable: list[ReactionImage] = []
+        errors: dict[int, str] = {}
+        for image in images:
+            try:
+                with default_storage.open(image.file.name, "rb") as handle:
+                    sources.append(handle.read())
+                readable.append(image)
+            except (OSError, ValueError):
+                errors[image.pk] = (
+                    "the stored photo is missing (deleted under the retention policy?)"
+                )
+        results = analyze_images(
+            sources,
+            detector=detector_get(),
+            classifier=classifier_get(model_version=model_version),
+            batch_size=settings.INFERENCE_BATCH_SIZE,
+        )
+        outcomes = {image.pk: result for image, result in zip(readable, results, strict=True)}
+        image_results_store(
+            images=images,
+            outcomes=outcomes,
+            errors=errors,
+            model_version_id=model_version_id,
+            claimed_at=now,
+        )
+        if settings.PHOTO_RETENTION == "immediate":
+            photos_purge(image_ids=[image.pk for image in images], cutoff=timezone.now())
+    batch_ids = sorted(
+        set(ReactionImage.objects.filter(pk__in=image_ids).values_list("batch_id", flat=True))
+    )
+    for batch_id in batch_ids:
+        batch_close(batch_id=batch_id)
+    return batch_ids
+
+
+def image_results_store(
+    *,
+    images: Sequence[ReactionImage],
+    outcomes: dict[int, ImageResult],
+    errors: dict[int, str],
+    model_version_id: int,
+    claimed_at: dt.datetime,
+) -> None:
+    """One transaction: each photo's status, and its faces for the version, replaced; a photo
+    whose claim at `claimed_at` was lost meanwhile is left to the worker that took it over."""
+    now = timezone.now()
+    faces: list[Face] = []
+    with transaction.atomic():
+        done: list[int] = []
+        for image in images:
+            owned = ReactionImage.objects.filter(
+                pk=image.pk, status=ImageStatus.PROCESSING, claimed_at=claimed_at
+            )
+            result = outcomes.get(image.pk)
+            if result is None or not result.ok:
+                error = errors.get(image.pk) or (
+                    (result.error or "not analysed") if result else "not analysed"
+                )
+                status_change(owned, to=ImageStatus.FAILED, error=error[:2000], processed_at=now)
+                continue
+            if not status_change(
+                owned,
+                to=ImageStatus.DONE,
+                width=result.width,
+                height=result.height,
+                error="",
+                processed_at=now,
+            ):
+                continue  # the claim expired and another worker took the photo over
+            done.append(image.pk)
+            for face in result.faces:
+                probabilities = {
+                    f"prob_{name}": min(1.0, max(0.0, float(p)))
+                    for name, p in face.probabilities.items()
+                }
+                faces.append(
+                    Face(
+                        image_id=image.pk,
+                        x=face.x,
+                        y=face.y,
+                        w=face.w,
+                        h=face.h,
+                        detector_score=float(face.score),
+                        label=face.label,
+                        model_version_id=model_version_id,
+                        **{field: probabilities[field] for field in PROB_FIELDS},
+                    )
+                )
+        for start in range(0, len(done), IN_CHUNK):
+            Face.objects.filter(
+                image_id__in=done[start : start + IN_CHUNK], model_version_id=model_version_id
+            ).delete()
+        Face.objects.bulk_create(faces, batch_size=IN_CHUNK)
+        batch_progress_touch(batch_ids=sorted({image.batch_id for image in images}), now=now)

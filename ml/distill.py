@@ -1,0 +1,60 @@
+"""Distillation: a trained model's probabilities on the Training faces become part of the
+target of the network being trained (`ml.train --teacher`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ml import CLASSES
+from ml.artifact import check_same_training, load_keras_model
+from ml.datasets import Dataset
+
+
+def distillation_targets(
+    teacher_probabilities: np.ndarray,
+    labels: np.ndarray,
+    *,
+    weight: float,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Training targets: (1 - weight) * one-hot label + weight * the teacher's probabilities
+    softened by `temperature` (p ** (1 / T), renormalised; T > 1 flattens them)."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"teacher weight must lie in [0, 1], got {weight}")
+    if temperature <= 0:
+        raise ValueError(f"teacher temperature must be positive, got {temperature}")
+    if teacher_probabilities.shape != (len(labels), len(CLASSES)):
+        raise ValueError(
+            f"teacher probabilities have shape {teacher_probabilities.shape}, expected "
+            f"{(len(labels), len(CLASSES))}"
+        )
+    logits = np.log(np.clip(teacher_probabilities.astype(np.float64), 1e-12, 1.0)) / temperature
+    softened = np.exp(logits - logits.max(axis=1, keepdims=True))
+    softened /= softened.sum(axis=1, keepdims=True)
+    onehot = np.eye(len(CLASSES))[labels]
+    return ((1.0 - weight) * onehot + weight * softened).astype(np.float32)
+
+
+def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
+    """The teacher's probabilities on the Training faces, averaged over each face and its
+    mirror image (training flips faces at random, so the target must not depend on it).
+
+    The teacher must have been trained on exactly this data: one that saw PublicTest or
+    PrivateTest would leak them into the student."""
+    from ml.evaluate import predict_probabilities
+
+    model, meta = load_keras_model(teacher_dir)
+    fingerprint = dataset.fingerprint()
+    check_same_training(
+        meta,
+        classes=list(CLASSES),
+        preprocessing=dataset.spec,
+        fingerprint=fingerprint,
+        against=f"this run's data (fingerprint {fingerprint})",
+        label=f"teacher {teacher_dir}",
+    )
+    images = dataset.split("train").images
+    mirrored = np.ascontiguousarray(images[:, :, ::-1])
+    return (predict_probabilities(model, images) + predict_probabilities(model, mirrored)) / 2
