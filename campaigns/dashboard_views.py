@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 from campaigns import charts, exports
 from campaigns.forms import DashboardFilterForm
 from campaigns.models import Ad, Campaign
+from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, dashboards, scoping
 from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.stats import MIN_EXPECTED_COUNT
@@ -40,7 +41,7 @@ def _int_param(request: HttpRequest, name: str) -> int | None:
 
 @login_required
 @require_GET
-def campaign_dashboard(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
     form, filters = _filters(request)
     breakdown = dashboards.campaign_breakdown(campaign=campaign, filters=filters)
@@ -75,7 +76,7 @@ def campaign_dashboard(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
+def ad_detail(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
     form, filters = _filters(request)
     photos = batches.photo_page(ad=ad, model_version=filters.model_version)
@@ -100,7 +101,7 @@ def ad_detail(request: HttpRequest, ad_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def photo_detail(request: HttpRequest, image_id: int) -> HttpResponse:
+def photo_detail(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponse:
     image = scoping.image_get(user=request.user, image_id=image_id)
     _, filters = _filters(request)
     faces = list(dashboards.photo_faces(image=image, filters=filters))
@@ -131,7 +132,7 @@ def photo_detail(request: HttpRequest, image_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def photo_file(request: HttpRequest, image_id: int) -> FileResponse:
+def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> FileResponse:
     """The stored photo, read through default_storage; private to the owning team."""
     image = scoping.image_get(user=request.user, image_id=image_id)
     if not image.file or not default_storage.exists(image.file.name):
@@ -160,13 +161,13 @@ def _export(
 
 @login_required
 @require_GET
-def campaign_export(request: HttpRequest, campaign_id: int) -> StreamingHttpResponse:
+def campaign_export(request: AuthenticatedHttpRequest, campaign_id: int) -> StreamingHttpResponse:
     campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
     return _export(request, campaign=campaign, stem=campaign.name)
 
 
 @login_required
 @require_GET
-def ad_export(request: HttpRequest, ad_id: int) -> StreamingHttpResponse:
+def ad_export(request: AuthenticatedHttpRequest, ad_id: int) -> StreamingHttpResponse:
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
     return _export(request, campaign=ad.campaign, ad=ad, stem=f"{ad.campaign.name}-{ad.name}")

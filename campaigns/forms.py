@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
 
 from campaigns.models import Ad, Campaign, Team
 from campaigns.selectors.dashboards import DashboardFilters, default_model_version
@@ -25,11 +26,13 @@ class CampaignForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 3}),
         }
 
-    def __init__(self, *args, teams, **kwargs) -> None:
+    def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].queryset = teams
+        team_field = self.fields["team"]
+        assert isinstance(team_field, forms.ModelChoiceField)
+        team_field.queryset = teams
         if teams.count() == 1:
-            self.fields["team"].initial = teams.first()
+            team_field.initial = teams.first()
 
 
 class AdForm(forms.ModelForm):
@@ -49,11 +52,11 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     """Several files under one name (Django's FileField takes one)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
         super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None):
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
         if isinstance(data, list | tuple):
             return [super(MultipleFileField, self).clean(item, initial) for item in data]
         return [super().clean(data, initial)] if data else []
@@ -69,8 +72,8 @@ class BatchUploadForm(forms.Form):
     )
     photos = MultipleFileField(required=False, label="…or loose photos")
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         if bool(cleaned.get("archive")) == bool(cleaned.get("photos")):
             raise forms.ValidationError("Choose either one ZIP file or one or more photos.")
         return cleaned

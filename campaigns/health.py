@@ -13,7 +13,7 @@ from kombu import Connection
 
 from inference.selectors import model_version_active
 
-BROKER_TIMEOUT_S = 2.0
+BROKER_TIMEOUT_S = 2
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.forms import BatchUploadForm, ReprocessForm
+from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors.batches import batch_problem_images, batch_progress
 from campaigns.selectors.scoping import ad_get, batch_get
 from campaigns.services import reprocess
@@ -24,7 +25,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 @login_required
-def batch_upload(request: HttpRequest, ad_id: int) -> HttpResponse:
+def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
     """The upload form; a POST stores the file (streamed to disk by Django) and starts a batch."""
     ad = ad_get(user=request.user, ad_id=ad_id)
     limit_mib = settings.UPLOAD_MAX_BYTES // 1024**2
@@ -79,7 +80,7 @@ def batch_url(batch_id: int) -> str:
 
 
 @login_required
-def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = batch_get(user=request.user, batch_id=batch_id)
     return render(
         request,
@@ -97,7 +98,7 @@ def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 @require_GET
 @never_cache
 @login_required
-def batch_status(request: HttpRequest, batch_id: int) -> JsonResponse:
+def batch_status(request: AuthenticatedHttpRequest, batch_id: int) -> JsonResponse:
     """What the batch page polls: stage, counts, finished flag."""
     batch = batch_get(user=request.user, batch_id=batch_id)
     return JsonResponse(batch_progress(batch=batch))
@@ -105,7 +106,7 @@ def batch_status(request: HttpRequest, batch_id: int) -> JsonResponse:
 
 @require_POST
 @login_required
-def batch_reprocess(request: HttpRequest, batch_id: int) -> HttpResponse:
+def batch_reprocess(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = batch_get(user=request.user, batch_id=batch_id)
     form = ReprocessForm(request.POST)
     if form.is_valid():

@@ -7,10 +7,12 @@ dashboards work offline and the script always matches the installed Python packa
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from django.contrib.staticfiles.finders import BaseFinder
-from django.core.checks import Error
+from django.core.checks import CheckMessage, Error
 from django.core.files.storage import FileSystemStorage
 
 PLOTLY_STATIC_PATH = "campaigns/vendor/plotly.min.js"
@@ -27,18 +29,19 @@ class PlotlyFinder(BaseFinder):
         self.source = plotly_js_file()
         prefix = PLOTLY_STATIC_PATH.rsplit("/", 1)[0]
         self.storage = FileSystemStorage(location=str(self.source.parent))
-        self.storage.prefix = prefix
+        # Where collectstatic puts the storage's files (as AppDirectoriesFinder sets it).
+        self.storage.prefix = prefix  # type: ignore[attr-defined]
 
-    def check(self, **kwargs: object) -> list[Error]:
+    def check(self, **kwargs: Any) -> list[CheckMessage]:
         if not self.source.is_file():
             return [Error(f"{self.source} not found: is the plotly package installed?")]
         return []
 
-    def find(self, path: str, find_all: bool = False, **kwargs: object) -> str | list[str]:
+    def find(self, path: str, find_all: bool = False, **kwargs: Any) -> Any:
         if path == PLOTLY_STATIC_PATH and self.source.is_file():
             return [str(self.source)] if find_all else str(self.source)
         return [] if find_all else ""
 
-    def list(self, ignore_patterns: list[str] | None):
+    def list(self, ignore_patterns: Iterable[str] | None) -> Iterator[tuple[str, Any]]:
         if self.source.is_file():
             yield self.source.name, self.storage

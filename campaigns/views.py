@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from campaigns.forms import AdForm, CampaignForm
 from campaigns.health import health_report
+from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import dashboards, scoping
 from campaigns.services import teams
 
@@ -24,23 +25,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @login_required
-def campaign_list(request: HttpRequest) -> HttpResponse:
+def campaign_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     campaigns = list(scoping.campaign_list(user=request.user))
     # Faces analysed and dominant emotion per campaign, by the active model: one GROUP BY.
     overviews = dashboards.campaign_overviews(
         user=request.user, model_version=dashboards.default_model_version()
     )
-    for campaign in campaigns:
-        campaign.overview = overviews.get(campaign.pk)
+    rows = [(campaign, overviews.get(campaign.pk)) for campaign in campaigns]
     return render(
         request,
         "campaigns/campaign_list.html",
-        {"campaigns": campaigns, "teams": scoping.team_list(user=request.user)},
+        {"campaigns": rows, "teams": scoping.team_list(user=request.user)},
     )
 
 
 @login_required
-def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_detail(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
     return render(
         request,
@@ -50,7 +50,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 @login_required
-def campaign_create(request: HttpRequest) -> HttpResponse:
+def campaign_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     user_teams = scoping.team_list(user=request.user)
     form = CampaignForm(request.POST or None, teams=user_teams)
     if request.method == "POST" and form.is_valid():
@@ -66,7 +66,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def ad_create(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def ad_create(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
     form = AdForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():

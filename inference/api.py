@@ -84,7 +84,7 @@ def analyze_images(
     sources: Sequence[ImageSource],
     *,
     detector: FaceDetector | str = DEFAULT_DETECTOR,
-    classifier: EmotionClassifier | str | os.PathLike | None = None,
+    classifier: EmotionClassifier | str | os.PathLike[str] | None = None,
     detect_max_side: int = DEFAULT_DETECT_MAX_SIDE,
     min_face_size: int = DEFAULT_MIN_FACE_SIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,

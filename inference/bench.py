@@ -25,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.precision import PRECISIONS
+
 from .api import StageTimings, analyze_images
 from .classifier import (
     BACKENDS,
     DEFAULT_BATCH_SIZE,
     DEFAULT_MODEL_DIR,
-    PRECISIONS,
     EmotionClassifier,
 )
 from .detection import (

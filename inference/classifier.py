@@ -12,8 +12,9 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -32,6 +33,10 @@ from ml.preprocessing import PreprocessSpec, preprocess_faces
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 64
+
+# A backend's forward pass: a float32 batch (N, S, S, C) -> (N, classes) probabilities.
+PredictBatch: TypeAlias = Callable[[np.ndarray], np.ndarray]
+
 # The shipped artifact (ml issue); Django passes the active ModelVersion's folder instead.
 DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIR
 
@@ -57,7 +62,7 @@ class EmotionClassifier:
     def __init__(
         self,
         *,
-        predict_batch,
+        predict_batch: PredictBatch,
         metadata: ArtifactMetadata,
         model_dir: Path,
         backend: str,
@@ -88,7 +93,7 @@ class EmotionClassifier:
     @classmethod
     def load(
         cls,
-        model_dir: str | os.PathLike,
+        model_dir: str | os.PathLike[str],
         *,
         backend: str = "auto",
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -150,7 +155,7 @@ class EmotionClassifier:
         return probabilities[:, self._to_canonical].astype(np.float32)
 
 
-def _load_keras(model_dir: Path, precision: str):
+def _load_keras(model_dir: Path, precision: str) -> tuple[PredictBatch, ArtifactMetadata]:
     configure_tensorflow()
     import tensorflow as tf
 
@@ -160,17 +165,22 @@ def _load_keras(model_dir: Path, precision: str):
     # One trace for every batch size: the batch dimension is left open.
     signature = [tf.TensorSpec((None, size, size, channels), tf.float32)]
 
-    @tf.function(input_signature=signature, reduce_retracing=True)
-    def forward(x):
+    # tf.function as a decorator, typed (TensorFlow has no stubs).
+    traced: Callable[[Callable[[Any], Any]], Callable[[Any], Any]]
+    traced = tf.function(input_signature=signature, reduce_retracing=True)
+
+    @traced
+    def forward(x: Any) -> Any:
         return model(x, training=False)
 
     def predict_batch(x: np.ndarray) -> np.ndarray:
-        return forward(tf.constant(x)).numpy()
+        probabilities: np.ndarray = forward(tf.constant(x)).numpy()
+        return probabilities
 
     return predict_batch, metadata
 
 
-def _load_tflite(model_dir: Path):
+def _load_tflite(model_dir: Path) -> tuple[PredictBatch, ArtifactMetadata]:
     from ml.tflite import TFLiteRunner
 
     metadata = read_metadata(model_dir)

@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 # before its pixels are decoded (Pillow's own bomb guard only warns below 2x its limit).
 DEFAULT_MAX_PIXELS = 64_000_000
 
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
+ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
 
 _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -46,7 +46,7 @@ class DecodedImage:
 
     @property
     def scale(self) -> float:
-        return self.pixels.shape[1] / self.width
+        return int(self.pixels.shape[1]) / self.width
 
 
 def source_name(source: ImageSource, index: int) -> str:

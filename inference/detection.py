@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 import cv2
+import cv2.data
 import numpy as np
 
 from ml.tflite import load_interpreter
@@ -107,8 +108,10 @@ class HaarDetector:
         )
         # The cascade has no probability; more overlapping hits means a surer face.
         return [
-            DetectedFace(box=tuple(int(v) for v in box), score=float(n / (n + self.min_neighbors)))
-            for box, n in zip(boxes, np.ravel(neighbours), strict=True)
+            DetectedFace(
+                box=(int(x), int(y), int(w), int(h)), score=float(n / (n + self.min_neighbors))
+            )
+            for (x, y, w, h), n in zip(boxes, np.ravel(neighbours), strict=True)
         ]
 
 
@@ -385,6 +388,18 @@ def _framed(name: str) -> FaceDetector:
     return FramedDetector(raw_detector(name), FRAMINGS[name])
 
 
+@functools.cache
+def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
+    """The detector called `name`, built once per process (model files load once)."""
+    try:
+        build = _BUILDERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}"
+        ) from None
+    return build()
+
+
 # Every detector FACE_DETECTOR may name, and how it is built: the one list of detector names.
 _BUILDERS: dict[str, Callable[[], FaceDetector]] = {
     "blazeface": lambda: FramedDetector(
@@ -405,15 +420,3 @@ _BUILDERS: dict[str, Callable[[], FaceDetector]] = {
     ),
 }
 DETECTOR_NAMES: tuple[str, ...] = tuple(_BUILDERS)
-
-
-@functools.cache
-def get_detector(name: str = DEFAULT_DETECTOR) -> FaceDetector:
-    """The detector called `name`, built once per process (model files load once)."""
-    try:
-        build = _BUILDERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}"
-        ) from None
-    return build()

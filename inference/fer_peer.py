@@ -11,12 +11,13 @@ import logging
 import os
 import sys
 import time
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 logging.disable(logging.WARNING)
 
 
-def classify_crops(detector, paths: list[str]) -> dict:
+def classify_crops(detector: Any, paths: list[str]) -> dict[str, Any]:
     """Images that already are face crops, through fer's classifier with fer's preprocessing.
 
     Not `detect_emotions(face_rectangles=...)`: that pads every box by 10 px of black on
@@ -30,7 +31,7 @@ def classify_crops(detector, paths: list[str]) -> dict:
     started = time.perf_counter()
     faces = [cv2.imread(path, cv2.IMREAD_GRAYSCALE) for path in paths]
     decode_s = time.perf_counter() - started
-    results = [
+    results: list[dict[str, Any]] = [
         {"source": path, "error": "cv2.imread could not read it", "faces": []}
         for path, face in zip(paths, faces, strict=True)
         if face is None
@@ -63,7 +64,7 @@ def classify_crops(detector, paths: list[str]) -> dict:
 def main() -> None:
     request = json.load(sys.stdin)
     import cv2
-    from fer.fer import FER
+    from fer.fer import FER  # type: ignore[import-not-found]  # only in the peer's venv
 
     detector = FER(mtcnn=False)  # Haar mode, the package's defaults
     if request["mode"] == "faces":

@@ -15,9 +15,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ml.artifact import ArtifactError
+from ml.precision import PRECISIONS
 
 from .api import DEFAULT_DETECT_MAX_SIDE, DEFAULT_MIN_FACE_SIZE, ImageResult, analyze_images
-from .classifier import BACKENDS, DEFAULT_MODEL_DIR, PRECISIONS, EmotionClassifier
+from .classifier import BACKENDS, DEFAULT_MODEL_DIR, EmotionClassifier
 from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 
 

@@ -47,7 +47,7 @@ def load_fer_faces(
 def make_background(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """A smooth colour field with blurred noise and a few shapes: texture without faces."""
     corners = rng.integers(30, 226, size=(2, 2, 3)).astype(np.float32)
-    background = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
+    background: np.ndarray = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
     noise = rng.normal(0, 25, size=(max(1, height // 8), max(1, width // 8), 3)).astype(np.float32)
     background += cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
     for _ in range(int(rng.integers(2, 6))):

@@ -1,6 +1,7 @@
 """Training, evaluation and export of the facial-expression CNN (never imports Django)."""
 
 from pathlib import Path
+from typing import Any, TypeAlias
 
 # The canonical class order, used by datasets, models, artifacts, the database and the dashboards.
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
@@ -8,3 +9,7 @@ CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad
 # The artifact the project ships: the one place its version is named (settings, the inference
 # CLIs and the tests read it from here).
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.4"
+
+# Keras and TensorFlow ship no type information: their objects are typed with these aliases.
+KerasModel: TypeAlias = Any
+TFLiteInterpreter: TypeAlias = Any

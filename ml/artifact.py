@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ml import CLASSES
+from ml import CLASSES, KerasModel
 from ml.preprocessing import PreprocessSpec
 
 if TYPE_CHECKING:
@@ -41,10 +41,10 @@ class ArtifactMetadata:
     version: str
     classes: list[str] = field(default_factory=lambda: list(CLASSES))
     preprocessing: PreprocessSpec = field(default_factory=PreprocessSpec)
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
-    training_data: dict = field(default_factory=dict)
-    metrics: dict = field(default_factory=dict)
+    training_data: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
 
     @property
@@ -52,7 +52,7 @@ class ArtifactMetadata:
         size = self.preprocessing.input_size
         return (size, size, self.preprocessing.channels)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "version": self.version,
@@ -67,7 +67,7 @@ class ArtifactMetadata:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> ArtifactMetadata:
+    def from_dict(cls, data: dict[str, Any]) -> ArtifactMetadata:
         try:
             meta = cls(
                 name=str(data["name"]),
@@ -137,7 +137,7 @@ def check_same_training(
         )
 
 
-def load_keras_model(model_dir: str | Path):
+def load_keras_model(model_dir: str | Path) -> tuple[KerasModel, ArtifactMetadata]:
     """Load model.keras and check it against model.json (input shape, number of classes)."""
     import keras
 
@@ -175,10 +175,10 @@ def epochs_in_history(run_dir: Path) -> int | None:
 
 
 def save_artifact(
-    model,
+    model: KerasModel,
     *,
     dataset: Dataset,
-    config: dict,
+    config: dict[str, Any],
     seed: int | None,
     out: Path,
     name: str,
@@ -194,7 +194,7 @@ def save_artifact(
     from ml.metrics import classification_report
 
     out.mkdir(parents=True, exist_ok=True)
-    reports: dict[str, dict] = {}
+    reports: dict[str, dict[str, Any]] = {}
     for split in ("valid", "test"):
         if split not in dataset.splits or not len(dataset.splits[split]):
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import tensorflow as tf
 
@@ -27,7 +28,7 @@ def _affine_matrices(
     return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
 
 
-def augment_batch(images: tf.Tensor, seed: tf.Tensor, params: dict) -> tf.Tensor:
+def augment_batch(images: tf.Tensor, seed: tf.Tensor, params: dict[str, Any]) -> tf.Tensor:
     """Flip, rotate/zoom/shift (reflect padding) and random erasing on a float batch (N,S,S,C)."""
     images = tf.cast(images, tf.float32)
     batch = tf.shape(images)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ml.artifact import CARD_FILE, ArtifactMetadata
 
@@ -11,7 +12,7 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def _confusions(report: dict, name: str, top: int = 2) -> str:
+def _confusions(report: dict[str, Any], name: str, top: int = 2) -> str:
     """'sad (24%), surprise (14%)': where the true class `name` is most often misread."""
     classes = report["confusion_matrix"]["classes"]
     row = report["confusion_matrix"]["rows_true_cols_predicted"][classes.index(name)]
@@ -32,7 +33,7 @@ def _input_sentence(meta: ArtifactMetadata) -> str:
     )
 
 
-def _distilled_from(config: dict) -> str:
+def _distilled_from(config: dict[str, Any]) -> str:
     """', distilled from X (teacher weight 0.5)' for a network trained with a teacher."""
     if not config.get("teacher"):
         return ""
@@ -77,7 +78,7 @@ def _what_it_is(meta: ArtifactMetadata, epochs_run: int | None) -> list[str]:
 
 
 def write_model_card(
-    out: Path, meta: ArtifactMetadata, reports: dict[str, dict], *, epochs_run: int | None
+    out: Path, meta: ArtifactMetadata, reports: dict[str, dict[str, Any]], *, epochs_run: int | None
 ) -> Path:
     """Data, intended use, figures per class, and the known weaknesses and biases."""
     test = reports.get("test") or reports["valid"]

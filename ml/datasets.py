@@ -23,6 +23,7 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeAlias
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -31,6 +32,9 @@ from ml import CLASSES
 from ml.preprocessing import PreprocessSpec, preprocess_faces
 
 logger = logging.getLogger(__name__)
+
+# One decoded image as the readers collect it: (pixels, class name, where it came from).
+Row: TypeAlias = tuple[np.ndarray, str, str]
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 SPLIT_ALIASES = {
@@ -130,7 +134,7 @@ class Dataset:
                 digest.update(self.splits[name].labels.astype(np.int64).tobytes())
         return digest.hexdigest()
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "fingerprint": self.fingerprint(),
@@ -148,8 +152,10 @@ class Dataset:
 # --- readers -------------------------------------------------------------------------------
 
 
-def _read_csv(path: Path, spec: PreprocessSpec) -> tuple[dict[str, list], list]:
-    rows: dict[str, list] = {s: [] for s in SPLITS}
+def _read_csv(
+    path: Path, spec: PreprocessSpec
+) -> tuple[dict[str, list[Row]], list[tuple[str, str]]]:
+    rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or [])
@@ -200,7 +206,7 @@ def _decode(data: bytes) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         if image.mode not in ("L", "RGB"):
-            image = image.convert("RGB")
+            return np.asarray(image.convert("RGB"))
         return np.asarray(image)
 
 
@@ -224,10 +230,14 @@ def _iter_tar(path: Path) -> Iterator[tuple[PurePosixPath, bytes | None, str]]:
             yield name, handle.read() if handle else b"", f"{path.name}:{member.name}"
 
 
-def _read_images(path: Path, spec: PreprocessSpec) -> tuple[dict[str, list], list]:
-    rows: dict[str, list] = {s: [] for s in SPLITS}
+def _read_images(
+    path: Path, spec: PreprocessSpec
+) -> tuple[dict[str, list[Row]], list[tuple[str, str]]]:
+    rows: dict[str, list[Row]] = {s: [] for s in SPLITS}
     unreadable: list[tuple[str, str]] = []
-    entries: Iterable = _iter_tar(path) if path.is_file() else _iter_folder(path)
+    entries: Iterable[tuple[PurePosixPath, bytes | None, str]] = (
+        _iter_tar(path) if path.is_file() else _iter_folder(path)
+    )
     for relative, data, shown in entries:
         if relative.suffix.lower() not in IMAGE_SUFFIXES:
             continue
@@ -247,7 +257,7 @@ def _read_images(path: Path, spec: PreprocessSpec) -> tuple[dict[str, list], lis
 # --- assembly ------------------------------------------------------------------------------
 
 
-def _to_split(rows: list, spec: PreprocessSpec) -> SplitData:
+def _to_split(rows: list[Row], spec: PreprocessSpec) -> SplitData:
     shape = (spec.input_size, spec.input_size, spec.channels)
     if not rows:
         return SplitData(np.empty((0, *shape), np.uint8), np.empty((0,), np.int64), [])
@@ -346,7 +356,8 @@ def load_dataset(
             arrays[f"{name}_sources"] = np.array(data.sources)
         arrays["unreadable"] = np.array([f"{s}\t{r}" for s, r in unreadable])
         tmp = cached.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
+        # allow_pickle is savez's default, named so that mypy matches **arrays to its arrays.
+        np.savez(tmp, allow_pickle=True, **arrays)
         tmp.replace(cached)
 
     duplicates = _find_duplicates(splits, drop_cross_split_duplicates)

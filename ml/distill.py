@@ -34,7 +34,8 @@ def distillation_targets(
     softened = np.exp(logits - logits.max(axis=1, keepdims=True))
     softened /= softened.sum(axis=1, keepdims=True)
     onehot = np.eye(len(CLASSES))[labels]
-    return ((1.0 - weight) * onehot + weight * softened).astype(np.float32)
+    targets: np.ndarray = ((1.0 - weight) * onehot + weight * softened).astype(np.float32)
+    return targets
 
 
 def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
@@ -57,4 +58,7 @@ def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
     )
     images = dataset.split("train").images
     mirrored = np.ascontiguousarray(images[:, :, ::-1])
-    return (predict_probabilities(model, images) + predict_probabilities(model, mirrored)) / 2
+    averaged: np.ndarray = (
+        predict_probabilities(model, images) + predict_probabilities(model, mirrored)
+    ) / 2
+    return averaged

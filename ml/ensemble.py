@@ -19,7 +19,9 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from ml import KerasModel
 from ml.artifact import (
     MODEL_FILE,
     ArtifactError,
@@ -51,7 +53,9 @@ def check_members(metas: Sequence[ArtifactMetadata]) -> None:
         )
 
 
-def build_ensemble(members: Sequence, input_shape: tuple[int, int, int], *, flip: bool = False):
+def build_ensemble(
+    members: Sequence[KerasModel], input_shape: tuple[int, int, int], *, flip: bool = False
+) -> KerasModel:
     """One Keras model whose output is the mean of the members' probabilities (each also
     over the mirrored input with `flip`)."""
     import keras
@@ -61,7 +65,7 @@ def build_ensemble(members: Sequence, input_shape: tuple[int, int, int], *, flip
 
     inputs = keras.Input(shape=input_shape, name="face")
     mirrored = HorizontalFlip(name="mirror")(inputs) if flip else None
-    outputs = []
+    outputs: list[Any] = []
     for index, member in enumerate(members, start=1):
         member.name = f"member_{index}"  # nested models need distinct names to save
         outputs.append(member(inputs))
@@ -71,7 +75,7 @@ def build_ensemble(members: Sequence, input_shape: tuple[int, int, int], *, flip
     return keras.Model(inputs, averaged, name=f"ensemble_of_{len(members)}")
 
 
-def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict:
+def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict[str, Any]:
     """What model.json records of a member: enough to trace it back to its training run."""
     return {
         "model": f"{meta.name} {meta.version}",
@@ -88,13 +92,13 @@ def describe_member(model_dir: Path, meta: ArtifactMetadata) -> dict:
 
 def unpack_members(
     member_dirs: Sequence[str | Path],
-) -> list[tuple[object, ArtifactMetadata, dict]]:
+) -> list[tuple[KerasModel, ArtifactMetadata, dict[str, Any]]]:
     """Each member's network, metadata and model.json entry; an ensemble given as a member
     contributes its own networks, so every network weighs the same in the new average.
 
     `DIR#2` takes only the second network of the ensemble in DIR (1-based, model.json order),
     so a new make-up can keep some of a shipped ensemble's networks without their runs."""
-    unpacked = []
+    unpacked: list[tuple[KerasModel, ArtifactMetadata, dict[str, Any]]] = []
     for spec in member_dirs:
         path, _, chosen = str(spec).partition("#")
         model, meta = load_keras_model(path)
@@ -104,7 +108,7 @@ def unpack_members(
             unpacked.append((model, meta, describe_member(Path(path), meta)))
             continue
         descriptions = meta.config["members"]
-        indices = range(1, len(descriptions) + 1)
+        indices: Sequence[int] = range(1, len(descriptions) + 1)
         if chosen:
             if not chosen.isdigit() or int(chosen) not in indices:
                 raise ValueError(

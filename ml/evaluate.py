@@ -6,10 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ml import KerasModel
 from ml.artifact import load_keras_model
 from ml.metrics import classification_report
 from ml.precision import PRECISIONS, resolve_precision, with_precision
@@ -18,17 +21,21 @@ logger = logging.getLogger(__name__)
 
 
 def predict_probabilities(
-    model, images: np.ndarray, *, tta: bool = False, batch_size: int = 256
+    model: KerasModel, images: np.ndarray, *, tta: bool = False, batch_size: int = 256
 ) -> np.ndarray:
     """Class probabilities for a uint8 batch; with `tta`, averaged over flips and shifted crops."""
     import tensorflow as tf
 
-    @tf.function(reduce_retracing=True)
-    def forward(batch):
+    # tf.function as a decorator, typed (TensorFlow has no stubs).
+    traced: Callable[[Callable[[Any], Any]], Callable[[Any], Any]]
+    traced = tf.function(reduce_retracing=True)
+
+    @traced
+    def forward(batch: Any) -> Any:
         return model(batch, training=False)
 
     def run(batch_images: np.ndarray) -> np.ndarray:
-        outputs = []
+        outputs: list[np.ndarray] = []
         for start in range(0, len(batch_images), batch_size):
             chunk = tf.convert_to_tensor(batch_images[start : start + batch_size], tf.float32)
             outputs.append(forward(chunk).numpy())
@@ -43,10 +50,11 @@ def predict_probabilities(
     for dy, dx in ((0, 0), (0, 4), (4, 0), (4, 4)):
         shifted = padded[:, dy : dy + size, dx : dx + size]
         views.extend([shifted, shifted[:, :, ::-1]])
-    return np.mean([run(np.ascontiguousarray(v)) for v in views], axis=0)
+    averaged: np.ndarray = np.mean([run(np.ascontiguousarray(v)) for v in views], axis=0)
+    return averaged
 
 
-def save_confusion_png(report: dict, path: str | Path, title: str) -> None:
+def save_confusion_png(report: dict[str, Any], path: str | Path, title: str) -> None:
     """Row-normalised confusion matrix with counts, as a PNG."""
     import matplotlib
 
@@ -87,7 +95,7 @@ def evaluate_artifact(
     tta: bool = False,
     cache_dir: str | Path | None = None,
     precision: str = "float32",
-) -> dict:
+) -> dict[str, Any]:
     """Load the artifact and dataset with the artifact's own preprocessing, and report."""
     from ml.datasets import load_dataset
 

@@ -19,18 +19,22 @@ from pathlib import Path
 
 import numpy as np
 
+from ml import KerasModel
 from ml.artifact import TFLITE_FILE, load_keras_model
 from ml.precision import with_precision
 
 
-def convert_to_tflite(model) -> bytes:
+def convert_to_tflite(model: KerasModel) -> bytes:
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return converter.convert()
+    content: bytes = converter.convert()
+    return content
 
 
-def keras_faces_per_second(model, images: np.ndarray, batch: int) -> tuple[float, np.ndarray]:
+def keras_faces_per_second(
+    model: KerasModel, images: np.ndarray, batch: int
+) -> tuple[float, np.ndarray]:
     import tensorflow as tf
 
     forward = tf.function(lambda x: model(x, training=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def expected_calibration_error(
 
 def classification_report(
     probabilities: np.ndarray, true: np.ndarray, classes: Sequence[str]
-) -> dict:
+) -> dict[str, Any]:
     """Accuracy, macro/weighted F1, per-class scores, confusion matrix and ECE (JSON-ready)."""
     true = np.asarray(true)
     predicted = probabilities.argmax(axis=1)

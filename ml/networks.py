@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import keras
 from keras import layers
 
-from ml import CLASSES
+from ml import CLASSES, KerasModel
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class TrainConfig:
     # Class weights = (n_max / n_class) ** power, normalised to mean 1 over the samples:
     # 0 ignores the imbalance, 1 fully inverts it; 0.5 lifts disgust without wrecking accuracy.
     class_weight_power: float = 0.5
-    augment: dict = field(
+    augment: dict[str, Any] = field(
         default_factory=lambda: {
             "flip": True,
             "rotation_deg": 10.0,
@@ -50,11 +51,11 @@ class TrainConfig:
     teacher_weight: float = 0.0
     teacher_temperature: float = 1.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """The config as model.json or state.json stored it (JSON lists back to tuples)."""
         known = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
         for key in ("widths", "convs_per_stage"):
@@ -106,18 +107,18 @@ def get_config(name: str) -> TrainConfig:
 
 
 @keras.saving.register_keras_serializable(package="fer")
-class HorizontalFlip(layers.Layer):
+class HorizontalFlip(layers.Layer):  # type: ignore[misc]  # Keras has no stubs
     """Mirror a batch of images left to right (in training and serving alike).
 
     A layer rather than a Lambda so a model that averages over the mirrored face saves and
     loads in Keras' safe mode and converts to TFLite.
     """
 
-    def call(self, inputs):
+    def call(self, inputs: Any) -> Any:
         return keras.ops.flip(inputs, axis=2)
 
 
-def build_model(config: TrainConfig, input_shape: tuple[int, int, int]) -> keras.Model:
+def build_model(config: TrainConfig, input_shape: tuple[int, int, int]) -> KerasModel:
     """VGG-style stages of 3x3 conv + batch norm + ReLU, max-pooled, then a softmax head.
 
     The model takes uint8-range pixels and rescales them itself, so serving needs no

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
+
+from ml import KerasModel
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 # The CPU flags (Linux /proc/cpuinfo) under which oneDNN has native bfloat16 kernels.
@@ -42,7 +45,7 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
-def _output_names(model_config: dict) -> set[str]:
+def _output_names(model_config: dict[str, Any]) -> set[str]:
     """Names of the layers whose outputs a serialized functional model returns."""
     outputs = model_config.get("output_layers") or []
     if outputs and isinstance(outputs[0], str):  # one output: [name, node, tensor]
@@ -50,7 +53,7 @@ def _output_names(model_config: dict) -> set[str]:
     return {output[0] for output in outputs}
 
 
-def _with_policy(model_config: dict, policy: str) -> dict:
+def _with_policy(model_config: dict[str, Any], policy: str) -> dict[str, Any]:
     """A copy of a serialized functional model whose layers compute under `policy`, except
     the layers that produce its outputs (the softmax head, an ensemble's average), which stay
     float32 so probabilities keep full precision. Nested models (ensemble members) likewise."""
@@ -68,7 +71,7 @@ def _with_policy(model_config: dict, policy: str) -> dict:
     return config
 
 
-def with_precision(model, precision: str):
+def with_precision(model: KerasModel, precision: str) -> KerasModel:
     """`model` itself for float32, else a copy that computes in bfloat16 with the same
     weights (float32 variables) and returns float32 probabilities."""
     if resolve_precision(precision) == "float32":

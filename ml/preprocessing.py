@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,11 +26,11 @@ class PreprocessSpec:
     crop_margin: float = 0.0
     resize: str = "area"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> PreprocessSpec:
+    def from_dict(cls, data: dict[str, Any]) -> PreprocessSpec:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         spec = cls(**known)
         if spec.channels not in (1, 3):

@@ -11,13 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ml import TFLiteInterpreter
+
 
 def load_interpreter(
     *,
     model_path: str | Path | None = None,
     model_content: bytes | None = None,
     num_threads: int | None = None,
-):
+) -> TFLiteInterpreter:
     """A TFLite interpreter: LiteRT's (imports in milliseconds) or TensorFlow's as fallback."""
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -39,7 +41,7 @@ def load_interpreter(
 class TFLiteRunner:
     """Runs a float32 TFLite classifier on batches of any size (resizing its input)."""
 
-    def __init__(self, interpreter) -> None:
+    def __init__(self, interpreter: TFLiteInterpreter) -> None:
         self._interpreter = interpreter
         self.input_detail = interpreter.get_input_details()[0]
         self.output_detail = interpreter.get_output_details()[0]
@@ -75,4 +77,5 @@ class TFLiteRunner:
                 self._batch = len(images)
             self._interpreter.set_tensor(self.input_detail["index"], images.astype(np.float32))
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self.output_detail["index"]).copy()
+            output: np.ndarray = self._interpreter.get_tensor(self.output_detail["index"]).copy()
+            return output

@@ -24,10 +24,11 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 
-from ml import CLASSES
+from ml import CLASSES, KerasModel
 from ml.artifact import HISTORY_FILE, MODEL_FILE, epochs_in_history, read_metadata, save_artifact
 from ml.datasets import Dataset, add_cache_dir_argument, load_dataset
 from ml.distill import distillation_targets, teacher_probabilities
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 BEST_CHECKPOINT = "best.keras"
 LAST_CHECKPOINT = "last.keras"
 STATE_FILE = "state.json"
+
+# A tf.data.Dataset (TensorFlow has no stubs).
+TFDataset: TypeAlias = Any
 
 
 def class_weights(labels: np.ndarray, power: float) -> np.ndarray:
@@ -54,7 +58,7 @@ def make_train_dataset(
     config: TrainConfig,
     seed: int,
     targets: np.ndarray | None = None,
-):
+) -> TFDataset:
     """Shuffled, augmented, repeated tf.data pipeline over cached uint8 arrays (no disk reads).
 
     `targets` replaces the one-hot labels (distillation); class weights follow the labels."""
@@ -69,21 +73,21 @@ def make_train_dataset(
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
     ds = ds.batch(config.batch_size, drop_remainder=True).enumerate()
 
-    def augment(step, batch):
+    def augment(step: Any, batch: Any) -> tuple[Any, Any, Any]:
         x, y, w = batch
         return augment_batch(x, tf.stack([tf.cast(seed, tf.int64), step]), config.augment), y, w
 
     return ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
-def _write_state(out: Path, **values) -> None:
+def _write_state(out: Path, **values: Any) -> None:
     path = out / STATE_FILE
     state = json.loads(path.read_text()) if path.exists() else {}
     state.update(values)
     path.write_text(json.dumps(state, indent=2) + "\n")
 
 
-def load_initial_weights(model, source: Path, member: int | None = None) -> None:
+def load_initial_weights(model: KerasModel, source: Path, member: int | None = None) -> None:
     """Copy weights from an artifact folder or .keras file; the architectures must match.
 
     From an ensemble, `member` (1-based, in model.json's order) names the network to copy."""
@@ -235,10 +239,10 @@ def train(
 
     best_so_far = json.loads((out / STATE_FILE).read_text()).get("best_val_accuracy")
 
-    class EpochState(keras.callbacks.Callback):
+    class EpochState(keras.callbacks.Callback):  # type: ignore[misc]  # Keras has no stubs
         """Records finished epochs so --resume knows where to continue."""
 
-        def on_epoch_end(self, epoch, logs=None):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
             nonlocal best_so_far
             val = float((logs or {}).get("val_accuracy", 0.0))
             if best_so_far is None or val > best_so_far:
@@ -310,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     config = get_config(args.config)
-    overrides = {}
+    overrides: dict[str, Any] = {}
     if args.init_member and not args.init_from:
         parser.error("--init-member needs --init-from")
     if args.init_from:

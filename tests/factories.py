@@ -5,8 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 
 from campaigns.models import (
     Ad,
@@ -27,10 +26,8 @@ _seq = itertools.count(1)
 PASSWORD = "a-long-test-password"
 
 
-def user_create(*, username: str | None = None, team: Team | None = None) -> AbstractUser:
-    user = get_user_model().objects.create_user(
-        username=username or f"user{next(_seq)}", password=PASSWORD
-    )
+def user_create(*, username: str | None = None, team: Team | None = None) -> User:
+    user = User.objects.create_user(username=username or f"user{next(_seq)}", password=PASSWORD)
     if team is not None:
         teams.membership_add(team=team, user=user)
     return user

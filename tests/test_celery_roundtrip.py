@@ -14,6 +14,7 @@ import uuid
 
 import pytest
 from django.core.files.base import ContentFile
+from kombu import Queue
 
 from campaigns.models import BatchStatus, UploadBatch
 from campaigns.services.transitions import status_rows_create
@@ -62,7 +63,7 @@ def worker_queue(tmp_path, settings):
         # The extraction fanned its photos out to the inference queue: later tests' workers
         # must not receive chunks of this test's rows.
         with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge("inference")
+            Queue("inference").bind(connection.default_channel).purge()
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -85,7 +86,7 @@ def test_worker_consumes_a_task_from_the_broker_and_writes_the_database(worker_q
     batch.archive.save("three.zip", ContentFile(archive), save=False)
     (batch,) = status_rows_create([batch])
     # when the extraction task is sent through the broker
-    batch_extract_task.apply_async(args=[batch.pk], queue=queue)
+    batch_extract_task.apply_async(args=(batch.pk,), queue=queue)
     # then the worker process records the photos in the database
     deadline = time.monotonic() + WORKER_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -12,8 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, F, QuerySet, Sum
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -247,7 +246,7 @@ class CampaignOverview:
 
 def campaign_overviews(
     *,
-    user: AbstractBaseUser | AnonymousUser,
+    user: User | AnonymousUser,
     model_version: ModelVersion | None,
 ) -> dict[int, CampaignOverview]:
     """Faces analysed and dominant emotion of each of the user's campaigns.

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, Model, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -24,7 +23,7 @@ _TEAM_PATH: dict[type[Model], str] = {
 }
 
 
-def scoped_to_user(queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousUser) -> QuerySet[M]:
+def scoped_to_user(queryset: QuerySet[M], *, user: User | AnonymousUser) -> QuerySet[M]:
     """Narrow `queryset` to rows owned by a team `user` belongs to (none for anonymous users).
 
     Every view goes through this, so another team's row is a 404, not a 403 that leaks it.
@@ -39,11 +38,11 @@ def scoped_to_user(queryset: QuerySet[M], *, user: AbstractBaseUser | AnonymousU
     return queryset.filter(**{f"{path}__in": teams})
 
 
-def team_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+def team_list(*, user: User | AnonymousUser) -> QuerySet[Team]:
     return scoped_to_user(Team.objects.all(), user=user)
 
 
-def campaign_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaign]:
+def campaign_list(*, user: User | AnonymousUser) -> QuerySet[Campaign]:
     """The user's campaigns with their ad and batch counts, newest first."""
     return (
         scoped_to_user(Campaign.objects.select_related("team"), user=user)
@@ -52,7 +51,7 @@ def campaign_list(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Campaig
     )
 
 
-def campaign_get(*, user: AbstractBaseUser | AnonymousUser, campaign_id: int) -> Campaign:
+def campaign_get(*, user: User | AnonymousUser, campaign_id: int) -> Campaign:
     """The campaign if the user's team owns it, else Http404."""
     return get_object_or_404(
         scoped_to_user(Campaign.objects.select_related("team"), user=user), pk=campaign_id
@@ -68,20 +67,20 @@ def ad_list(*, campaign: Campaign) -> QuerySet[Ad]:
     )
 
 
-def ad_get(*, user: AbstractBaseUser | AnonymousUser, ad_id: int) -> Ad:
+def ad_get(*, user: User | AnonymousUser, ad_id: int) -> Ad:
     return get_object_or_404(
         scoped_to_user(Ad.objects.select_related("campaign__team"), user=user), pk=ad_id
     )
 
 
-def batch_get(*, user: AbstractBaseUser | AnonymousUser, batch_id: int) -> UploadBatch:
+def batch_get(*, user: User | AnonymousUser, batch_id: int) -> UploadBatch:
     return get_object_or_404(
         scoped_to_user(UploadBatch.objects.select_related("ad__campaign"), user=user),
         pk=batch_id,
     )
 
 
-def image_get(*, user: AbstractBaseUser | AnonymousUser, image_id: int) -> ReactionImage:
+def image_get(*, user: User | AnonymousUser, image_id: int) -> ReactionImage:
     return get_object_or_404(
         scoped_to_user(ReactionImage.objects.select_related("batch__ad__campaign"), user=user),
         pk=image_id,

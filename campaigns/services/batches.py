@@ -15,9 +15,10 @@ import uuid
 import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
@@ -45,9 +46,9 @@ logger = logging.getLogger(__name__)
 def batch_create(
     *,
     ad: Ad,
-    upload: File,
+    upload: File[Any],
     source_name: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
 ) -> UploadBatch:
     """Store an uploaded ZIP (streamed in chunks) as a new batch and queue its extraction."""
     size = upload.size or 0
@@ -82,8 +83,8 @@ def batch_create(
 def batch_create_from_photos(
     *,
     ad: Ad,
-    photos: Sequence[File],
-    user: AbstractBaseUser | None = None,
+    photos: Sequence[File[Any]],
+    user: User | None = None,
 ) -> UploadBatch:
     """Loose photos become a batch too: packed into a stored (uncompressed) ZIP on disk."""
     if not photos:
@@ -126,10 +127,13 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
     if not ids:
         batch_close(batch_id=batch.pk)
         return 0
+    model_version_id = batch.model_version_id
+    if model_version_id is None:
+        raise ValueError(f"batch {batch.pk} has photos to analyse but no model version")
     size = max(1, settings.INGEST_CHUNK_SIZE)
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
     for chunk in chunks:
-        images_classify_task.delay(chunk, batch.model_version_id)
+        images_classify_task.delay(chunk, model_version_id)
     return len(chunks)
 
 

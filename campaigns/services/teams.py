@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -13,7 +13,7 @@ from campaigns.models import Ad, Campaign, Membership, Team, TeamRole
 # Teams ----------------------------------------------------------------------------------------
 
 
-def team_create(*, name: str, owner: AbstractBaseUser | None = None) -> Team:
+def team_create(*, name: str, owner: User | None = None) -> Team:
     """Create a team; `owner` becomes its first admin."""
     with transaction.atomic():
         team = Team.objects.create(name=name)
@@ -22,9 +22,7 @@ def team_create(*, name: str, owner: AbstractBaseUser | None = None) -> Team:
     return team
 
 
-def membership_add(
-    *, team: Team, user: AbstractBaseUser, role: str = TeamRole.MEMBER
-) -> Membership:
+def membership_add(*, team: Team, user: User, role: str = TeamRole.MEMBER) -> Membership:
     """Add `user` to `team` (idempotent; an existing membership keeps its row, gets `role`)."""
     membership, _ = Membership.objects.update_or_create(
         team=team, user=user, defaults={"role": role}
@@ -43,7 +41,7 @@ def campaign_create(
     description: str = "",
     starts_on: dt.date | None = None,
     ends_on: dt.date | None = None,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Campaign:
     if starts_on and ends_on and ends_on < starts_on:
         raise ValidationError({"ends_on": "The campaign cannot end before it starts."})

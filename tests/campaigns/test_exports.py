@@ -36,7 +36,7 @@ def exported():
 
 
 def _rows(response: StreamingHttpResponse) -> list[dict[str, str]]:
-    text = b"".join(response.streaming_content).decode("utf-8")
+    text = b"".join(response.streaming_content).decode("utf-8")  # type: ignore[arg-type]
     return list(csv.DictReader(io.StringIO(text)))
 
 
@@ -65,7 +65,8 @@ def test_face_export_streams_every_face_with_its_database_values(client, exporte
             assert float(row[field]) == pytest.approx(getattr(face, field), abs=1e-6)
         assert float(row["confidence"]) == pytest.approx(max(face.probabilities.values()))
         assert row["model_version"] == f"{model.name} 2.0"
-        assert row["processed_at"] == face.image.processed_at.isoformat()
+        processed_at = face.image.processed_at
+        assert processed_at is not None and row["processed_at"] == processed_at.isoformat()
     # face index counts faces within each photo
     assert [r["face_index"] for r in rows[:4]] == ["0", "1", "2", "0"]
 

@@ -60,7 +60,7 @@ def test_path_traversal_is_skipped_with_a_reason(name):
     reasons = _reasons(data)
     # then it is reported as unsafe, never as a photo
     (reason,) = reasons.values()
-    assert reason.startswith("unsafe path")
+    assert str(reason).startswith("unsafe path")
 
 
 def test_symlink_member_is_skipped():
@@ -105,7 +105,7 @@ def test_nested_archives_and_other_files_are_skipped_with_reasons():
     # when read
     reasons = _reasons(data)
     # then each has its reason and the real photo is kept
-    assert reasons["inner.zip"].startswith("nested archive")
+    assert str(reasons["inner.zip"]).startswith("nested archive")
     assert reasons["notes.txt"] == "not a photo (.txt file)"
     assert reasons["disguised.jpg.bin"] == "not a photo (.bin file)"
     assert reasons["README"] == "not a photo (unknown file type)"
@@ -113,7 +113,7 @@ def test_nested_archives_and_other_files_are_skipped_with_reasons():
 
 
 def test_a_zip_renamed_to_jpg_is_caught_by_its_content():
-    assert content_skip_reason("x.jpg", zip_build({"a": b"b"})).startswith("nested archive")
+    assert str(content_skip_reason("x.jpg", zip_build({"a": b"b"}))).startswith("nested archive")
 
 
 def test_compression_bomb_member_is_skipped():
@@ -122,14 +122,14 @@ def test_compression_bomb_member_is_skipped():
     # when read
     reasons = _reasons(data)
     # then the bomb is skipped for its ratio and the photo stays
-    assert reasons["bomb.png"].startswith("compression ratio")
+    assert str(reasons["bomb.png"]).startswith("compression ratio")
     assert reasons["ok.png"] is None
 
 
 def test_member_over_the_per_photo_limit_is_skipped():
     data = zip_build({"big.png": plain_photo(1, size=(400, 400))}, compression=zipfile.ZIP_STORED)
     reasons = _reasons(data, ArchiveLimits(max_entry_bytes=1000))
-    assert reasons["big.png"].startswith("too large")
+    assert str(reasons["big.png"]).startswith("too large")
 
 
 def test_too_many_members_rejects_the_whole_archive():
@@ -177,7 +177,7 @@ def test_corrupt_member_is_skipped_and_the_rest_is_read():
     reasons = _reasons(bytes(data))
     # then the damaged member is skipped as corrupt, the good one is a candidate
     assert reasons["good.png"] is None
-    assert reasons["damaged.png"].startswith("corrupt archive member")
+    assert str(reasons["damaged.png"]).startswith("corrupt archive member")
 
 
 def test_utf8_names_without_the_flag_and_cp437_names_are_decoded():

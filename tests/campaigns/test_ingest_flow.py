@@ -43,6 +43,7 @@ def _run(batch: UploadBatch) -> UploadBatch:
     batch.refresh_from_db()
     ids = list(batch.images.filter(status=ImageStatus.PENDING).values_list("pk", flat=True))
     for start in range(0, len(ids), 4):
+        assert batch.model_version_id is not None
         images.images_classify(
             image_ids=ids[start : start + 4], model_version_id=batch.model_version_id
         )
@@ -69,7 +70,8 @@ def test_a_batch_goes_from_upload_to_done_with_exact_counts(ad, active_model, fa
     assert set(faces.values_list("model_version", flat=True)) == {active_model.pk}
     # and the copy points at the original, photos are stored by content hash
     copy = batch.images.get(original_name="again/p0-copy.jpg")
-    assert copy.duplicate_of.original_name == "p0.jpg" and copy.status == ImageStatus.SKIPPED
+    assert copy.duplicate_of is not None and copy.duplicate_of.original_name == "p0.jpg"
+    assert copy.status == ImageStatus.SKIPPED
     original = batch.images.get(original_name="p0.jpg")
     assert original.file.name == f"photos/{original.sha256[:2]}/{original.sha256}.jpg"
     assert default_storage.exists(original.file.name)

@@ -31,7 +31,7 @@ def test_face_probabilities_come_back_in_class_order():
     probabilities = Face.objects.get(pk=face.pk).probabilities
     # then they are keyed by class in order, and the label is the largest
     assert list(probabilities) == list(CLASSES)
-    assert max(probabilities, key=probabilities.get) == "sad"
+    assert max(probabilities, key=lambda name: probabilities[name]) == "sad"
 
 
 @pytest.mark.parametrize(

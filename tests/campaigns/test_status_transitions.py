@@ -70,6 +70,7 @@ def _store(
         )
         for row in rows
     }
+    assert batch.model_version_id is not None
     images.image_results_store(
         images=rows,
         outcomes=outcomes,
@@ -81,6 +82,7 @@ def _store(
 
 def _claim_all(batch: UploadBatch, now: dt.datetime | None = None) -> list[int]:
     ids = list(batch.images.values_list("pk", flat=True))
+    assert batch.model_version_id is not None
     return images.images_claim(image_ids=ids, model_version_id=batch.model_version_id, now=now)
 
 
@@ -110,7 +112,8 @@ def test_a_batch_walks_from_upload_to_done_through_the_services(ad, model_versio
     # then it is done, with times and counters in the database
     stored = UploadBatch.objects.get(pk=batch.pk)
     assert stored.status == BatchStatus.DONE and stored.error == ""
-    assert stored.started_at is not None and stored.finished_at >= stored.started_at
+    assert stored.started_at is not None and stored.finished_at is not None
+    assert stored.finished_at >= stored.started_at
     assert (stored.images_total, stored.images_processed, stored.images_failed) == (1, 1, 0)
 
 

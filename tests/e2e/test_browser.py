@@ -178,7 +178,9 @@ def test_marketer_uploads_photos_and_reads_the_dashboard_and_export(
     other = browser.new_context().new_page()
     with step(other, "8-other-team-gets-404"):
         log_in(other, base, stranger.username)
-        image = faces.first().image
+        first_face = faces.first()
+        assert first_face is not None
+        image = first_face.image
         for url in (
             f"/campaigns/{campaign.pk}/",
             f"/campaigns/{campaign.pk}/dashboard/",

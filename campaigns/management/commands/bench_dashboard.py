@@ -11,6 +11,7 @@ import random
 import statistics
 import time
 import tracemalloc
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         parser.add_argument("--requests", type=int, default=20, help="dashboard renders to time")
         parser.add_argument("--seed", type=int, default=7)
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         setup_test_environment()
         rng = random.Random(options["seed"])
         with transaction.atomic():

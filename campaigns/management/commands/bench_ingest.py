@@ -123,9 +123,9 @@ def _photos(count: int, *, seed: int) -> list[bytes]:
     faces = []
     with tarfile.open(archive) as tar:
         for member in tar:
-            if member.name.startswith("test/") and "PrivateTest" in member.name:
-                data = tar.extractfile(member).read()
-                faces.append(np.asarray(Image.open(io.BytesIO(data)).convert("L")))
+            handle = tar.extractfile(member)
+            if handle and member.name.startswith("test/") and "PrivateTest" in member.name:
+                faces.append(np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")))
                 if len(faces) >= 300:
                     break
     rng = np.random.default_rng(seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -30,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--min-confidence", type=float, default=0.0)
         parser.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (Excel)")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         ad = campaign = None
         if options["ad"] is not None:
             ad = Ad.objects.select_related("campaign").filter(pk=options["ad"]).first()

@@ -33,6 +33,8 @@ class Command(BaseCommand):
             if not model_dir.is_dir():
                 self.stdout.write(f"No shipped model at {model_dir}; nothing registered.")
                 return
+        # The required argument group gives either a folder or --shipped.
+        assert model_dir is not None
         try:
             model_version = model_version_register(source_dir=model_dir, activate=activate)
         except ArtifactError as exc:
