@@ -1,5 +1,12 @@
-"""Admin of campaigns' data. Reprocessing a campaign or an ad with a chosen model version
-lives here (not on the model-version admin): it is campaigns' workflow."""
+"""Admin of campaigns' data: for platform operators (superusers) only.
+
+Team members manage their own campaigns in the app, where every query is scoped to their
+teams; the admin sees every team's data, so a staff account that is not a superuser gets no
+access to any of these models (no list, form, filter, autocomplete or action). Uploads,
+photos and faces are read-only here: their statuses and counters change only through the
+services (campaigns/services). Reprocessing a campaign or an ad with a chosen model version
+lives here, not on the model-version admin: it is the ingest workflow.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +14,56 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from campaigns.models import Ad, Campaign, Face, Membership, ReactionImage, Team, UploadBatch
-from campaigns.selectors.scoping import scoped_to_user
 from campaigns.services.reprocess import ads_reprocess
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 
 
-class TeamScopedAdmin(admin.ModelAdmin):
-    """Staff who are not superusers see only their own teams' rows, as in the app."""
+def _is_operator(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(user.is_active and user.is_superuser)
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return scoped_to_user(queryset, user=request.user)
+
+class OperatorAdmin(admin.ModelAdmin):
+    """Every permission is the superuser's alone, whatever Django permissions a staff
+    member was given: these rows belong to every team."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_operator(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_operator(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_operator(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_operator(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_operator(request)
+
+
+class ReadOnlyOperatorAdmin(OperatorAdmin):
+    """Browsing only: these rows are written by the ingest services, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ReprocessForm(forms.Form):
@@ -37,7 +75,7 @@ class ReprocessForm(forms.Form):
 
 
 def _reprocess(
-    modeladmin: admin.ModelAdmin[Any],
+    modeladmin: admin.ModelAdmin,
     request: HttpRequest,
     targets: QuerySet[Any],
     ads: QuerySet[Ad],
@@ -64,7 +102,7 @@ def _reprocess(
         "form": form,
         "targets": list(targets),
         "action": "reprocess",
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
     }
     return render(request, "admin/campaigns/reprocess.html", context)
 
@@ -76,39 +114,41 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(TeamScopedAdmin):
+class TeamAdmin(OperatorAdmin):
     list_display = ("name", "created_at")
     search_fields = ("name",)
     inlines = [MembershipInline]
 
 
 @admin.register(Campaign)
-class CampaignAdmin(TeamScopedAdmin):
+class CampaignAdmin(OperatorAdmin):
     list_display = ("name", "brand", "team", "starts_on", "ends_on", "created_at")
     list_filter = ("team", "starts_on", "created_at")
     search_fields = ("name", "brand")
     actions = ["reprocess"]
 
-    @admin.action(description="Reprocess every ad with a model version…")
+    @admin.action(description="Reprocess every ad with a model version…", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> HttpResponse | None:
         return _reprocess(self, request, queryset, Ad.objects.filter(campaign__in=queryset))
 
 
 @admin.register(Ad)
-class AdAdmin(TeamScopedAdmin):
+class AdAdmin(OperatorAdmin):
     list_display = ("name", "campaign", "created_at")
     list_select_related = ("campaign",)
     search_fields = ("name", "campaign__name")
     list_filter = ("campaign__team", "created_at")
     actions = ["reprocess"]
+    # A creative URL typed without a scheme is https (as on the app's ad form).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    @admin.action(description="Reprocess with a model version…")
+    @admin.action(description="Reprocess with a model version…", permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet[Ad]) -> HttpResponse | None:
         return _reprocess(self, request, queryset, queryset)
 
 
 @admin.register(UploadBatch)
-class UploadBatchAdmin(TeamScopedAdmin):
+class UploadBatchAdmin(ReadOnlyOperatorAdmin):
     list_display = (
         "source_name",
         "ad",
@@ -123,45 +163,38 @@ class UploadBatchAdmin(TeamScopedAdmin):
     list_filter = ("status", "ad__campaign__team", "created_at")
     list_select_related = ("ad",)
     search_fields = ("source_name", "ad__name")
-    # Status and counters change only through services (see campaigns.services).
-    readonly_fields = (
-        "status",
-        "images_total",
-        "images_processed",
-        "images_failed",
-        "images_skipped",
-        "faces_found",
-        "error",
-        "started_at",
-        "finished_at",
-        "created_at",
-    )
 
 
 @admin.register(ReactionImage)
-class ReactionImageAdmin(TeamScopedAdmin):
+class ReactionImageAdmin(ReadOnlyOperatorAdmin):
     list_display = ("original_name", "batch", "status", "width", "height", "processed_at")
     list_filter = ("status", "batch__ad__campaign__team", "created_at")
     list_select_related = ("batch",)
     search_fields = ("original_name", "sha256")
-    readonly_fields = ("status", "error", "processed_at", "sha256", "created_at")
-    raw_id_fields = ("batch",)
 
 
 @admin.register(Face)
-class FaceAdmin(TeamScopedAdmin):
+class FaceAdmin(ReadOnlyOperatorAdmin):
     """Classifier output: viewable and filterable, never edited by hand."""
 
     list_display = ("id", "image", "label", "detector_score", "model_version", "created_at")
     list_filter = ("label", "model_version", "image__batch__ad__campaign__team", "created_at")
     list_select_related = ("image", "model_version")
     search_fields = ("image__original_name", "image__batch__ad__name")
-    raw_id_fields = ("image",)
     # Millions of rows: skip the unfiltered COUNT(*) on every page.
     show_full_result_count = False
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+# Accounts hold every team's members: operators' business too, like the teams themselves.
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class OperatorUserAdmin(OperatorAdmin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class OperatorGroupAdmin(OperatorAdmin, GroupAdmin):
+    pass

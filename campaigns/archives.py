@@ -3,15 +3,18 @@
 Pure functions over `zipfile`, no Django. Nothing is ever written to a path taken from the
 archive (photos are stored by content hash), so a hostile name cannot escape; such members are
 still reported, so the uploader learns what was left out. Whole-archive problems (not a ZIP,
-encrypted, too many members, too much data) raise `ArchiveError` before anything is stored.
+encrypted, too many members, too much data for the upload's size) raise `ArchiveError`
+before anything is stored; a member that cannot be read fails alone (`EntryError`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import lzma
 import re
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -19,7 +22,7 @@ from typing import BinaryIO
 
 # Extensions a photo may have; the content decides in the end (see `sniff_image_format`).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif"}
 )
 ARCHIVE_EXTENSIONS = frozenset(
     {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".jar", ".cbz"}
@@ -45,19 +48,28 @@ class ArchiveLimits:
     """Bounds that keep a hostile or accidental archive from exhausting disk or memory."""
 
     max_entries: int = 100_000
+    # Photos of the whole archive, uncompressed: at most this many bytes...
     max_total_bytes: int = 20 * 1024**3
+    # ...and at most this many times the archive's own size (photos barely compress: a ZIP of
+    # JPEGs expands about 1:1, of uncompressed TIFFs about 3:1).
+    max_expansion: float = 20.0
     max_entry_bytes: int = 100 * 1024**2
-    # Photos barely compress (JPEG ~1:1, PNG rarely past 10:1); a bomb reaches 1000:1.
+    # Every member's own ratio, whatever its size: JPEG ~1:1, PNG rarely past 10:1; a solid
+    # colour bitmap or a bomb reaches 1000:1.
     max_ratio: float = 100.0
-    # Tiny members can have huge ratios legitimately (a blank PNG); only larger ones are checked.
-    ratio_min_bytes: int = 1024**2
 
 
 @dataclass(frozen=True)
 class ArchiveMember:
-    """A member worth reporting: a photo candidate (`skip_reason` None) or why it is skipped."""
+    """A member worth reporting: a photo candidate (`skip_reason` None) or why it is skipped.
+
+    `path` is the member's own name, which decides what it is (its extension); `name` is the
+    same made unique within the archive (a repeated path gets " (member N)"), at most
+    MAX_NAME_LENGTH characters: the name its row is stored under.
+    """
 
     name: str
+    path: str
     info: zipfile.ZipInfo
     skip_reason: str | None = None
 
@@ -87,9 +99,24 @@ def member_name(info: zipfile.ZipInfo) -> str:
     if not info.flag_bits & _ZIP_FLAG_UTF8:
         with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             name = name.encode("cp437").decode("utf-8")
-    name = _CONTROL_CHARS.sub("?", name.replace("\\", "/"))
-    if len(name) > MAX_NAME_LENGTH:
-        name = name[: MAX_NAME_LENGTH - 12] + "..." + name[-9:]
+    return shortened(_CONTROL_CHARS.sub("?", name.replace("\\", "/")), MAX_NAME_LENGTH)
+
+
+def shortened(name: str, limit: int) -> str:
+    """`name` cut to `limit` characters in its middle, keeping its end (the extension)."""
+    if len(name) <= limit:
+        return name
+    return name[: limit - 12] + "..." + name[-9:]
+
+
+def _unique_name(path: str, index: int, seen: set[str]) -> str:
+    """The name of the member at `index` (0-based): its path, or the path shortened to make
+    room for " (member N)" when an earlier member had the same name."""
+    name, variant = path, 0
+    while name in seen:
+        variant += 1
+        suffix = f" (member {index + 1})" if variant == 1 else f" (member {index + 1}.{variant})"
+        name = shortened(path, MAX_NAME_LENGTH - len(suffix)) + suffix
     return name
 
 
@@ -123,10 +150,13 @@ def extension(name: str) -> str:
     return PurePosixPath(name).suffix.lower()
 
 
-def archive_members(archive: zipfile.ZipFile, *, limits: ArchiveLimits) -> list[ArchiveMember]:
+def archive_members(
+    archive: zipfile.ZipFile, *, limits: ArchiveLimits, archive_bytes: int | None = None
+) -> list[ArchiveMember]:
     """Every reportable member in archive order, each a photo candidate or skipped with a reason.
 
-    Raises `ArchiveError` for an encrypted archive or one past the entry or size limits:
+    Raises `ArchiveError` for an encrypted archive or one past the entry or size limits (the
+    absolute one, and `limits.max_expansion` times `archive_bytes`, the archive's own size):
     those are refused whole, before any photo is stored.
     """
     infos = archive.infolist()
@@ -142,23 +172,35 @@ def archive_members(archive: zipfile.ZipFile, *, limits: ArchiveLimits) -> list[
     seen: set[str] = set()
     total = 0
     for index, info in enumerate(infos):
-        name = member_name(info)
-        if info.is_dir() or is_ignored(name):
+        path = member_name(info)
+        if info.is_dir() or is_ignored(path):
             continue
-        if name in seen:
-            # ZIPs may repeat a name; each member still gets its own row.
-            name = f"{name} (member {index + 1})"
+        # ZIPs may repeat a name; each member still gets its own row.
+        name = _unique_name(path, index, seen)
         seen.add(name)
-        reason = _skip_reason(name, info, limits)
+        reason = _skip_reason(path, info, limits)
         if reason is None:
             total += info.file_size
-        members.append(ArchiveMember(name=name, info=info, skip_reason=reason))
+        members.append(ArchiveMember(name=name, path=path, info=info, skip_reason=reason))
     if total > limits.max_total_bytes:
         raise ArchiveError(
-            f"the archive expands to {total / 1024**3:.1f} GiB of photos; "
-            f"the limit is {limits.max_total_bytes / 1024**3:.1f} GiB"
+            f"the archive expands to {_size(total)} of photos; "
+            f"the limit is {_size(limits.max_total_bytes)}"
+        )
+    if archive_bytes is not None and total > limits.max_expansion * max(archive_bytes, 1):
+        raise ArchiveError(
+            f"the archive's photos expand to {_size(total)}, more than "
+            f"{limits.max_expansion:g} times the {_size(archive_bytes)} uploaded; photos do not "
+            "compress that well, so it is refused as a compression bomb"
         )
     return members
+
+
+def _size(n_bytes: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} bytes"
 
 
 def _skip_reason(name: str, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
@@ -180,20 +222,27 @@ def _skip_reason(name: str, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str
             f"{limits.max_entry_bytes / 1024**2:.0f} MiB"
         )
     ratio = info.file_size / max(info.compress_size, 1)
-    if info.file_size >= limits.ratio_min_bytes and ratio > limits.max_ratio:
+    if ratio > limits.max_ratio:
         return f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_ratio:.0f}:1"
     return None
 
 
 def read_member(archive: zipfile.ZipFile, member: ArchiveMember) -> bytes:
-    """The member's bytes (at most its declared size), or `EntryError` when they are corrupt."""
+    """The member's bytes (at most its declared size), or `EntryError` saying why not.
+
+    Any failure to read one member is that member's alone: the others are still read.
+    """
     try:
         with archive.open(member.info) as handle:
             return handle.read()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    except (zlib.error, lzma.LZMAError, EOFError) as exc:
+        raise EntryError(f"corrupt archive member: its compressed data is damaged ({exc})") from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise EntryError(f"corrupt archive member: {exc}") from exc
     except NotImplementedError as exc:
         raise EntryError(f"unsupported compression method: {exc}") from exc
+    except Exception as exc:  # a decompressor's own error type: still this member's alone
+        raise EntryError(f"unreadable archive member: {type(exc).__name__}: {exc}") from exc
 
 
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
@@ -209,8 +258,14 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 _ARCHIVE_MAGIC = (b"PK\x03\x04", b"Rar!", b"7z\xbc\xaf", b"\x1f\x8b", b"BZh", b"\xfd7zXZ")
 
 
+# ISO base media "ftyp" brands of HEIF stills (iPhones write "heic").
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
 def sniff_image_format(data: bytes) -> str | None:
     """The image format that the bytes start with ("jpg", "png", ...), or None."""
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return "heic"
     for magic, offset, fmt in _MAGIC:
         if data[offset : offset + len(magic)] == magic:
             if fmt == "webp" and not data.startswith(b"RIFF"):
@@ -241,4 +296,4 @@ def photo_candidates(
         except EntryError as exc:
             yield member, None, str(exc)
             continue
-        yield member, data, content_skip_reason(member.name, data)
+        yield member, data, content_skip_reason(member.path, data)

@@ -6,6 +6,8 @@ or export is a 404.
 
 from __future__ import annotations
 
+import io
+
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -22,6 +24,7 @@ from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, dashboards, scoping
 from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.stats import MIN_EXPECTED_COUNT
+from inference.decoding import photo_as_jpeg
 from ml import CLASSES
 
 PHOTOS_PER_PAGE = 24
@@ -137,7 +140,14 @@ def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> FileResponse
     image = scoping.image_get(user=request.user, image_id=image_id)
     if not image.file or not default_storage.exists(image.file.name):
         raise Http404("This photo is no longer stored.")
-    response = FileResponse(default_storage.open(image.file.name, "rb"))
+    stored = default_storage.open(image.file.name, "rb")
+    if image.file.name.endswith(".heic"):
+        # Browsers do not show HEIC: send the upright photo as a JPEG of the same size.
+        with stored:
+            jpeg = photo_as_jpeg(stored.read())
+        response = FileResponse(io.BytesIO(jpeg), content_type="image/jpeg")
+    else:
+        response = FileResponse(stored)
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, connection
+from django.http import HttpRequest
 from kombu import Connection
 
 from inference.selectors import model_version_active
@@ -74,6 +76,21 @@ def model_check() -> Check:
     return Check(True, f"{model_version.name} {model_version.version}")
 
 
-def health_report() -> tuple[bool, dict[str, dict]]:
+def health_details_allowed(request: HttpRequest) -> bool:
+    """Staff, or a request bearing HEALTHZ_TOKEN (Authorization: Bearer, or ?token=)."""
+    user = getattr(request, "user", None)
+    if user is not None and user.is_active and user.is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    if not token:
+        return False
+    offered = request.GET.get("token", "")
+    authorization = request.headers.get("Authorization", "")
+    if authorization.startswith("Bearer "):
+        offered = authorization.removeprefix("Bearer ").strip()
+    return hmac.compare_digest(offered.encode(), token.encode())
+
+
+def health_report() -> tuple[bool, dict[str, dict[str, object]]]:
     checks = {"database": database_check(), "broker": broker_check(), "model": model_check()}
     return all(c.ok for c in checks.values()), {k: asdict(c) for k, c in checks.items()}

@@ -5,23 +5,31 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import TooManyFilesSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.forms import BatchUploadForm, ReprocessForm
-from campaigns.requests import AuthenticatedHttpRequest
+from campaigns.requests import AuthenticatedHttpRequest, wants_json
 from campaigns.selectors.batches import batch_problem_images, batch_progress
 from campaigns.selectors.scoping import ad_get, batch_get
 from campaigns.services import reprocess
-from campaigns.services.batches import batch_create, batch_create_from_photos
+from campaigns.services.batches import batch_create, batch_create_from_photos, batch_is_queued
 from campaigns.services.retention import retention_description
 
+WAITING_FOR_QUEUE = (
+    "Your upload is stored, but the task queue cannot be reached right now: it will be "
+    "unpacked and analysed automatically as soon as the queue is back. Nothing to do."
+)
 
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+
+def _refused(request: HttpRequest, message: str, status: int) -> HttpResponse:
+    """An upload refused before it was read, as JSON for the page's script, else as text."""
+    if wants_json(request):
+        return JsonResponse({"errors": [message]}, status=status)
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 @login_required
@@ -33,11 +41,17 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
         # Refuse before Django spools the body to a temporary file.
         length = int(request.META.get("CONTENT_LENGTH") or 0)
         if length > settings.UPLOAD_MAX_BYTES:
-            message = f"The upload is larger than the {limit_mib:,} MiB limit."
-            if _wants_json(request):
-                return JsonResponse({"errors": [message]}, status=413)
-            return HttpResponse(message, status=413, content_type="text/plain")
-        form = BatchUploadForm(request.POST, request.FILES)
+            return _refused(request, f"The upload is larger than the {limit_mib:,} MiB limit.", 413)
+        try:
+            data, files = request.POST, request.FILES
+        except TooManyFilesSent:
+            return _refused(
+                request,
+                f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FILES:,} photos in one upload; "
+                "put them in a ZIP archive and upload that instead.",
+                400,
+            )
+        form = BatchUploadForm(data, files)
         if form.is_valid():
             try:
                 if form.cleaned_data["archive"]:
@@ -53,10 +67,16 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
                 form.add_error(None, exc)
             else:
                 url = batch_url(batch.pk)
-                if _wants_json(request):
-                    return JsonResponse({"batch": batch.pk, "url": url}, status=201)
+                queued = batch_is_queued(batch)
+                if wants_json(request):
+                    body = {"batch": batch.pk, "url": url, "queued": queued}
+                    if not queued:
+                        body["message"] = WAITING_FOR_QUEUE
+                    return JsonResponse(body, status=201)
+                if not queued:
+                    messages.warning(request, WAITING_FOR_QUEUE)
                 return redirect(url)
-        if _wants_json(request):
+        if wants_json(request):
             errors = [str(e) for errs in form.errors.values() for e in errs]
             return JsonResponse({"errors": errors}, status=400)
     else:

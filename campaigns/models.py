@@ -175,7 +175,12 @@ class UploadBatch(models.Model):
         related_name="batches",
     )
     # Last sign of life (a chunk claimed or finished); the sweeper resumes batches that stall.
+    # None: the batch's next task could not be queued (broker unreachable); the sweeper sends
+    # it as soon as it runs.
     progress_at = models.DateTimeField(null=True, blank=True)
+    # Deliveries of the extraction task; an archive whose extraction fails or dies every time
+    # fails the batch after INGEST_MAX_ATTEMPTS, with the reason.
+    extract_attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -218,6 +223,9 @@ class ReactionImage(models.Model):
     )
     # When a worker claimed the photo; a claim older than the task time limit is abandoned.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The id of the chunk task holding the claim: a redelivery of that same task (its worker
+    # process was killed) takes its photos back at once instead of waiting for them to expire.
+    claim_token = models.CharField(max_length=64, blank=True)
     # Claims of this photo for the current analysis; a photo whose worker dies every time
     # (killed, out of memory, past the time limit) fails after INGEST_MAX_ATTEMPTS.
     attempts = models.PositiveSmallIntegerField(default=0)

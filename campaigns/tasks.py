@@ -6,18 +6,19 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
 from campaigns.services import batches, extraction, images, retention
 
 # Database hiccups pass; everything else is a bug or bad input that a retry would repeat.
-_TRANSIENT = (OperationalError, InterfaceError)
+_TRANSIENT = extraction.TRANSIENT_ERRORS
 
 
 @shared_task(
-    autoretry_for=_TRANSIENT,
+    # A failed delivery comes back in seconds; the batch itself counts its attempts and fails
+    # with the reason after INGEST_MAX_ATTEMPTS (extraction.batch_extract).
+    autoretry_for=(*_TRANSIENT, extraction.ExtractionRetry),
     retry_backoff=True,
     retry_backoff_max=60,
     max_retries=8,
@@ -30,6 +31,7 @@ def batch_extract_task(batch_id: int) -> None:
 
 
 @shared_task(
+    bind=True,
     autoretry_for=_TRANSIENT,
     retry_backoff=True,
     retry_backoff_max=60,
@@ -37,13 +39,16 @@ def batch_extract_task(batch_id: int) -> None:
     soft_time_limit=max(1, settings.INGEST_CHUNK_TIME_LIMIT - 15),
     time_limit=settings.INGEST_CHUNK_TIME_LIMIT,
 )
-def images_classify_task(image_ids: list[int], model_version_id: int) -> None:
+def images_classify_task(self: Task, image_ids: list[int], model_version_id: int) -> None:
     """Detect and classify a chunk of photos, store their faces, close the batch when last.
 
     Safe to run twice: photos held or finished by another run are skipped, and a photo's
-    faces for this model version are replaced, never added to.
+    faces for this model version are replaced, never added to. The task's id is its claim
+    token: a redelivery after its worker process died takes its photos back at once.
     """
-    images.images_classify(image_ids=image_ids, model_version_id=model_version_id)
+    images.images_classify(
+        image_ids=image_ids, model_version_id=model_version_id, claim_token=self.request.id or ""
+    )
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)

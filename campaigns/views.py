@@ -6,22 +6,52 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from campaigns.forms import AdForm, CampaignForm
-from campaigns.health import health_report
-from campaigns.requests import AuthenticatedHttpRequest
+from campaigns.health import health_details_allowed, health_report
+from campaigns.requests import AuthenticatedHttpRequest, wants_json
 from campaigns.selectors import dashboards, scoping
 from campaigns.services import teams
+
+
+def _error(request: HttpRequest, status: int, message: str) -> JsonResponse | None:
+    return JsonResponse({"errors": [message]}, status=status) if wants_json(request) else None
+
+
+# Error pages: JSON for clients that asked for it, else Django's own pages (no internals).
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error(request, 400, "Bad request.") or defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error(request, 403, "Permission denied.") or defaults.permission_denied(
+        request, exception
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error(request, 404, "Not found.") or defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _error(request, 500, "Server error; it has been logged.") or defaults.server_error(
+        request
+    )
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when database, broker and an active model are all fine, else 503 with details."""
+    """200 when database, broker and an active model are all fine, else 503. Only staff and
+    holders of HEALTHZ_TOKEN see which check failed and why; load balancers need no more."""
     ok, checks = health_report()
-    return JsonResponse({"ok": ok, **checks}, status=200 if ok else 503)
+    body: dict[str, object] = {"ok": ok}
+    if health_details_allowed(request):
+        body.update(checks)
+    return JsonResponse(body, status=200 if ok else 503)
 
 
 @login_required

@@ -6,6 +6,7 @@ SQLite and a file-system Celery broker under var/, so `make run` works on a bare
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "campaigns",
     "inference",
 ]
@@ -82,7 +84,29 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "campaigns.middleware.ContentSecurityPolicyMiddleware",
+    # Last: it answers a locked-out login attempt before the view runs.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or
+# from one client address, logins are refused (HTTP 429) for LOGIN_LOCKOUT_MINUTES; a success
+# resets the count. `manage.py axes_reset_username NAME` lifts a lock early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=_env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Failed logins name every team's users: shown to operators with axes' commands, not the admin.
+AXES_ENABLE_ADMIN = False
+AXES_CLIENT_IP_CALLABLE = "campaigns.requests.client_ip"
+# Proxies in front of the web server that append to X-Forwarded-For (compose behind a TLS proxy:
+# 1); 0 trusts no header and takes the connection's address.
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
 
 ROOT_URLCONF = "fer_site.urls"
 WSGI_APPLICATION = "fer_site.wsgi.application"
@@ -160,6 +184,8 @@ UPLOAD_MAX_BYTES = _env_int("UPLOAD_MAX_BYTES", 2 * 1024**3)
 # Uploads larger than this stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
+# Most loose photos in one upload (more go in a ZIP); Django's own default is 100.
+DATA_UPLOAD_MAX_NUMBER_FILES = _env_int("UPLOAD_MAX_PHOTOS", 1000)
 
 # Celery: the broker is the only shared state between web and workers (no result backend).
 _BROKER_DIR = VAR_DIR / "broker"
@@ -206,6 +232,8 @@ INGEST_MAX_ATTEMPTS = _env_int("INGEST_MAX_ATTEMPTS", 3)
 INGEST_EXTRACT_TIME_LIMIT = _env_int("INGEST_EXTRACT_TIME_LIMIT", 3600)
 INGEST_MAX_ENTRIES = _env_int("INGEST_MAX_ENTRIES", 100_000)
 INGEST_MAX_EXPANDED_BYTES = _env_int("INGEST_MAX_EXPANDED_BYTES", 20 * 1024**3)
+# ...and at most this many times the uploaded archive's own size.
+INGEST_MAX_EXPANSION = _env_int("INGEST_MAX_EXPANSION", 20)
 INGEST_MAX_PHOTO_BYTES = _env_int("INGEST_MAX_PHOTO_BYTES", 100 * 1024**2)
 INGEST_MAX_RATIO = _env_int("INGEST_MAX_RATIO", 100)
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
@@ -231,7 +259,26 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
+# Scripts only from this site (no inline scripts, no eval); inline styles are allowed because
+# Plotly styles its charts with them. Images may be data: URLs (Plotly's export, the admin).
+CONTENT_SECURITY_POLICY = os.environ.get(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+)
+# /healthz answers a bare {"ok": ...} to everyone (load balancers); its details (database
+# vendor, broker, errors) only to staff or to a request bearing this token.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # HTTPS only: redirect plain HTTP (except the load balancer's probe) and tell browsers to
+    # never try it again (HSTS).
+    SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", True)

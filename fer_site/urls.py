@@ -4,6 +4,12 @@ from django.urls import include, path
 
 from campaigns import views as campaign_views
 
+# Error pages answer JSON to clients that ask for it (campaigns/views.py).
+handler400 = "campaigns.views.bad_request"
+handler403 = "campaigns.views.permission_denied"
+handler404 = "campaigns.views.page_not_found"
+handler500 = "campaigns.views.server_error"
+
 # Uploaded photos are private to their team: MEDIA_ROOT is never served as a public URL.
 urlpatterns = [
     path("healthz", campaign_views.healthz, name="healthz"),

@@ -183,7 +183,13 @@ class ModelVersionAdmin(admin.ModelAdmin):
         }
         return render(request, "admin/inference/modelversion/upload.html", context)
 
-    @admin.action(description="Make the selected model version the active one")
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        """Activating a version changes every team's new results: the change permission."""
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(
+        description="Make the selected model version the active one", permissions=["activate"]
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one model version.", messages.ERROR)

@@ -1,8 +1,8 @@
 """Bytes of an uploaded photo -> an upright RGB uint8 array, or a clear per-image error.
 
-Photos come from phones, scanners and the web: EXIF-rotated JPEGs, CMYK, 16-bit PNGs,
-palette images with transparency, animated GIFs, truncated uploads and the odd bomb.
-Each of those either decodes to what a person would see or raises `ImageDecodeError`.
+Photos come from phones, scanners and the web: EXIF-rotated JPEGs, iPhones' HEIC, CMYK,
+16-bit PNGs, palette images with transparency, animated GIFs, truncated uploads and the odd
+bomb. Each of those either decodes to what a person would see or raises `ImageDecodeError`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# HEIC/HEIF (the default format of iPhone cameras) opens through Pillow like any other image.
+pillow_heif.register_heif_opener()
 
 # A 48-megapixel phone photo decodes to about 150 MB of RGB; past this a file is refused
 # before its pixels are decoded (Pillow's own bomb guard only warns below 2x its limit).
@@ -171,3 +175,15 @@ def _high_depth_to_rgb(image: Image.Image) -> np.ndarray:
         gray = values
     gray8 = np.clip(np.rint(gray), 0, 255).astype(np.uint8)
     return np.repeat(gray8[:, :, None], 3, axis=2)
+
+
+def photo_as_jpeg(data: bytes, *, quality: int = 90) -> bytes:
+    """A photo (any format Pillow opens, HEIC included) as an upright JPEG, for browsers."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageDecodeError(f"cannot convert the photo to JPEG: {exc}") from exc
+    buffer = io.BytesIO()
+    upright.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()

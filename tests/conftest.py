@@ -1,4 +1,5 @@
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -38,6 +39,22 @@ def media_root(settings, tmp_path):
     """Uploads, photos and artifacts of a test go to its own folder, not var/media."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
+
+
+@pytest.fixture
+def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Write a measured figure (a recovery time, a rate) to the run's output, uncaptured."""
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+
+    def report(line: str) -> None:
+        if reporter is None or capture is None:
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(f"[figure] {request.node.name}: {line}")
+
+    return report
 
 
 _missing_data_skips: list[str] = []

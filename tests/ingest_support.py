@@ -117,8 +117,13 @@ def database_url() -> str:
 
 @dataclass
 class Worker:
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     log: Path
+
+    def pool_processes(self) -> list[int]:
+        """Pids of the worker's child processes (its pool, and its beat when embedded)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def kill(self) -> None:
         """kill -9 the whole worker: main process, pool children and embedded beat."""
@@ -140,7 +145,9 @@ def worker_start(tmp_path, settings) -> Iterator[Callable[..., Worker]]:
     """Start real `celery worker` processes (both queues, beat embedded) on the test database."""
     started: list[Worker] = []
 
-    def start(**env_overrides: str) -> Worker:
+    def start(*, beat: bool = True, **env_overrides: str) -> Worker:
+        """A worker with the sweeper's beat embedded, or without it (`beat=False`: lost work
+        then comes back only through redelivery, never through the sweeper)."""
         log = tmp_path / f"worker-{len(started) + 1}.log"
         env = {
             **os.environ,
@@ -158,9 +165,10 @@ def worker_start(tmp_path, settings) -> Iterator[Callable[..., Worker]]:
         command = [
             sys.executable, "-m", "celery", "-A", "fer_site", "worker",
             "--queues", "ingest,inference", "--pool", "prefork", "--concurrency", "1",
-            "--beat", "--schedule", str(tmp_path / f"beat-{len(started)}"),
             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
         ]  # fmt: skip
+        if beat:
+            command += ["--beat", "--schedule", str(tmp_path / f"beat-{len(started)}")]
         with log.open("w") as out:
             process = subprocess.Popen(
                 command,

@@ -9,6 +9,16 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def health_token(settings):
+    """These tests read the checks' details, which the token's holder sees."""
+    settings.HEALTHZ_TOKEN = "probe-token"
+
+
+def _health(client):
+    return client.get(reverse("healthz"), HTTP_AUTHORIZATION="Bearer probe-token")
+
+
 @pytest.fixture
 def active_model(tmp_path):
     return model_version_register(
@@ -19,7 +29,7 @@ def active_model(tmp_path):
 def test_healthz_is_green_with_database_broker_and_active_model(client, active_model):
     # given the configured database and broker, and an active registered model
     # when /healthz is asked
-    response = client.get(reverse("healthz"))
+    response = _health(client)
     # then every check passes and the status is 200
     body = response.json()
     assert response.status_code == 200, body
@@ -32,7 +42,7 @@ def test_healthz_is_green_with_database_broker_and_active_model(client, active_m
 def test_healthz_is_red_when_the_broker_is_down(client, active_model):
     # given a broker URL where nothing listens
     # when /healthz is asked
-    response = client.get(reverse("healthz"))
+    response = _health(client)
     # then it answers 503 and names the broker as the problem
     body = response.json()
     assert response.status_code == 503
@@ -43,7 +53,7 @@ def test_healthz_is_red_when_the_broker_is_down(client, active_model):
 
 
 def test_healthz_is_red_without_an_active_model(client):
-    response = client.get(reverse("healthz"))
+    response = _health(client)
     body = response.json()
     assert response.status_code == 503
     assert body["model"]["ok"] is False
@@ -54,7 +64,7 @@ def test_healthz_is_red_when_the_active_models_files_are_gone(client, active_mod
     # given an active model whose files were deleted from storage
     default_storage.delete(active_model.artifact + "model.json")
     # when /healthz is asked
-    response = client.get(reverse("healthz"))
+    response = _health(client)
     # then the model check fails
     assert response.status_code == 503
     assert response.json()["model"]["ok"] is False

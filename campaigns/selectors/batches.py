@@ -43,7 +43,9 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
     counts = batch_counts(batch=batch)
     to_analyse = counts["total"] - counts["skipped"]
     analysed = counts["done"] + counts["failed"]
-    if batch.status == UploadBatch.Status.PROCESSING:
+    if not batch.is_finished and batch.progress_at is None:
+        stage = "waiting for the task queue (it starts on its own when the queue is back)"
+    elif batch.status == UploadBatch.Status.PROCESSING:
         stage = f"processing {analysed}/{to_analyse}"
     else:
         stage = batch.get_status_display().lower()

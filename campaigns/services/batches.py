@@ -12,11 +12,13 @@ import datetime as dt
 import logging
 import tempfile
 import uuid
+import warnings
 import zipfile
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from celery import Task
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -24,6 +26,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from campaigns.models import (
     BATCH_UNFINISHED,
@@ -38,6 +41,9 @@ from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_
 from inference.selectors import model_version_active
 
 logger = logging.getLogger(__name__)
+
+# What publishing raises while the broker is down: kombu's error, or the socket's own.
+BROKER_ERRORS = (KombuOperationalError, ConnectionError, OSError)
 
 
 # Upload ---------------------------------------------------------------------------------------
@@ -77,7 +83,14 @@ def batch_create(
         (batch,) = status_rows_create([batch])
         batch_id = batch.pk
         transaction.on_commit(lambda: _extract_enqueue(batch_id))
+    # Whether the extraction could be queued (see `batch_is_queued`).
+    batch.refresh_from_db(fields=["progress_at"])
     return batch
+
+
+def batch_is_queued(batch: UploadBatch) -> bool:
+    """False while the batch's next task is waiting for the broker to come back."""
+    return batch.progress_at is not None
 
 
 def batch_create_from_photos(
@@ -89,7 +102,9 @@ def batch_create_from_photos(
     """Loose photos become a batch too: packed into a stored (uncompressed) ZIP on disk."""
     if not photos:
         raise ValidationError("Choose a ZIP file or at least one photo.")
-    with tempfile.TemporaryFile() as spool:
+    with tempfile.TemporaryFile() as spool, warnings.catch_warnings():
+        # Two photos may share a name: extraction gives each its own row.
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
             for photo in photos:
                 name = PurePosixPath((photo.name or "photo").replace("\\", "/")).name
@@ -103,10 +118,25 @@ def batch_create_from_photos(
         )
 
 
-def _extract_enqueue(batch_id: int) -> None:
+def _extract_enqueue(batch_id: int) -> bool:
     from campaigns.tasks import batch_extract_task
 
-    batch_extract_task.delay(batch_id)
+    return _task_send(batch_extract_task, batch_id, batch_id=batch_id)
+
+
+def _task_send(task: Task[Any, Any], *args: object, batch_id: int) -> bool:
+    """Queue `task`; when the broker cannot be reached, mark the batch as waiting for it
+    (progress_at None) so the sweeper sends the work as soon as it runs, and return False.
+
+    The upload is stored either way: a broker outage must not lose it, nor answer an error.
+    """
+    try:
+        task.delay(*args)
+    except BROKER_ERRORS as exc:
+        logger.warning("could not queue %s for batch %s: %s", task.name, batch_id, exc)
+        UploadBatch.objects.filter(pk=batch_id).update(progress_at=None)
+        return False
+    return True
 
 
 # Processing -----------------------------------------------------------------------------------
@@ -132,8 +162,9 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
         raise ValueError(f"batch {batch.pk} has photos to analyse but no model version")
     size = max(1, settings.INGEST_CHUNK_SIZE)
     chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
-    for chunk in chunks:
-        images_classify_task.delay(chunk, model_version_id)
+    for sent, chunk in enumerate(chunks):
+        if not _task_send(images_classify_task, chunk, model_version_id, batch_id=batch.pk):
+            return sent  # the sweeper sends the rest when the broker is back
     return len(chunks)
 
 

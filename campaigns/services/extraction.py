@@ -3,18 +3,25 @@
 Photos are stored by content hash, so storing one twice is harmless; the rows are written in
 one transaction that also moves the batch from extracting to processing, so a second delivery
 of the same extraction finds the batch already moved on and writes nothing.
+
+A member that cannot be read fails alone. An archive that cannot be used fails its batch at
+once (`ArchiveError`); any other failure of the extraction is retried, and the batch fails
+with the reason after INGEST_MAX_ATTEMPTS deliveries, never loops.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.archives import (
@@ -31,8 +38,16 @@ from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 
+logger = logging.getLogger(__name__)
+
 # Seconds between signs of life of a long extraction (the sweeper resumes silent batches).
 _HEARTBEAT_S = 10
+# Errors that a retry can pass: the task retries them itself, they are not the archive's.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+class ExtractionRetry(Exception):
+    """This delivery of an extraction failed; another delivery may pass (the task retries)."""
 
 
 def archive_limits() -> ArchiveLimits:
@@ -40,6 +55,7 @@ def archive_limits() -> ArchiveLimits:
     return ArchiveLimits(
         max_entries=settings.INGEST_MAX_ENTRIES,
         max_total_bytes=settings.INGEST_MAX_EXPANDED_BYTES,
+        max_expansion=float(settings.INGEST_MAX_EXPANSION),
         max_entry_bytes=settings.INGEST_MAX_PHOTO_BYTES,
         max_ratio=float(settings.INGEST_MAX_RATIO),
     )
@@ -66,29 +82,72 @@ def photo_store(*, data: bytes, sha256: str) -> str:
 
 
 def batch_extract(*, batch_id: int) -> None:
-    """Unpack the batch's archive, store its photos and record every member (safe to rerun)."""
+    """Unpack the batch's archive, store its photos and record every member (safe to rerun).
+
+    Raises `ExtractionRetry` when this delivery failed for a reason another may not meet.
+    """
     now = timezone.now()
     claimed = status_change(
         UploadBatch.objects.filter(pk=batch_id),
         to=BatchStatus.EXTRACTING,
         started_at=now,
         progress_at=now,
+        extract_attempts=F("extract_attempts") + 1,
     )
     if not claimed:
         return  # gone, or already extracted by an earlier delivery
     batch = UploadBatch.objects.select_related("ad").get(pk=batch_id)
-    try:
-        members = _archive_read(batch)
-    except ArchiveError as exc:
-        batch_fail(batch=batch, error=f"{batch.source_name}: {exc}. Nothing was imported.")
-        _archive_delete(batch)
+    limit = settings.INGEST_MAX_ATTEMPTS
+    if batch.extract_attempts > limit:
+        # The last delivery died (worker killed, out of memory, past the time limit): stop here.
+        _extraction_fail(
+            batch,
+            f"it could not be unpacked in {limit} attempts (the last one's worker was killed "
+            "or ran out of time)",
+        )
         return
+    try:
+        _extract(batch)
+    except ArchiveError as exc:
+        _extraction_fail(batch, str(exc))
+    except TRANSIENT_ERRORS:
+        raise
+    except SoftTimeLimitExceeded:
+        _extraction_fail(
+            batch,
+            f"unpacking took longer than the {settings.INGEST_EXTRACT_TIME_LIMIT} s limit "
+            "(INGEST_EXTRACT_TIME_LIMIT)",
+        )
+    except Exception as exc:
+        cause = f"{type(exc).__name__}: {exc}"
+        logger.exception(
+            "extracting batch %s failed (attempt %s)", batch_id, batch.extract_attempts
+        )
+        if batch.extract_attempts >= limit:
+            _extraction_fail(batch, f"it could not be unpacked in {limit} attempts ({cause})")
+            return
+        attempt = f"attempt {batch.extract_attempts} of {limit}"
+        UploadBatch.objects.filter(pk=batch_id).update(
+            error=f"Unpacking failed on {attempt}, retrying: {cause}"
+        )
+        raise ExtractionRetry(cause) from exc
+
+
+def _extract(batch: UploadBatch) -> None:
+    members = _archive_read(batch)
     model_version = model_version_active()
     if model_version is None:
         batch_fail(batch=batch, error="No model version is active; nothing was imported.")
         return
     if _members_record(batch=batch, members=members, model_version=model_version):
+        batch_id = batch.pk
         transaction.on_commit(lambda: _after_extraction(batch_id))
+
+
+def _extraction_fail(batch: UploadBatch, reason: str) -> None:
+    """The batch fails with `reason`; nothing of the archive was imported, and it is deleted."""
+    batch_fail(batch=batch, error=f"{batch.source_name}: {reason}. Nothing was imported.")
+    _archive_delete(batch)
 
 
 def _archive_read(batch: UploadBatch) -> list[_Member]:
@@ -99,9 +158,8 @@ def _archive_read(batch: UploadBatch) -> list[_Member]:
     heartbeat = time.monotonic()
     try:
         with batch.archive.open("rb") as handle, open_archive(handle) as archive:
-            for member, data, reason in photo_candidates(
-                archive, archive_members(archive, limits=limits)
-            ):
+            listed = archive_members(archive, limits=limits, archive_bytes=batch.archive.size)
+            for member, data, reason in photo_candidates(archive, listed):
                 if data is None or reason is not None:
                     sha = hashlib.sha256(data).hexdigest() if data is not None else ""
                     members.append(_Member(name=member.name, sha256=sha, skip_reason=reason))
@@ -146,6 +204,7 @@ def _members_record(
             to=BatchStatus.PROCESSING,
             model_version=model_version,
             progress_at=now,
+            error="",
         )
         if not won:
             return False

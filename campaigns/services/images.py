@@ -29,18 +29,25 @@ if TYPE_CHECKING:
 
 
 def images_claim(
-    *, image_ids: Sequence[int], model_version_id: int, now: dt.datetime | None = None
+    *,
+    image_ids: Sequence[int],
+    model_version_id: int,
+    claim_token: str = "",
+    now: dt.datetime | None = None,
 ) -> list[int]:
     """Claim each pending (or abandoned) photo of the chunk at `now`; return the ids won.
 
     A claim older than INGEST_CHUNK_TIME_LIMIT is abandoned (its worker died or ran out of
-    time) and may be taken over; a photo claimed INGEST_MAX_ATTEMPTS times fails alone.
+    time) and may be taken over, and so is a claim made under the same `claim_token` (the
+    chunk task's id: its message came back because its worker process was killed). A photo
+    claimed INGEST_MAX_ATTEMPTS times fails alone.
     """
     now = now or timezone.now()
     abandoned = now - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT)
-    claimable = Q(status=ImageStatus.PENDING) | Q(
-        status=ImageStatus.PROCESSING, claimed_at__lt=abandoned
-    )
+    taken_over = Q(status=ImageStatus.PROCESSING, claimed_at__lt=abandoned)
+    if claim_token:
+        taken_over |= Q(status=ImageStatus.PROCESSING, claim_token=claim_token)
+    claimable = Q(status=ImageStatus.PENDING) | taken_over
     # A photo of a batch since re-sent for another model version is not this chunk's.
     batch_ids = sorted(
         set(
@@ -53,10 +60,9 @@ def images_claim(
     with transaction.atomic():
         status_change(
             ReactionImage.objects.filter(
+                taken_over,
                 pk__in=image_ids,
                 batch_id__in=batch_ids,
-                status=ImageStatus.PROCESSING,
-                claimed_at__lt=abandoned,
                 attempts__gte=settings.INGEST_MAX_ATTEMPTS,
             ),
             to=ImageStatus.FAILED,
@@ -73,6 +79,7 @@ def images_claim(
                 ReactionImage.objects.filter(claimable, pk=image_id, batch_id__in=batch_ids),
                 to=ImageStatus.PROCESSING,
                 claimed_at=now,
+                claim_token=claim_token,
                 error="",
                 attempts=F("attempts") + 1,
             ):
@@ -82,9 +89,12 @@ def images_claim(
     return won
 
 
-def images_classify(*, image_ids: Sequence[int], model_version_id: int) -> list[int]:
+def images_classify(
+    *, image_ids: Sequence[int], model_version_id: int, claim_token: str = ""
+) -> list[int]:
     """Analyse a chunk of photos, store their faces and close the batches left with nothing to
-    do; returns the batches the chunk belongs to.
+    do; returns the batches the chunk belongs to. `claim_token` names the delivery's task (see
+    `images_claim`).
 
     Photos another worker holds are left alone; a photo that cannot be read or decoded fails
     alone with its reason; results of photos whose claim was lost meanwhile are dropped.
@@ -94,7 +104,9 @@ def images_classify(*, image_ids: Sequence[int], model_version_id: int) -> list[
 
     now = timezone.now()
     model_version = ModelVersion.objects.get(pk=model_version_id)
-    claimed = images_claim(image_ids=image_ids, model_version_id=model_version_id, now=now)
+    claimed = images_claim(
+        image_ids=image_ids, model_version_id=model_version_id, claim_token=claim_token, now=now
+    )
     if claimed:
         images = list(ReactionImage.objects.filter(pk__in=claimed).order_by("pk"))
         sources: list[bytes] = []

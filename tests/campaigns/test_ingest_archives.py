@@ -215,6 +215,9 @@ def test_repeated_member_names_each_get_a_distinct_name():
         (b"GIF89arest", "gif"),
         (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "webp"),
         (b"II*\x00rest", "tif"),
+        (b"\x00\x00\x00\x1cftypheic\x00\x00\x00\x00", "heic"),
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00", "heic"),
+        (b"\x00\x00\x00\x18ftypisom\x00\x00\x00\x00", None),
         (b"hello", None),
     ],
 )

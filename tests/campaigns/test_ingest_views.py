@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
+import numpy as np
 import pytest
+from django.contrib.staticfiles import finders
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -35,7 +40,11 @@ def test_the_upload_page_shows_the_form_with_the_limit(client, member, ad, setti
     settings.UPLOAD_MAX_BYTES = 5 * 1024**2
     response = client.get(reverse("campaigns:batch_upload", args=[ad.pk]))
     assert response.status_code == 200
-    assert b"up to 5 MiB" in response.content and b"xhr.upload" in response.content
+    assert b"up to 5 MiB" in response.content
+    # and its script (a static file: the pages run no inline script) shows upload progress
+    assert b'src="/static/campaigns/batch_upload.js"' in response.content
+    script = finders.find("campaigns/batch_upload.js")
+    assert script and "xhr.upload" in Path(script).read_text()
 
 
 def test_a_zip_upload_creates_a_batch_and_answers_its_page(client, member, ad, active_model):
@@ -120,3 +129,45 @@ def test_reprocess_from_the_page_needs_a_finished_batch(client, member, ad, acti
     assert response.status_code == 302
     batch.refresh_from_db()
     assert batch.status == UploadBatch.Status.PROCESSING
+
+
+def test_a_heic_photo_is_stored_and_shown_to_the_browser_as_a_jpeg(
+    client, member, ad, active_model
+):
+    # given an iPhone photo in HEIC, uploaded in a ZIP and extracted
+    from django.core.files.base import ContentFile
+    from PIL import Image
+
+    pixels = np.random.default_rng(4).integers(0, 256, size=(60, 90, 3), dtype=np.uint8)
+    heic = io.BytesIO()
+    Image.fromarray(pixels).save(heic, format="HEIF")
+    batch = batches.batch_create(
+        ad=ad,
+        upload=ContentFile(zip_build({"IMG_0001.HEIC": heic.getvalue()}), "x.zip"),
+        source_name="x.zip",
+    )
+    extraction.batch_extract(batch_id=batch.pk)
+    image = batch.images.get()
+    assert image.status == "pending" and image.file.name.endswith(".heic")
+    # when its photo is requested by the page
+    response = client.get(reverse("campaigns:photo_file", args=[image.pk]))
+    # then the browser gets a JPEG of the same size
+    assert response["Content-Type"] == "image/jpeg"
+    shown = Image.open(io.BytesIO(b"".join(response.streaming_content)))
+    assert (shown.format, shown.size) == ("JPEG", (90, 60))
+
+
+def test_too_many_loose_photos_get_a_clear_json_error(client, member, ad, active_model, settings):
+    # given more loose photos than one upload may hold
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 3
+    photos = [SimpleUploadedFile(f"p{i}.png", plain_photo(i)) for i in range(5)]
+    # when the page's script posts them
+    response = client.post(
+        reverse("campaigns:batch_upload", args=[ad.pk]),
+        {"photos": photos},
+        headers={"accept": "application/json"},
+    )
+    # then the answer is JSON saying what to do, and nothing was stored
+    assert response.status_code == 400
+    assert "More than 3 photos in one upload" in response.json()["errors"][0]
+    assert not UploadBatch.objects.exists()

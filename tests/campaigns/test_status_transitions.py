@@ -175,6 +175,24 @@ def test_only_one_worker_claims_a_photo(ad, model_version):
     assert _claim_all(batch) == []
 
 
+def test_a_redelivered_chunk_takes_its_own_fresh_claim_back_at_once(ad, model_version):
+    # given photos claimed a moment ago by a chunk whose worker process was then killed
+    batch = _extracted(ad)
+    ids = list(batch.images.values_list("pk", flat=True))
+    version = batch.model_version_id
+    assert version is not None
+
+    def claim(token: str) -> list[int]:
+        return images.images_claim(image_ids=ids, model_version_id=version, claim_token=token)
+
+    assert claim("task-1") == ids
+    # when another chunk asks for them, then it gets none: the claim is fresh
+    assert claim("task-2") == []
+    # when the same chunk's message comes back (same task id), then it takes them all back
+    assert claim("task-1") == ids
+    assert set(batch.images.values_list("attempts", flat=True)) == {2}
+
+
 def test_an_abandoned_claim_is_taken_over_and_the_old_claims_results_are_dropped(
     ad, model_version, settings
 ):

@@ -8,7 +8,9 @@ Lost messages are recovered by the sweeper, so chunk claims expire after 12 s he
 from __future__ import annotations
 
 import io
+import os
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -21,7 +23,9 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
+from django.urls import reverse
 from PIL import Image
 
 from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
@@ -66,7 +70,7 @@ def _assert_exact(batch: UploadBatch, *, processed: int) -> None:
 
 
 def test_kill_9_of_the_worker_mid_batch_then_another_worker_finishes_it(
-    ad, active_model, many_photos, worker_start, settings
+    ad, active_model, many_photos, worker_start, settings, report_figure
 ):
     settings.INGEST_CHUNK_SIZE = 3
     # given a worker processing a batch of 36 photos in chunks of 3
@@ -83,6 +87,7 @@ def test_kill_9_of_the_worker_mid_batch_then_another_worker_finishes_it(
     )
     # when it is killed with SIGKILL in the middle, and another worker is started
     first.kill()
+    killed_at = time.monotonic()
     batch.refresh_from_db()
     assert not batch.is_finished, "the batch finished before the kill: make it larger"
     second = worker_start()
@@ -90,6 +95,64 @@ def test_kill_9_of_the_worker_mid_batch_then_another_worker_finishes_it(
     # then the batch is done, every photo analysed once, no face duplicated
     assert batch.status == BatchStatus.DONE, batch.error
     _assert_exact(batch, processed=len(many_photos))
+    report_figure(
+        f"whole worker kill -9 -> batch done in {time.monotonic() - killed_at:.1f} s "
+        f"(new worker start, claims abandoned after INGEST_CHUNK_TIME_LIMIT=12 s, sweeper)"
+    )
+
+
+def test_kill_9_of_the_pool_process_mid_chunk_the_chunk_comes_back_at_once(
+    ad, active_model, many_photos, worker_start, settings, report_figure
+):
+    # given a worker without the sweeper, analysing a batch of 36 photos in one chunk
+    settings.INGEST_CHUNK_SIZE = 36
+    worker = worker_start(beat=False, INGEST_CHUNK_TIME_LIMIT="300")
+    members = {f"p{i:02}.jpg": data for i, data in enumerate(many_photos)}
+    batch = ingest_upload(ad, members, "pool.zip")
+    batch_wait(
+        batch,
+        until=lambda b: b.images.filter(status=ImageStatus.PROCESSING).exists(),
+        timeout=90,
+        workers=[worker],
+    )
+    # when the pool process running the chunk is killed with SIGKILL mid-chunk
+    (pool,) = worker.pool_processes()
+    os.kill(pool, signal.SIGKILL)
+    killed_at = time.monotonic()
+    batch.refresh_from_db()
+    assert not batch.is_finished, "the chunk finished before the kill: make it larger"
+    # then the chunk's message comes back to the new pool process, which takes its own fresh
+    # claims back at once (no sweeper runs, and the claims would expire only after 300 s)
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
+    recovery = time.monotonic() - killed_at
+    assert batch.status == BatchStatus.DONE, batch.error
+    _assert_exact(batch, processed=len(many_photos))
+    assert set(batch.images.values_list("attempts", flat=True)) == {2}
+    report_figure(f"pool process kill -9 mid-chunk -> batch done in {recovery:.1f} s")
+
+
+def test_an_extraction_that_fails_every_time_fails_its_batch_in_seconds(
+    ad, active_model, worker_start, media_root, settings, report_figure
+):
+    # given storage that cannot take photos, and a worker without the sweeper
+    worker = worker_start(beat=False)
+    media_root.mkdir(parents=True, exist_ok=True)
+    batch = ingest_upload(ad, {"a.png": plain_photo(1)}, "stuck.zip")
+    (media_root / "photos").write_text("not a folder")
+    started = time.monotonic()
+    # when its extraction fails on every delivery
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=90, workers=[worker])
+    # then the task's own retries end in a failed batch with the reason, not a loop
+    assert batch.status == BatchStatus.FAILED
+    assert f"could not be unpacked in {settings.INGEST_MAX_ATTEMPTS} attempts" in batch.error
+    assert batch.extract_attempts == settings.INGEST_MAX_ATTEMPTS
+    report_figure(f"failing extraction -> batch failed in {time.monotonic() - started:.1f} s")
+
+
+def ingest_upload(ad, members: dict[str, bytes], name: str) -> UploadBatch:
+    return batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), name), source_name=name
+    )
 
 
 def _redis_endpoint() -> tuple[str, int]:
@@ -151,6 +214,43 @@ def test_redis_restart_mid_batch_the_batch_still_finishes(
     batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
     assert batch.status == BatchStatus.DONE, batch.error
     _assert_exact(batch, processed=len(many_photos))
+
+
+def test_an_upload_while_the_broker_is_down_is_kept_and_analysed_when_it_is_back(
+    ad, active_model, face_photos, worker_start, client, report_figure
+):
+    host, port = _redis_endpoint()
+    user = factories.user_create(team=ad.campaign.team)
+    client.force_login(user)
+    upload = SimpleUploadedFile("late.zip", zip_build({"a.jpg": face_photos[0]}))
+    # given the broker is down
+    try:
+        subprocess.run(["redis-cli", "-h", host, "-p", str(port), "shutdown", "nosave"])
+        deadline = time.monotonic() + 20
+        while _redis_ping(host, port) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # when a ZIP is uploaded through the page's script
+        response = client.post(
+            reverse("campaigns:batch_upload", args=[ad.pk]),
+            {"archive": upload},
+            headers={"accept": "application/json"},
+        )
+    finally:
+        _redis_start(host, port)
+    # then the upload is accepted and kept, and the user is told it waits for the queue
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["queued"] is False and "cannot be reached right now" in body["message"]
+    batch = UploadBatch.objects.get(pk=body["batch"])
+    assert batch.status == BatchStatus.RECEIVED and batch.archive
+    status = client.get(reverse("campaigns:batch_status", args=[batch.pk])).json()
+    assert status["stage"].startswith("waiting for the task queue")
+    # and once the broker is back, the sweeper's next run sends it on and it is analysed
+    back = time.monotonic()
+    worker = worker_start()
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
+    assert batch.status == BatchStatus.DONE, batch.error
+    report_figure(f"broker back -> upload analysed in {time.monotonic() - back:.1f} s")
 
 
 def _bad_case_archive(good: list[bytes], extra: bytes) -> tuple[bytes, dict[str, str]]:

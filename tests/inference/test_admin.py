@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -187,3 +188,41 @@ def test_admin_is_staff_only(client):
     client.force_login(factories.user_create(team=factories.team_create()))
     response = client.get(reverse("admin:inference_modelversion_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def _staff(client, *codenames: str):
+    user = factories.user_create(team=factories.team_create())
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
+
+
+def test_view_only_staff_can_read_model_versions_but_not_activate_or_upload(client, tmp_path):
+    # given an active version and another one, and a staff member who may only view them
+    old = model_version_activate(model_version=factories.model_version_create(version="1.0"))
+    new = factories.model_version_create(version="2.0")
+    staff = _staff(client, "view_modelversion")
+    changelist = reverse("admin:inference_modelversion_changelist")
+    # when they list the versions, then they see them, without the activate action
+    page = staff.get(changelist)
+    assert page.status_code == 200 and "2.0" in page.content.decode()
+    assert 'value="activate"' not in page.content.decode()
+    # when they post the activate action anyway, then nothing changes for anyone
+    staff.post(changelist, {"action": "activate", "_selected_action": [new.pk]})
+    assert list(ModelVersion.objects.filter(is_active=True)) == [old]
+    # and the upload page is refused
+    assert staff.get(reverse("admin:inference_modelversion_add")).status_code == 403
+
+
+def test_staff_with_the_change_permission_activates_a_version(client):
+    old = model_version_activate(model_version=factories.model_version_create(version="1.0"))
+    new = factories.model_version_create(version="2.0")
+    staff = _staff(client, "view_modelversion", "change_modelversion")
+    changelist = reverse("admin:inference_modelversion_changelist")
+    assert 'value="activate"' in staff.get(changelist).content.decode()
+    staff.post(changelist, {"action": "activate", "_selected_action": [new.pk]})
+    assert list(ModelVersion.objects.filter(is_active=True)) == [new]
+    old.refresh_from_db()
+    assert not old.is_active

@@ -32,6 +32,18 @@ def test_rgb_png_decodes_unchanged():
     np.testing.assert_array_equal(decoded.pixels, np.asarray(image))
 
 
+def test_an_iphone_heic_photo_decodes_to_what_it_shows():
+    # given a photo saved as HEIC (lossy, as iPhones write it)
+    image = gradient_rgb(80, 48)
+    data = encode(image, "HEIF", quality=95)
+    assert data[4:12] == b"ftypheic"
+    # when decoded, then it has its size and, within the codec's loss, its pixels
+    decoded = decode_image(data)
+    assert (decoded.width, decoded.height) == (80, 48)
+    error = np.abs(decoded.pixels.astype(int) - np.asarray(image).astype(int))
+    assert error.mean() < 4
+
+
 @pytest.mark.parametrize(
     ("orientation", "expected"),
     [
