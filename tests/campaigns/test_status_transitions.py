@@ -86,6 +86,16 @@ def _claim_all(batch: UploadBatch, now: dt.datetime | None = None) -> list[int]:
     return images.images_claim(image_ids=ids, model_version_id=batch.model_version_id, now=now)
 
 
+def _done(ad) -> UploadBatch:
+    """A batch of one photo, extracted, analysed (no faces) and closed."""
+    batch = _extracted(ad, photos=1)
+    now = timezone.now()
+    _claim_all(batch, now)
+    _store(batch, now)
+    assert batches.batch_close(batch_id=batch.pk)
+    return batch
+
+
 def test_the_table_names_only_real_statuses_and_every_status_can_be_reached():
     for model, table in TRANSITIONS.items():
         statuses = set(model.Status.values)
@@ -239,11 +249,7 @@ def test_a_skipped_member_is_never_claimed(ad, model_version):
 
 
 def test_a_finished_batch_cannot_fail_late_and_keeps_its_outcome(ad, model_version):
-    batch = _extracted(ad, photos=1)
-    now = timezone.now()
-    _claim_all(batch, now)
-    _store(batch, now)
-    batches.batch_close(batch_id=batch.pk)
+    batch = _done(ad)
     assert batches.batch_fail(batch=batch, error="late error") is False
     stored = UploadBatch.objects.get(pk=batch.pk)
     assert (stored.status, stored.error) == (BatchStatus.DONE, "")
@@ -261,11 +267,7 @@ def test_a_failed_batch_keeps_its_message(ad, model_version):
 
 def test_reprocessing_moves_a_finished_batch_and_its_photos_back(ad, model_version):
     # given a done batch
-    batch = _extracted(ad, photos=1)
-    now = timezone.now()
-    _claim_all(batch, now)
-    _store(batch, now)
-    batches.batch_close(batch_id=batch.pk)
+    batch = _done(ad)
     other = factories.model_version_create()
     # when it is reprocessed with another version
     reprocess.batch_reprocess(batch=UploadBatch.objects.get(pk=batch.pk), model_version=other)
