@@ -1,8 +1,9 @@
-"""How sure are we: confidence intervals on emotion shares and a test between two ads.
+"""How sure are we: a test of whether two ads' emotion mixes differ.
 
-Plain math on counts the database already aggregated (no SciPy): the Wilson score interval,
-and Pearson's chi-square test of homogeneity whose survival function has a closed form for
-the integer degrees of freedom a contingency table gives.
+Plain math on counts the database already aggregated (no SciPy): Pearson's chi-square test
+of homogeneity, whose survival function has a closed form for the integer degrees of freedom
+a contingency table gives. The Wilson score interval of every share is
+`ml.metrics.wilson_interval` (the model card's figures use it too).
 """
 
 from __future__ import annotations
@@ -11,17 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# Two-sided 95%: the 0.975 quantile of the standard normal distribution.
-Z_95 = 1.959963984540054
-
 # Below this expected count per cell the chi-square approximation is unreliable (Cochran).
 MIN_EXPECTED_COUNT = 5.0
-
-
-@dataclass(frozen=True)
-class Interval:
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -48,25 +40,6 @@ class ChiSquareResult:
     @property
     def verdict(self) -> str:
         return p_value_in_words(self.p_value)
-
-
-def wilson_interval(successes: int, total: int, *, z: float = Z_95) -> Interval:
-    """Wilson score interval for a share `successes / total`.
-
-    Unlike the normal approximation it stays inside [0, 1] and is honest for small samples and
-    shares near 0 or 1, which is what per-ad emotion shares often are. With no observations it
-    says nothing: [0, 1].
-    """
-    if total < 0 or successes < 0 or successes > total:
-        raise ValueError(f"need 0 <= successes <= total, got {successes} of {total}")
-    if total == 0:
-        return Interval(0.0, 1.0)
-    p = successes / total
-    z2 = z * z
-    denominator = 1 + z2 / total
-    centre = (p + z2 / (2 * total)) / denominator
-    half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half))
 
 
 def chi2_sf(x: float, dof: int) -> float:

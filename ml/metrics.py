@@ -2,10 +2,40 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+# Two-sided 95%: the 0.975 quantile of the standard normal distribution.
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+def wilson_interval(successes: int, total: int, *, z: float = Z_95) -> Interval:
+    """Wilson score interval for a share `successes / total`.
+
+    Unlike the normal approximation it stays inside [0, 1] and is honest for small samples and
+    shares near 0 or 1, which is what per-ad emotion shares often are. With no observations it
+    says nothing: [0, 1].
+    """
+    if total < 0 or successes < 0 or successes > total:
+        raise ValueError(f"need 0 <= successes <= total, got {successes} of {total}")
+    if total == 0:
+        return Interval(0.0, 1.0)
+    p = successes / total
+    z2 = z * z
+    denominator = 1 + z2 / total
+    centre = (p + z2 / (2 * total)) / denominator
+    half = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total)) / denominator
+    return Interval(max(0.0, centre - half), min(1.0, centre + half))
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:

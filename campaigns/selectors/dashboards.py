@@ -26,10 +26,11 @@ from campaigns.models import (
     UploadBatch,
 )
 from campaigns.selectors.scoping import scoped_to_user
-from campaigns.stats import ChiSquareResult, Interval, chi_square_two_groups, wilson_interval
+from campaigns.stats import ChiSquareResult, chi_square_two_groups
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES
+from ml.metrics import Interval, wilson_interval
 
 # Valence groups shown on the dashboard. Surprise can be delight or shock, so it counts as
 # neither positive nor negative; neutral is neither by definition.

@@ -4,14 +4,9 @@ import math
 
 import pytest
 
-from campaigns.stats import (
-    Interval,
-    chi2_sf,
-    chi_square_two_groups,
-    p_value_in_words,
-    wilson_interval,
-)
+from campaigns.stats import chi2_sf, chi_square_two_groups, p_value_in_words
 from ml import CLASSES
+from ml.metrics import Interval, wilson_interval
 
 
 @pytest.mark.parametrize(
