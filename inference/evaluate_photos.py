@@ -1,0 +1,288 @@
+"""The whole pipeline (decode, detect, frame, classify) on labelled real photos, beside `fer`.
+
+    python -m inference.evaluate_photos --manifest DIR/manifest.csv [--model DIR]
+        [--detector NAME] [--peer-python /path/to/fer-venv/bin/python] [--json OUT.json]
+        [--probabilities OUT.npz] [--limit N]
+
+The manifest is a CSV with the columns `path` (relative to the manifest's folder) and `label`
+(one of the seven expressions). Each photo shows one person: its largest face is the one
+scored, and a photo where no face is found counts as wrong. Reported: faces found, accuracy
+and macro-F1 with 95% intervals (Wilson; a bootstrap over photos for macro-F1), per-class
+recall and precision with their counts, the confusion matrix and photos/s. The labels of
+such sets are noisy (10-20% errors): read the figures with their counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml import CLASSES
+from ml.metrics import confusion_matrix, per_class_scores, wilson_interval
+from ml.precision import PRECISIONS
+
+from .api import FaceResult, ImageResult, analyze_images
+from .bench import run_peer
+from .classifier import DEFAULT_MODEL_DIR, EmotionClassifier
+from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
+
+NO_FACE = "no face"
+BOOTSTRAP_SAMPLES = 1000
+
+
+@dataclass
+class PhotoOutcome:
+    """One labelled photo and what the pipeline made of it."""
+
+    path: Path
+    label: str
+    faces: int
+    # Of the photo's largest face, in `ml.CLASSES` order; None when no face was found.
+    probabilities: np.ndarray | None = None
+    error: str | None = None
+
+    @property
+    def predicted(self) -> str | None:
+        if self.probabilities is None:
+            return None
+        return CLASSES[int(np.argmax(self.probabilities))]
+
+
+def read_manifest(manifest: Path, *, limit: int | None = None) -> list[tuple[Path, str]]:
+    """(photo path, label) rows of a `path,label` CSV; paths are relative to its folder."""
+    rows = []
+    with manifest.open(newline="", encoding="utf-8-sig") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            label = (row.get("label") or "").strip().lower()
+            if label not in CLASSES:
+                raise ValueError(f"{manifest}:{number}: label {label!r} is not one of {CLASSES}")
+            rows.append((manifest.parent / (row.get("path") or "").strip(), label))
+    return rows[:limit] if limit else rows
+
+
+def largest_face(result: ImageResult) -> FaceResult | None:
+    """The face a one-person photo is about: the largest one found."""
+    return max(result.faces, key=lambda face: face.w * face.h, default=None)
+
+
+def run_pipeline(
+    photos: Sequence[tuple[Path, str]],
+    *,
+    classifier: EmotionClassifier,
+    detector: str,
+    chunk: int = 32,
+) -> tuple[list[PhotoOutcome], float]:
+    """Every photo through `analyze_images`, in chunks as a worker does; (outcomes, seconds)."""
+    if photos:
+        analyze_images([photos[0][0]], detector=detector, classifier=classifier)  # warm-up
+    outcomes = []
+    started = time.perf_counter()
+    for start in range(0, len(photos), chunk):
+        part = photos[start : start + chunk]
+        results = analyze_images(
+            [path for path, _ in part], detector=detector, classifier=classifier
+        )
+        for (path, label), result in zip(part, results, strict=True):
+            face = largest_face(result)
+            probabilities = (
+                np.array([face.probabilities[name] for name in CLASSES]) if face else None
+            )
+            outcomes.append(
+                PhotoOutcome(
+                    path=path,
+                    label=label,
+                    faces=len(result.faces),
+                    probabilities=probabilities,
+                    error=result.error,
+                )
+            )
+    return outcomes, time.perf_counter() - started
+
+
+def photo_report(
+    labels: Sequence[str], predicted: Sequence[str | None], *, seconds: float | None = None
+) -> dict[str, Any]:
+    """Accuracy, macro-F1, per-class scores and the confusion matrix of one system, JSON-ready.
+
+    A photo without a face is a wrong answer: it lowers its true class's recall (and the
+    accuracy), not any class's precision.
+    """
+    columns = [*CLASSES, NO_FACE]
+    true = np.array([CLASSES.index(label) for label in labels], dtype=np.int64)
+    guess = np.array(
+        [CLASSES.index(p) if p is not None else len(CLASSES) for p in predicted], dtype=np.int64
+    )
+    n = len(true)
+    matrix = confusion_matrix(true, guess, len(columns))
+    scores = per_class_scores(matrix)
+    correct = int((true == guess).sum())
+    with_face = int((guess < len(CLASSES)).sum())
+    macro_f1 = float(scores["f1"][: len(CLASSES)].mean())
+    rng = np.random.default_rng(0)
+    resampled = []
+    for _ in range(BOOTSTRAP_SAMPLES if n else 0):
+        pick = rng.integers(0, n, size=n)
+        f1 = per_class_scores(confusion_matrix(true[pick], guess[pick], len(columns)))["f1"]
+        resampled.append(float(f1[: len(CLASSES)].mean()))
+    accuracy_ci = wilson_interval(correct, n)
+    report: dict[str, Any] = {
+        "photos": n,
+        "with_face": with_face,
+        "with_face_share": with_face / n if n else 0.0,
+        "correct": correct,
+        "accuracy": correct / n if n else 0.0,
+        "accuracy_ci95": [accuracy_ci.low, accuracy_ci.high],
+        "accuracy_with_face": (
+            int(((true == guess) & (guess < len(CLASSES))).sum()) / with_face if with_face else 0.0
+        ),
+        "macro_f1": macro_f1,
+        "macro_f1_ci95": (
+            [float(np.percentile(resampled, 2.5)), float(np.percentile(resampled, 97.5))]
+            if resampled
+            else [0.0, 0.0]
+        ),
+        "per_class": {},
+        "confusion_matrix": {"rows_true": list(CLASSES), "columns": columns, "counts": []},
+    }
+    for index, name in enumerate(CLASSES):
+        support = int(matrix[index].sum())
+        hits = int(matrix[index, index])
+        predicted_as = int(matrix[:, index].sum())
+        recall_ci = wilson_interval(hits, support)
+        report["per_class"][name] = {
+            "support": support,
+            "correct": hits,
+            "predicted": predicted_as,
+            "recall": hits / support if support else 0.0,
+            "recall_ci95": [recall_ci.low, recall_ci.high],
+            "precision": hits / predicted_as if predicted_as else 0.0,
+            "f1": float(scores["f1"][index]),
+        }
+    report["confusion_matrix"]["counts"] = matrix[: len(CLASSES)].tolist()
+    if seconds is not None:
+        report["seconds"] = seconds
+        report["photos_per_second"] = n / seconds if seconds > 0 else 0.0
+    return report
+
+
+def print_reports(reports: dict[str, dict[str, Any]], *, title: str) -> None:
+    def pct(value: float) -> str:
+        return f"{100 * value:5.1f}%"
+
+    def ci(bounds: list[float]) -> str:
+        return f"[{100 * bounds[0]:.1f}, {100 * bounds[1]:.1f}]"
+
+    print(f"\n{title}")
+    header = (
+        f"{'system':<30} {'photos':>6} {'face found':>10} {'accuracy':>8} {'95% CI':>13} "
+        f"{'macro-F1':>8} {'95% CI':>13} {'disgust recall':>14} {'photos/s':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for system, report in reports.items():
+        disgust = report["per_class"]["disgust"]
+        print(
+            f"{system:<30} {report['photos']:>6} {pct(report['with_face_share']):>10} "
+            f"{pct(report['accuracy']):>8} {ci(report['accuracy_ci95']):>13} "
+            f"{pct(report['macro_f1']):>8} {ci(report['macro_f1_ci95']):>13} "
+            f"{pct(disgust['recall']):>7} ({disgust['correct']}/{disgust['support']})"
+            f" {report.get('photos_per_second', float('nan')):>8.1f}"
+        )
+    for system, report in reports.items():
+        print(f"\n{system}: per class (recall = found and right / photos of the class)")
+        print(f"{'class':<10} {'photos':>6} {'recall':>7} {'95% CI':>13} {'precision':>9}")
+        for name, row in report["per_class"].items():
+            print(
+                f"{name:<10} {row['support']:>6} {pct(row['recall']):>7} "
+                f"{ci(row['recall_ci95']):>13} {pct(row['precision']):>9}"
+            )
+        matrix = report["confusion_matrix"]
+        print("confusion (rows: true label; columns: predicted)")
+        print(" " * 10 + "".join(f"{c[:8]:>9}" for c in matrix["columns"]))
+        for name, counts in zip(matrix["rows_true"], matrix["counts"], strict=True):
+            print(f"{name:<10}" + "".join(f"{count:>9}" for count in counts))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m inference.evaluate_photos", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--manifest", type=Path, required=True, help="CSV of path,label")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_NAMES)
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32")
+    parser.add_argument("--chunk", type=int, default=32, help="photos per analyze_images call")
+    parser.add_argument("--limit", type=int, help="only the first N photos of the manifest")
+    parser.add_argument("--peer-python", help="python of a virtualenv with `fer` installed")
+    parser.add_argument("--json", type=Path, help="write the reports here")
+    parser.add_argument(
+        "--probabilities", type=Path, help="write our per-photo probabilities here (.npz)"
+    )
+    args = parser.parse_args(argv)
+
+    photos = read_manifest(args.manifest, limit=args.limit)
+    missing = [str(path) for path, _ in photos if not path.is_file()]
+    if missing:
+        parser.error(f"{len(missing)} photos of the manifest are missing, e.g. {missing[0]}")
+    classifier = EmotionClassifier.load(args.model, precision=args.precision)
+    get_detector(args.detector)
+    outcomes, seconds = run_pipeline(
+        photos, classifier=classifier, detector=args.detector, chunk=args.chunk
+    )
+    labels = [label for _, label in photos]
+    name = f"ours {classifier.name} ({args.detector}, {classifier.precision})"
+    reports = {name: photo_report(labels, [o.predicted for o in outcomes], seconds=seconds)}
+    if args.peer_python:
+        row, predictions = run_peer(
+            [path for path, _ in photos], peer_python=args.peer_python, mode="photos"
+        )
+        peer_labels: list[str | None] = []
+        for path, _ in photos:
+            faces = predictions.get(path.name, [])
+            largest = max(faces, key=lambda face: face[0][2] * face[0][3], default=None)
+            peer_labels.append(largest[1] if largest else None)
+        reports["fer 25.10.3 (Haar)"] = photo_report(labels, peer_labels, seconds=row.seconds)
+    print_reports(reports, title=f"{len(photos)} labelled photos of {args.manifest}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"manifest": str(args.manifest), "detector": args.detector, "reports": reports},
+                indent=2,
+            )
+            + "\n"
+        )
+    if args.probabilities:
+        found = np.array([o.probabilities is not None for o in outcomes])
+        probabilities = (
+            np.stack(
+                [
+                    o.probabilities
+                    if o.probabilities is not None
+                    else np.full(len(CLASSES), np.nan)
+                    for o in outcomes
+                ]
+            )
+            if outcomes
+            else np.zeros((0, len(CLASSES)))
+        )
+        np.savez(
+            args.probabilities,
+            probabilities=probabilities,
+            found=found,
+            labels=np.array([CLASSES.index(label) for label in labels]),
+            paths=np.array([str(path) for path, _ in photos]),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
