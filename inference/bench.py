@@ -130,7 +130,9 @@ def run_peer(
     request = json.dumps({"mode": mode, "images": [str(p) for p in files]})
     started = time.perf_counter()
     completed = subprocess.run(
-        [peer_python, str(PEER_SCRIPT)],
+        # -P: the script's own folder (inference/) must not shadow the standard library
+        # (inference/selectors.py would hide the `selectors` module the peer imports).
+        [peer_python, "-P", str(PEER_SCRIPT)],
         input=request,
         capture_output=True,
         text=True,

@@ -2,14 +2,15 @@
 
     python -m inference.evaluate_photos --manifest DIR/manifest.csv [--model DIR]
         [--detector NAME] [--peer-python /path/to/fer-venv/bin/python] [--json OUT.json]
-        [--probabilities OUT.npz] [--limit N]
+        [--probabilities OUT.npz] [--limit N] [--write-into ARTIFACT_DIR]
 
 The manifest is a CSV with the columns `path` (relative to the manifest's folder) and `label`
 (one of the seven expressions). Each photo shows one person: its largest face is the one
 scored, and a photo where no face is found counts as wrong. Reported: faces found, accuracy
 and macro-F1 with 95% intervals (Wilson; a bootstrap over photos for macro-F1), per-class
 recall and precision with their counts, the confusion matrix and photos/s. The labels of
-such sets are noisy (10-20% errors): read the figures with their counts.
+such sets are noisy (10-20% errors): read the figures with their counts. `--write-into` stores
+the reports as the artifact's report.json "real_photos" and rebuilds its MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 import numpy as np
 
 from ml import CLASSES
+from ml.artifact import ArtifactError, read_metadata
+from ml.card import REAL_PHOTOS_KEY, record_evaluation
 from ml.metrics import confusion_matrix, per_class_scores, wilson_interval
 from ml.precision import PRECISIONS
 
@@ -72,6 +75,16 @@ def read_manifest(manifest: Path, *, limit: int | None = None) -> list[tuple[Pat
 def largest_face(result: ImageResult) -> FaceResult | None:
     """The face a one-person photo is about: the largest one found."""
     return max(result.faces, key=lambda face: face.w * face.h, default=None)
+
+
+def check_write_target(artifact_dir: Path, classifier: EmotionClassifier) -> None:
+    """Refuse to store one model's figures in another artifact's report.json and card."""
+    target = read_metadata(artifact_dir)
+    if (target.name, target.version) != (classifier.metadata.name, classifier.metadata.version):
+        raise ArtifactError(
+            f"{artifact_dir} holds {target.name} {target.version}, but the figures are of "
+            f"{classifier.name} (from {classifier.model_dir})"
+        )
 
 
 def run_pipeline(
@@ -227,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--probabilities", type=Path, help="write our per-photo probabilities here (.npz)"
     )
+    parser.add_argument(
+        "--write-into",
+        type=Path,
+        metavar="ARTIFACT_DIR",
+        help="store the reports as this artifact's report.json 'real_photos' and rebuild its card",
+    )
     args = parser.parse_args(argv)
 
     photos = read_manifest(args.manifest, limit=args.limit)
@@ -234,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         parser.error(f"{len(missing)} photos of the manifest are missing, e.g. {missing[0]}")
     classifier = EmotionClassifier.load(args.model, precision=args.precision)
+    if args.write_into:
+        try:
+            check_write_target(args.write_into, classifier)
+        except ArtifactError as exc:
+            parser.error(str(exc))
     get_detector(args.detector)
     outcomes, seconds = run_pipeline(
         photos, classifier=classifier, detector=args.detector, chunk=args.chunk
@@ -252,14 +276,12 @@ def main(argv: list[str] | None = None) -> int:
             peer_labels.append(largest[1] if largest else None)
         reports["fer 25.10.3 (Haar)"] = photo_report(labels, peer_labels, seconds=row.seconds)
     print_reports(reports, title=f"{len(photos)} labelled photos of {args.manifest}")
+    summary = {"manifest": str(args.manifest), "detector": args.detector, "reports": reports}
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {"manifest": str(args.manifest), "detector": args.detector, "reports": reports},
-                indent=2,
-            )
-            + "\n"
-        )
+        args.json.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.write_into:
+        card = record_evaluation(args.write_into, key=REAL_PHOTOS_KEY, section=summary)
+        print(f"stored as {REAL_PHOTOS_KEY} in {args.write_into}; card rewritten: {card}")
     if args.probabilities:
         found = np.array([o.probabilities is not None for o in outcomes])
         probabilities = (
