@@ -1,4 +1,5 @@
-"""Safe reading of uploaded ZIP archives: which members are photos, and why the others are not.
+"""Safe reading of uploaded ZIP archives: which members are photos, reaction videos or the
+upload's manifest, and why the others are not.
 
 Pure functions over `zipfile`, no Django. Nothing is ever written to a path taken from the
 archive (photos are stored by content hash), so a hostile name cannot escape; such members are
@@ -10,6 +11,8 @@ before anything is stored; a member that cannot be read fails alone (`EntryError
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import lzma
 import re
 import stat
@@ -18,12 +21,16 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 # Extensions a photo may have; the content decides in the end (see `sniff_image_format`).
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".heic", ".heif"}
 )
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".m4v", ".webm", ".avi", ".mkv"})
+# The optional top-level CSV that names each file's viewer and offset (campaigns.manifests).
+MANIFEST_NAME = "manifest.csv"
+MAX_MANIFEST_BYTES = 10 * 1024**2
 ARCHIVE_EXTENSIONS = frozenset(
     {".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".jar", ".cbz"}
 )
@@ -54,6 +61,8 @@ class ArchiveLimits:
     # JPEGs expands about 1:1, of uncompressed TIFFs about 3:1).
     max_expansion: float = 20.0
     max_entry_bytes: int = 100 * 1024**2
+    # A reaction video may be larger than a photo (streamed to storage, never held whole).
+    max_video_bytes: int = 2 * 1024**3
     # Every member's own ratio, whatever its size: JPEG ~1:1, PNG rarely past 10:1; a solid
     # colour bitmap or a bomb reaches 1000:1.
     max_ratio: float = 100.0
@@ -72,6 +81,8 @@ class ArchiveMember:
     path: str
     info: zipfile.ZipInfo
     skip_reason: str | None = None
+    # What a candidate is: "photo", "video" or "manifest".
+    kind: str = "photo"
 
     @property
     def is_candidate(self) -> bool:
@@ -178,10 +189,13 @@ def archive_members(
         # ZIPs may repeat a name; each member still gets its own row.
         name = _unique_name(path, index, seen)
         seen.add(name)
-        reason = _skip_reason(path, info, limits)
+        kind = _kind(path)
+        reason = _skip_reason(path, info, limits, kind)
         if reason is None:
             total += info.file_size
-        members.append(ArchiveMember(name=name, path=path, info=info, skip_reason=reason))
+        members.append(
+            ArchiveMember(name=name, path=path, info=info, skip_reason=reason, kind=kind)
+        )
     if total > limits.max_total_bytes:
         raise ArchiveError(
             f"the archive expands to {_size(total)} of photos; "
@@ -203,7 +217,15 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def _skip_reason(name: str, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+def _kind(path: str) -> str:
+    if path.lower() == MANIFEST_NAME:
+        return "manifest"
+    return "video" if extension(path) in VIDEO_EXTENSIONS else "photo"
+
+
+def _skip_reason(
+    name: str, info: zipfile.ZipInfo, limits: ArchiveLimits, kind: str = "photo"
+) -> str | None:
     reason = unsafe_path_reason(name)
     if reason:
         return reason
@@ -212,11 +234,19 @@ def _skip_reason(name: str, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str
     ext = extension(name)
     if ext in ARCHIVE_EXTENSIONS:
         return "nested archive: not unpacked, upload its photos in a ZIP of their own"
-    if ext and ext not in IMAGE_EXTENSIONS:
-        return f"not a photo ({ext} file)"
+    if kind == "photo" and ext and ext not in IMAGE_EXTENSIONS:
+        return f"not a photo or a video ({ext} file)"
     if info.file_size == 0:
         return "empty file"
-    if info.file_size > limits.max_entry_bytes:
+    if kind == "manifest" and info.file_size > MAX_MANIFEST_BYTES:
+        return f"manifest larger than {MAX_MANIFEST_BYTES / 1024**2:.0f} MiB: not read"
+    if kind == "video":
+        if info.file_size > limits.max_video_bytes:
+            return (
+                f"too large: {info.file_size / 1024**2:,.0f} MiB, the limit per video is "
+                f"{limits.max_video_bytes / 1024**2:,.0f} MiB"
+            )
+    elif kind == "photo" and info.file_size > limits.max_entry_bytes:
         return (
             f"too large: {info.file_size / 1024**2:.0f} MiB, the limit per photo is "
             f"{limits.max_entry_bytes / 1024**2:.0f} MiB"
@@ -232,9 +262,21 @@ def read_member(archive: zipfile.ZipFile, member: ArchiveMember) -> bytes:
 
     Any failure to read one member is that member's alone: the others are still read.
     """
+    buffer = io.BytesIO()
+    copy_member(archive, member, buffer)
+    return buffer.getvalue()
+
+
+def copy_member(archive: zipfile.ZipFile, member: ArchiveMember, target: IO[bytes]) -> str:
+    """Stream the member into `target` (a video need not fit in memory); its sha256 hex, or
+    `EntryError` saying why it cannot be read."""
+    digest = hashlib.sha256()
     try:
         with archive.open(member.info) as handle:
-            return handle.read()
+            while chunk := handle.read(1024**2):
+                digest.update(chunk)
+                target.write(chunk)
+        return digest.hexdigest()
     except (zlib.error, lzma.LZMAError, EOFError) as exc:
         raise EntryError(f"corrupt archive member: its compressed data is damaged ({exc})") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
@@ -274,10 +316,25 @@ def sniff_image_format(data: bytes) -> str | None:
     return None
 
 
-def content_skip_reason(name: str, data: bytes) -> str | None:
-    """Why bytes read from a member are not a photo to analyse, judged by content."""
+def sniff_video_format(head: bytes) -> str | None:
+    """The video container the first bytes of a file announce ("mp4", "webm", "avi"), or None."""
+    if head[4:8] == b"ftyp":
+        return None if head[8:12] in _HEIF_BRANDS else "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "webm"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "avi"
+    return None
+
+
+def content_skip_reason(name: str, data: bytes, kind: str = "photo") -> str | None:
+    """Why bytes read from a member (its first bytes, for a video) are not what to analyse."""
     if data.startswith(_ARCHIVE_MAGIC):
         return "nested archive: not unpacked, upload its photos in a ZIP of their own"
+    if kind == "video":
+        if sniff_video_format(data) is None:
+            return "not a video (unknown file type)"
+        return None
     if sniff_image_format(data) is None and extension(name) not in IMAGE_EXTENSIONS:
         return "not a photo (unknown file type)"
     return None
@@ -286,10 +343,13 @@ def content_skip_reason(name: str, data: bytes) -> str | None:
 def photo_candidates(
     archive: zipfile.ZipFile, members: list[ArchiveMember]
 ) -> Iterator[tuple[ArchiveMember, bytes | None, str | None]]:
-    """Each member with its bytes (photo candidates only) and a skip reason when it has one."""
+    """Each photo member with its bytes and a skip reason when it has one (skipped members
+    of any kind with their reason; videos and the manifest are read by their own path)."""
     for member in members:
         if not member.is_candidate:
             yield member, None, member.skip_reason
+            continue
+        if member.kind != "photo":
             continue
         try:
             data = read_member(archive, member)

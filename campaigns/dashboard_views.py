@@ -158,8 +158,16 @@ def _export(
     _, filters = _filters(request)
     level = request.GET.get("level", "faces")
     if level not in exports.EXPORT_LEVELS:
-        raise Http404("Unknown export level; use level=faces or level=ads.")
-    header, rows = exports.export_table(level=level, campaign=campaign, filters=filters, ad=ad)
+        raise Http404(f"Unknown export level; use level={' or '.join(exports.EXPORT_LEVELS)}.")
+    try:
+        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
+    except ValueError:
+        bin_seconds = 0.0
+    if not bin_seconds > 0:
+        raise Http404("bin_seconds must be a number of seconds above 0.")
+    header, rows = exports.export_table(
+        level=level, campaign=campaign, filters=filters, ad=ad, bin_seconds=bin_seconds
+    )
     stamp = timezone.now().strftime("%Y%m%d")
     return exports.streaming_csv_response(
         filename=f"{slugify(stem) or 'export'}-{level}-{stamp}.csv",

@@ -1,4 +1,5 @@
-"""CSV exports of a campaign or an ad: one row per face, or one row per ad with CI bounds.
+"""CSV exports of a campaign or an ad: one row per face, per ad, per bin of the ad's timeline,
+or per viewer, with 95% bounds on every share.
 
 Rows are generated lazily from `values_list(...).iterator(chunk_size=...)` (a server-side
 cursor on PostgreSQL), so a million-face export holds one chunk in memory, never the result.
@@ -8,14 +9,17 @@ Text cells are neutralised against spreadsheet formula injection.
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Floor
 from django.http import StreamingHttpResponse
 
-from campaigns.models import PROB_FIELDS, Ad, Campaign, Face
+from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
 from campaigns.selectors.dashboards import DashboardFilters, ad_summaries, ad_summary, face_queryset
+from campaigns.stats import clustered_share_interval
 from ml import CLASSES
 
 EXPORT_CHUNK_SIZE = 2000
@@ -31,6 +35,10 @@ FACE_COLUMNS: tuple[str, ...] = (
     "batch_id",
     "batch",
     "image",
+    "viewer",
+    "offset_seconds",
+    "source_video",
+    "frame_seconds",
     "face_index",
     "x",
     "y",
@@ -96,6 +104,10 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             "image__batch__source_name",
             "image_id",
             "image__original_name",
+            "image__viewer__external_id",
+            "image__offset_seconds",
+            "image__video__original_name",
+            "image__frame_seconds",
             "x",
             "y",
             "w",
@@ -110,7 +122,8 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
     )
     current_image, index = None, 0
     for row in rows:
-        campaign, ad, batch_id, batch, image_id, image, x, y, w, h, label, *rest = row
+        campaign, ad, batch_id, batch, image_id, image, viewer, offset, video, frame = row[:10]
+        x, y, w, h, label, *rest = row[10:]
         probabilities, (model_name, model_version, processed_at) = (
             rest[: len(PROB_FIELDS)],
             rest[-3:],
@@ -124,6 +137,10 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             batch_id,
             batch,
             image,
+            viewer or "",
+            _seconds(offset),
+            video or "",
+            _seconds(frame),
             index,
             x,
             y,
@@ -135,6 +152,10 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             f"{model_name} {model_version}",
             processed_at.isoformat() if processed_at else "",
         )
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 def face_rows_for_campaign(
@@ -174,16 +195,152 @@ def ad_rows(
         yield tuple(row)
 
 
-# What a CSV may hold: one row per face, or one row per ad.
-EXPORT_LEVELS = ("faces", "ads")
+def _share_columns() -> list[str]:
+    columns = [f"share_{name}" for name in CLASSES]
+    for name in CLASSES:
+        columns += [f"share_{name}_ci_low", f"share_{name}_ci_high"]
+    return columns
+
+
+def timeline_columns() -> tuple[str, ...]:
+    return ("ad", "second_from", "second_to", "viewers", "faces", *_share_columns())
+
+
+def _shares(clusters: dict[object, dict[str, int]]) -> list[str]:
+    """Shares of each emotion over `clusters` (viewer -> label counts), with intervals that
+    take a viewer as one unit (`clustered_share_interval`)."""
+    sizes = [sum(counts.values()) for counts in clusters.values()]
+    total = sum(sizes)
+    shares, bounds = [], []
+    for name in CLASSES:
+        hits = [counts.get(name, 0) for counts in clusters.values()]
+        shares.append(f"{sum(hits) / total:.6f}" if total else "")
+        interval = clustered_share_interval(hits, sizes)
+        bounds += [f"{interval.low:.6f}", f"{interval.high:.6f}"]
+    return shares + bounds
+
+
+def timeline_rows(
+    *, campaign: Campaign, filters: DashboardFilters, bin_seconds: float, ad: Ad | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """One row per ad and bin of `bin_seconds` of the ad's timeline (faces with an offset):
+    viewers and faces in the bin, each emotion's share with a 95% interval over viewers (a
+    face without a known viewer counts as one viewer of its own)."""
+    if bin_seconds <= 0:
+        raise ValueError(f"bins must be longer than 0 s, got {bin_seconds}")
+    scope: dict[str, object] = {"ad": ad} if ad is not None else {"ad__campaign": campaign}
+    rows = (
+        face_queryset(filters=filters, **scope)
+        .filter(image__offset_seconds__isnull=False)
+        .annotate(bin=Floor(F("image__offset_seconds") / bin_seconds))
+        .values("image__batch__ad__name", "bin", "image__viewer_id", "label")
+        .annotate(n=Count("id"))
+        .order_by("image__batch__ad__name", "bin")
+    )
+    bins: dict[tuple[str, int], dict[object, dict[str, int]]] = defaultdict(dict)
+    unknown = 0
+    for row in rows:
+        viewer = row["image__viewer_id"]
+        key = (row["image__batch__ad__name"], int(row["bin"]))
+        if viewer is None:
+            # Faces of no known viewer: each is its own unit.
+            for _ in range(row["n"]):
+                unknown += 1
+                bins[key][("face", unknown)] = {row["label"]: 1}
+        else:
+            counts = bins[key].setdefault(viewer, {})
+            counts[row["label"]] = counts.get(row["label"], 0) + row["n"]
+    for (ad_name, index), clusters in sorted(bins.items()):
+        viewers = sum(1 for viewer in clusters if not isinstance(viewer, tuple))
+        faces = sum(sum(counts.values()) for counts in clusters.values())
+        yield (
+            ad_name,
+            f"{index * bin_seconds:g}",
+            f"{(index + 1) * bin_seconds:g}",
+            viewers,
+            faces,
+            *_shares(clusters),
+        )
+
+
+def viewer_columns(*, campaign: Campaign) -> tuple[str, ...]:
+    return (
+        "ad",
+        "viewer",
+        *viewer_attribute_names(campaign=campaign),
+        "faces",
+        *[f"share_{name}" for name in CLASSES],
+        "dominant",
+    )
+
+
+def viewer_rows(
+    *, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """One row per ad and known viewer: their attributes, faces and emotion mix."""
+    names = viewer_attribute_names(campaign=campaign)
+    scope: dict[str, object] = {"ad": ad} if ad is not None else {"ad__campaign": campaign}
+    rows = (
+        face_queryset(filters=filters, **scope)
+        .filter(image__viewer__isnull=False)
+        .values("image__batch__ad__name", "image__viewer_id", "label")
+        .annotate(n=Count("id"))
+    )
+    mixes: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for row in rows:
+        mixes[(row["image__batch__ad__name"], row["image__viewer_id"])][row["label"]] = row["n"]
+    viewers = {
+        viewer.pk: viewer
+        for viewer in Viewer.objects.filter(campaign=campaign).prefetch_related("attributes")
+    }
+    for (ad_name, viewer_id), counts in sorted(
+        mixes.items(), key=lambda item: (item[0][0], viewers[item[0][1]].external_id)
+    ):
+        viewer = viewers[viewer_id]
+        attributes = viewer.attribute_dict
+        faces = sum(counts.values())
+        yield (
+            ad_name,
+            viewer.external_id,
+            *[attributes.get(name, "") for name in names],
+            faces,
+            *[f"{counts.get(name, 0) / faces:.6f}" for name in CLASSES],
+            max(CLASSES, key=lambda name: counts.get(name, 0)),
+        )
+
+
+def viewer_attribute_names(*, campaign: Campaign) -> list[str]:
+    """Every attribute name of the campaign's viewers, sorted: the viewers export's columns."""
+    return sorted(
+        set(
+            ViewerAttribute.objects.filter(viewer__campaign=campaign).values_list("name", flat=True)
+        )
+    )
+
+
+# What a CSV may hold: one row per face, per ad, per bin of the ad's timeline, or per viewer.
+EXPORT_LEVELS = ("faces", "ads", "timeline", "viewers")
+DEFAULT_BIN_SECONDS = 1.0
 
 
 def export_table(
-    *, level: str, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
+    *,
+    level: str,
+    campaign: Campaign,
+    filters: DashboardFilters,
+    ad: Ad | None = None,
+    bin_seconds: float = DEFAULT_BIN_SECONDS,
 ) -> tuple[tuple[str, ...], Iterator[tuple[Any, ...]]]:
     """Header and lazily generated rows of a campaign's (or one ad's) export at `level`."""
     if level == "ads":
         return ad_columns(), ad_rows(campaign=campaign, filters=filters, ad=ad)
+    if level == "timeline":
+        rows = timeline_rows(campaign=campaign, filters=filters, bin_seconds=bin_seconds, ad=ad)
+        return timeline_columns(), rows
+    if level == "viewers":
+        return viewer_columns(campaign=campaign), viewer_rows(
+            campaign=campaign, filters=filters, ad=ad
+        )
     if level == "faces":
         rows = (
             face_rows_for_ad(ad=ad, filters=filters)

@@ -42,7 +42,15 @@ class AdForm(forms.ModelForm):
 
     class Meta:
         model = Ad
-        fields = ["name", "creative", "creative_url"]
+        fields = ["name", "creative", "creative_url", "duration_seconds"]
+        labels = {"creative": "Creative (image or video)", "duration_seconds": "Length (s)"}
+        help_texts = {
+            "duration_seconds": "How long the ad runs, for its timeline (optional).",
+        }
+        widgets = {
+            "creative": forms.ClearableFileInput(attrs={"accept": "image/*,video/*"}),
+            "duration_seconds": forms.NumberInput(attrs={"step": "0.1", "min": "0.1"}),
+        }
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -1,7 +1,10 @@
 """The marketing side of the data: who owns what, and what each uploaded photo showed.
 
 Ownership runs Team -> Campaign -> Ad -> UploadBatch -> ReactionImage -> Face; every query a
-user can reach is scoped by team through `campaigns.selectors.scoped_to_user`.
+user can reach is scoped by team through `campaigns.selectors.scoping.scoped_to_user`. A
+campaign's Viewers (respondents, with segment attributes) are who the photos and reaction
+videos show; a video's sampled frames are ReactionImage rows of kind "frame", each at its
+second of the ad.
 """
 
 from __future__ import annotations
@@ -57,6 +60,14 @@ BATCH_FINISHED: frozenset[str] = frozenset(
 BATCH_UNFINISHED: frozenset[str] = frozenset(BatchStatus.values) - BATCH_FINISHED
 # Photos a worker still has to analyse (the batch cannot close while one is left).
 IMAGE_UNFINISHED: frozenset[str] = frozenset({ImageStatus.PENDING, ImageStatus.PROCESSING})
+
+
+class ImageKind(models.TextChoices):
+    PHOTO = "photo", "Photo"
+    # A frame sampled from a reaction video at `frame_seconds` (no file of its own).
+    FRAME = "frame", "Video frame"
+    # A video member that could not be used (its row says why; always skipped).
+    VIDEO = "video", "Video"
 
 
 class Team(models.Model):
@@ -128,18 +139,71 @@ class Campaign(models.Model):
 class Ad(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ads")
     name = models.CharField(max_length=200)
+    # An image or a video of the ad (a video's frames illustrate its key moments).
     creative = models.FileField(upload_to="creatives/%Y/%m/", blank=True)
     creative_url = models.URLField(blank=True)
+    # Length of the ad, for its timeline; offsets past it are still kept.
+    duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "name"], name="ad_unique_campaign_name"),
+            models.CheckConstraint(
+                condition=Q(duration_seconds__isnull=True) | Q(duration_seconds__gt=0),
+                name="ad_duration_positive",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class Viewer(models.Model):
+    """A respondent of a campaign, known by the id the survey or panel tool gave them."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="viewers")
+    external_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["external_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"], name="viewer_unique_campaign_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def attribute_dict(self) -> dict[str, str]:
+        return {a.name: a.value for a in self.attributes.all()}
+
+
+class ViewerAttribute(models.Model):
+    """One segment value of a viewer (age_band = 25-34, market = DE, ...).
+
+    A table rather than a JSON column: the same b-tree index serves filtering and grouping by
+    an attribute on PostgreSQL and SQLite alike (Django's JSON containment lookup, the one a
+    GIN index would serve, exists on PostgreSQL only).
+    """
+
+    viewer = models.ForeignKey(Viewer, on_delete=models.CASCADE, related_name="attributes")
+    name = models.CharField(max_length=100)
+    value = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["name", "value", "viewer"], name="viewer_attr_name_value")]
+        constraints = [
+            models.UniqueConstraint(fields=["viewer", "name"], name="viewer_attribute_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
 
 
 class UploadBatch(models.Model):
@@ -182,6 +246,9 @@ class UploadBatch(models.Model):
     # fails the batch after INGEST_MAX_ATTEMPTS, with the reason.
     extract_attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
+    # What the uploader should know that is no member's own reason (manifest rows that name
+    # no file, a manifest read as Windows-1252, ...), one sentence each.
+    notes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -204,12 +271,55 @@ class UploadBatch(models.Model):
         return self.status in BATCH_FINISHED
 
 
+class ReactionVideo(models.Model):
+    """A reaction video of one viewer: its file, and where in the ad its recording starts.
+
+    Its sampled frames are the ReactionImage rows (kind "frame") that are analysed; the
+    video itself has no status of its own.
+    """
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="videos")
+    original_name = models.CharField(max_length=500)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    file = models.FileField(upload_to="videos/", max_length=300, blank=True)
+    viewer = models.ForeignKey(
+        Viewer, on_delete=models.SET_NULL, null=True, blank=True, related_name="videos"
+    )
+    # The second of the ad at which the recording starts (None: the manifest's was unusable).
+    offset_seconds = models.FloatField(null=True, blank=True)
+    duration_seconds = models.FloatField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The stored video was deleted under the retention policy; frames' results remain.
+    file_deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "original_name"], name="video_unique_batch_member"
+            ),
+            models.CheckConstraint(
+                condition=(Q(offset_seconds__isnull=True) | Q(offset_seconds__gte=0))
+                & Q(duration_seconds__gt=0),
+                name="video_offset_and_duration_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
 class ReactionImage(models.Model):
-    """One photo from a batch. Every archive member that looks like a photo gets a row."""
+    """One photo, or one sampled frame of a reaction video, from a batch. Every archive
+    member that looks like a photo or a video gets a row (a usable video: one per frame)."""
 
     Status = ImageStatus
+    Kind = ImageKind
 
     batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="images")
+    kind = models.CharField(max_length=8, choices=ImageKind.choices, default=ImageKind.PHOTO)
     original_name = models.CharField(max_length=500)
     sha256 = models.CharField(max_length=64, db_index=True)
     file = models.FileField(upload_to="reactions/%Y/%m/%d/", max_length=300, blank=True)
@@ -233,11 +343,35 @@ class ReactionImage(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
     # The stored photo was deleted under the retention policy; boxes and results remain.
     photo_deleted_at = models.DateTimeField(null=True, blank=True)
+    # Who the photo or frame shows, when known (a manifest, or the video's file name).
+    viewer = models.ForeignKey(
+        Viewer, on_delete=models.SET_NULL, null=True, blank=True, related_name="images"
+    )
+    # The second of the ad the photo or frame was taken at, when known.
+    offset_seconds = models.FloatField(null=True, blank=True)
+    # For a frame: its video, and its time within the video (seconds from its start).
+    video = models.ForeignKey(
+        ReactionVideo, on_delete=models.CASCADE, null=True, blank=True, related_name="frames"
+    )
+    frame_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["batch", "status"], name="image_batch_status_idx")]
+        indexes = [
+            models.Index(fields=["batch", "status"], name="image_batch_status_idx"),
+            models.Index(fields=["video", "frame_seconds"], name="image_video_time_idx"),
+        ]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=ImageKind.FRAME, video__isnull=False, frame_seconds__gte=0)
+                | (~Q(kind=ImageKind.FRAME) & Q(video__isnull=True, frame_seconds__isnull=True)),
+                name="image_frame_has_its_video",
+            ),
+            models.CheckConstraint(
+                condition=Q(offset_seconds__isnull=True) | Q(offset_seconds__gte=0),
+                name="image_offset_not_negative",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=ImageKind.values), name="image_kind_valid"),
             # Re-extracting the same archive is idempotent: one row per archive member.
             models.UniqueConstraint(
                 fields=["batch", "original_name"], name="image_unique_batch_member"

@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ml.metrics import Z_95, Interval, wilson_interval
+
 # Below this expected count per cell the chi-square approximation is unreliable (Cochran).
 MIN_EXPECTED_COUNT = 5.0
 
@@ -40,6 +42,32 @@ class ChiSquareResult:
     @property
     def verdict(self) -> str:
         return p_value_in_words(self.p_value)
+
+
+def clustered_share_interval(
+    successes: Sequence[int], sizes: Sequence[int], *, z: float = Z_95
+) -> Interval:
+    """95% interval of the share sum(successes) / sum(sizes) when observations come in
+    clusters: the faces of one viewer, who is one person however many frames show them.
+
+    The share's variance is the linearised (sandwich) variance of a ratio over clusters,
+    n/(n-1) * sum((y_i - p m_i)^2) / (sum m_i)^2; it gives an effective sample size
+    p(1-p)/variance, fed to the Wilson interval so the bounds stay in [0, 1]. With clusters
+    of one observation each this is the Wilson interval of the observations.
+    """
+    if len(successes) != len(sizes):
+        raise ValueError("one success count per cluster size")
+    clusters = [(y, m) for y, m in zip(successes, sizes, strict=True) if m > 0]
+    total = sum(m for _, m in clusters)
+    if not clusters:
+        return Interval(0.0, 1.0)
+    p = sum(y for y, _ in clusters) / total
+    n = len(clusters)
+    if n < 2:
+        return Interval(0.0, 1.0)  # one viewer says nothing of the others
+    variance = n / (n - 1) * sum((y - p * m) ** 2 for y, m in clusters) / total**2
+    effective = min(float(total), p * (1 - p) / variance) if variance > 0 else float(n)
+    return wilson_interval(p * effective, effective, z=z)
 
 
 def chi2_sf(x: float, dof: int) -> float:

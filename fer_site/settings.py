@@ -236,6 +236,14 @@ INGEST_MAX_EXPANDED_BYTES = _env_int("INGEST_MAX_EXPANDED_BYTES", 20 * 1024**3)
 INGEST_MAX_EXPANSION = _env_int("INGEST_MAX_EXPANSION", 20)
 INGEST_MAX_PHOTO_BYTES = _env_int("INGEST_MAX_PHOTO_BYTES", 100 * 1024**2)
 INGEST_MAX_RATIO = _env_int("INGEST_MAX_RATIO", 100)
+# Reaction videos (campaigns/services/extraction.py, inference/video.py): sampled at this many
+# frames per second of the recording, refused past these limits (each with its reason).
+VIDEO_SAMPLE_FPS = float(os.environ.get("VIDEO_SAMPLE_FPS") or 2)
+if not 0 < VIDEO_SAMPLE_FPS <= 30:
+    raise ImproperlyConfigured(f"VIDEO_SAMPLE_FPS={VIDEO_SAMPLE_FPS}: use a rate in (0, 30]")
+VIDEO_MAX_SECONDS = _env_int("VIDEO_MAX_SECONDS", 900)
+VIDEO_MAX_PIXELS = _env_int("VIDEO_MAX_PIXELS", 3840 * 2160)
+INGEST_MAX_VIDEO_BYTES = _env_int("INGEST_MAX_VIDEO_BYTES", 2 * 1024**3)
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
 # 4 s to report ready kills them in a loop on a busy CPU.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)

@@ -26,7 +26,9 @@ pillow_heif.register_heif_opener()
 # before its pixels are decoded (Pillow's own bomb guard only warns below 2x its limit).
 DEFAULT_MAX_PIXELS = 64_000_000
 
-ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO
+# A photo as a path, its bytes or an open file; or pixels already decoded (a video frame,
+# RGB uint8 of shape (height, width, 3)).
+ImageSource = str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | np.ndarray
 
 _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -59,8 +61,20 @@ def source_name(source: ImageSource, index: int) -> str:
         return os.fspath(source)
     if isinstance(source, bytes | bytearray | memoryview):
         return f"<bytes #{index}>"
+    if isinstance(source, np.ndarray):
+        return f"<frame #{index}>"
     name = getattr(source, "name", None)
     return str(name) if name else f"<file #{index}>"
+
+
+def _decoded_pixels(pixels: np.ndarray, *, max_pixels: int) -> DecodedImage:
+    """Pixels decoded elsewhere (a video frame): checked, then used as they are."""
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise ImageDecodeError(f"frame pixels must be RGB uint8 (H, W, 3), got {pixels.shape}")
+    height, width = int(pixels.shape[0]), int(pixels.shape[1])
+    if width * height > max_pixels:
+        raise ImageDecodeError(f"frame of {width}x{height} is over {max_pixels:,} pixels")
+    return DecodedImage(pixels=np.ascontiguousarray(pixels), width=width, height=height)
 
 
 def read_source(source: ImageSource) -> bytes:
@@ -96,6 +110,8 @@ def decode_image(
     shorter side stays at least `min_side`: detection downscales large photos anyway and
     reduced-scale JPEG decoding is several times faster on 12-megapixel photos.
     """
+    if isinstance(source, np.ndarray):
+        return _decoded_pixels(source, max_pixels=max_pixels)
     data = read_source(source)
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")

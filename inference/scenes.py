@@ -1,4 +1,5 @@
-"""Synthetic labelled photos: FER2013 faces scaled up and pasted on cluttered backgrounds.
+"""Synthetic labelled photos and reaction videos: FER2013 faces scaled up and pasted on
+cluttered backgrounds.
 
 Real group photos with labelled expressions are scarce; these scenes give known boxes and
 labels for the box-mapping tests and the bench's accuracy and recall columns.
@@ -6,10 +7,14 @@ labels for the box-mapping tests and the bench's accuracy and recall columns.
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from PIL import Image
@@ -19,6 +24,7 @@ from ml import CLASSES
 from .detection import FaceFraming
 
 MANIFEST_FILE = "scenes.json"
+_MILLISECONDS = Fraction(1, 1000)
 
 
 @dataclass(frozen=True)
@@ -186,3 +192,37 @@ def _holds_centre(box, other) -> bool:
     x, y, w, h = box
     cx, cy = other[0] + other[2] / 2, other[1] + other[3] / 2
     return x <= cx <= x + w and y <= cy <= y + h
+
+
+def video_bytes(
+    frame_at: Callable[[float], np.ndarray],
+    *,
+    seconds: float | None = None,
+    fps: int = 10,
+    times: Sequence[float] | None = None,
+    container: str = "mp4",
+    codec: str = "mpeg4",
+) -> bytes:
+    """A video whose frame at time t is `frame_at(t)` (RGB uint8, even width and height): at
+    `fps` for `seconds`, or at the given `times` (a variable frame rate)."""
+    if times is None:
+        if seconds is None:
+            raise ValueError("give seconds or times")
+        times = [k / fps for k in range(int(round(seconds * fps)))]
+    buffer = io.BytesIO()
+    output = av.open(buffer, mode="w", format=container)
+    first = frame_at(0.0)
+    stream = output.add_stream(codec, rate=fps)
+    assert isinstance(stream, av.VideoStream)
+    stream.width, stream.height = first.shape[1], first.shape[0]
+    stream.pix_fmt = "yuv420p"
+    stream.codec_context.time_base = _MILLISECONDS
+    for t in times:
+        frame = av.VideoFrame.from_ndarray(frame_at(t), format="rgb24")
+        frame.pts, frame.time_base = int(round(t * 1000)), _MILLISECONDS
+        for packet in stream.encode(frame):
+            output.mux(packet)
+    for packet in stream.encode():
+        output.mux(packet)
+    output.close()
+    return buffer.getvalue()

@@ -19,12 +19,12 @@ class Interval:
     high: float
 
 
-def wilson_interval(successes: int, total: int, *, z: float = Z_95) -> Interval:
+def wilson_interval(successes: float, total: float, *, z: float = Z_95) -> Interval:
     """Wilson score interval for a share `successes / total`.
 
     Unlike the normal approximation it stays inside [0, 1] and is honest for small samples and
     shares near 0 or 1, which is what per-ad emotion shares often are. With no observations it
-    says nothing: [0, 1].
+    says nothing: [0, 1]. `total` may be an effective sample size (not a whole number).
     """
     if total < 0 or successes < 0 or successes > total:
         raise ValueError(f"need 0 <= successes <= total, got {successes} of {total}")

@@ -11,9 +11,12 @@ from campaigns.models import (
     Ad,
     Campaign,
     Face,
+    ImageKind,
     ImageStatus,
     ReactionImage,
+    ReactionVideo,
     UploadBatch,
+    Viewer,
 )
 from inference.models import ModelVersion
 
@@ -30,7 +33,9 @@ def batch_counts(*, batch: UploadBatch) -> dict[str, int]:
         failed=Count("id", filter=Q(status=ImageStatus.FAILED)),
         skipped=Count("id", filter=Q(status=ImageStatus.SKIPPED)),
         duplicates=Count("id", filter=Q(status=ImageStatus.SKIPPED, duplicate_of__isnull=False)),
+        frames=Count("id", filter=Q(kind=ImageKind.FRAME)),
     )
+    counts["videos"] = ReactionVideo.objects.filter(batch=batch).count()
     faces = Face.objects.filter(image__batch=batch)
     if batch.model_version_id is not None:
         faces = faces.filter(model_version_id=batch.model_version_id)
@@ -63,6 +68,10 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
         "skipped": counts["skipped"] - counts["duplicates"],
         "duplicates": counts["duplicates"],
         "faces": counts["faces"],
+        "videos": counts["videos"],
+        "frames": counts["frames"],
+        "viewers": Viewer.objects.filter(images__batch=batch).distinct().count(),
+        "notes": list(batch.notes),
         "model_version": str(batch.model_version) if batch.model_version_id else None,
     }
 

@@ -13,30 +13,53 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, Min, QuerySet
 from django.utils import timezone
 
 from campaigns.archives import (
+    MAX_NAME_LENGTH,
     ArchiveError,
     ArchiveLimits,
+    ArchiveMember,
+    EntryError,
     archive_members,
+    content_skip_reason,
+    copy_member,
     open_archive,
-    photo_candidates,
+    read_member,
+    shortened,
     sniff_image_format,
 )
-from campaigns.models import Ad, BatchStatus, ImageStatus, ReactionImage, UploadBatch
+from campaigns.manifests import Manifest, default_viewer, manifest_parse
+from campaigns.models import (
+    Ad,
+    BatchStatus,
+    ImageKind,
+    ImageStatus,
+    ReactionImage,
+    ReactionVideo,
+    UploadBatch,
+    Viewer,
+    ViewerAttribute,
+)
 from campaigns.services.batches import batch_fail, batch_fan_out, batch_recount
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
+from inference.video import VideoError, VideoInfo, probe_video, sample_times
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +80,22 @@ def archive_limits() -> ArchiveLimits:
         max_total_bytes=settings.INGEST_MAX_EXPANDED_BYTES,
         max_expansion=float(settings.INGEST_MAX_EXPANSION),
         max_entry_bytes=settings.INGEST_MAX_PHOTO_BYTES,
+        max_video_bytes=settings.INGEST_MAX_VIDEO_BYTES,
         max_ratio=float(settings.INGEST_MAX_RATIO),
     )
 
 
 @dataclass
 class _Member:
+    """An archive member as read: its row's name, content hash, stored file, and what it is."""
+
     name: str
+    path: str
+    kind: str = ImageKind.PHOTO
     sha256: str = ""
     file: str = ""
     skip_reason: str | None = None
+    video: VideoInfo | None = None
 
 
 def photo_store(*, data: bytes, sha256: str) -> str:
@@ -134,12 +163,14 @@ def batch_extract(*, batch_id: int) -> None:
 
 
 def _extract(batch: UploadBatch) -> None:
-    members = _archive_read(batch)
+    members, manifest = _archive_read(batch)
     model_version = model_version_active()
     if model_version is None:
         batch_fail(batch=batch, error="No model version is active; nothing was imported.")
         return
-    if _members_record(batch=batch, members=members, model_version=model_version):
+    if _members_record(
+        batch=batch, members=members, manifest=manifest, model_version=model_version
+    ):
         batch_id = batch.pk
         transaction.on_commit(lambda: _after_extraction(batch_id))
 
@@ -150,31 +181,105 @@ def _extraction_fail(batch: UploadBatch, reason: str) -> None:
     _archive_delete(batch)
 
 
-def _archive_read(batch: UploadBatch) -> list[_Member]:
+def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
+    """Every member, photos and videos stored by content hash, and the parsed manifest."""
     if not batch.archive:
         raise ArchiveError("the uploaded file is no longer stored")
     limits = archive_limits()
-    members = []
+    members: list[_Member] = []
+    manifest_data: bytes | None = None
+    manifest_problem = ""
     heartbeat = time.monotonic()
     try:
         with batch.archive.open("rb") as handle, open_archive(handle) as archive:
             listed = archive_members(archive, limits=limits, archive_bytes=batch.archive.size)
-            for member, data, reason in photo_candidates(archive, listed):
-                if data is None or reason is not None:
-                    sha = hashlib.sha256(data).hexdigest() if data is not None else ""
-                    members.append(_Member(name=member.name, sha256=sha, skip_reason=reason))
+            for member in listed:
+                if member.is_candidate and member.kind == "manifest":
+                    try:
+                        manifest_data = read_member(archive, member)
+                    except EntryError as exc:
+                        manifest_problem = f"manifest.csv could not be read ({exc}): ignored"
                     continue
-                sha = hashlib.sha256(data).hexdigest()
-                members.append(
-                    _Member(name=member.name, sha256=sha, file=photo_store(data=data, sha256=sha))
-                )
+                members.append(_member_read(archive, member))
                 if time.monotonic() - heartbeat > _HEARTBEAT_S:
                     # A long extraction is alive: keep the sweeper from starting another.
                     UploadBatch.objects.filter(pk=batch.pk).update(progress_at=timezone.now())
                     heartbeat = time.monotonic()
     except FileNotFoundError as exc:
         raise ArchiveError("the uploaded file is no longer stored") from exc
-    return members
+    if manifest_data is None:
+        manifest = Manifest(notes=[manifest_problem]) if manifest_problem else None
+    else:
+        manifest = manifest_parse(manifest_data, member_paths={m.path for m in members})
+    return members, manifest
+
+
+def _member_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
+    """One member read: a photo's bytes stored, a video streamed to storage after its probe;
+    a skipped member with its reason."""
+    kind = ImageKind.VIDEO if member.kind == "video" else ImageKind.PHOTO
+    if not member.is_candidate:
+        return _Member(
+            name=member.name, path=member.path, kind=kind, skip_reason=member.skip_reason
+        )
+    if kind == ImageKind.VIDEO:
+        return _video_read(archive, member)
+    try:
+        data = read_member(archive, member)
+    except EntryError as exc:
+        return _Member(name=member.name, path=member.path, skip_reason=str(exc))
+    sha = hashlib.sha256(data).hexdigest()
+    reason = content_skip_reason(member.path, data)
+    if reason is not None:
+        return _Member(name=member.name, path=member.path, sha256=sha, skip_reason=reason)
+    return _Member(
+        name=member.name, path=member.path, sha256=sha, file=photo_store(data=data, sha256=sha)
+    )
+
+
+def _video_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
+    """Stream the video to a temporary file (bounded disk: one video at a time), check what
+    it holds against the limits, then store it by content hash."""
+    suffix = PurePosixPath(member.path).suffix.lower()
+    with tempfile.NamedTemporaryFile(suffix=suffix) as local:
+        try:
+            sha = copy_member(archive, member, local)
+        except EntryError as exc:
+            return _Member(member.name, member.path, ImageKind.VIDEO, skip_reason=str(exc))
+        local.flush()
+        local.seek(0)
+        info: VideoInfo | None = None
+        reason = content_skip_reason(member.path, local.read(64), kind="video")
+        if reason is None:
+            try:
+                info = probe_video(local.name)
+            except VideoError as exc:
+                reason = str(exc)
+            else:
+                reason = _video_limit_reason(info)
+        if reason is not None or info is None:
+            return _Member(member.name, member.path, ImageKind.VIDEO, sha, skip_reason=reason)
+        local.seek(0)
+        name = f"videos/{sha[:2]}/{sha}{suffix}"
+        if not default_storage.exists(name):
+            saved = default_storage.save(name, File(local))
+            if saved != name:
+                default_storage.delete(saved)
+    return _Member(member.name, member.path, ImageKind.VIDEO, sha, file=name, video=info)
+
+
+def _video_limit_reason(info: VideoInfo) -> str | None:
+    if info.duration > settings.VIDEO_MAX_SECONDS:
+        return (
+            f"the video lasts {info.duration:,.0f} s; the limit is "
+            f"{settings.VIDEO_MAX_SECONDS:,} s (VIDEO_MAX_SECONDS)"
+        )
+    if info.width * info.height > settings.VIDEO_MAX_PIXELS:
+        return (
+            f"the video is {info.width}x{info.height}; the limit is "
+            f"{settings.VIDEO_MAX_PIXELS:,} pixels a frame (VIDEO_MAX_PIXELS)"
+        )
+    return None
 
 
 def _skipped_row(
@@ -183,6 +288,7 @@ def _skipped_row(
     """The row that records why an archive member was not analysed."""
     return ReactionImage(
         batch=batch,
+        kind=member.kind,
         original_name=member.name,
         sha256=member.sha256,
         status=ImageStatus.SKIPPED,
@@ -191,10 +297,131 @@ def _skipped_row(
     )
 
 
+@dataclass
+class _Placement:
+    """Who a member shows and when: from its manifest row, or the defaults."""
+
+    viewer: str | None
+    offset_seconds: float | None
+
+
+def _placements(members: list[_Member], manifest: Manifest | None) -> dict[str, _Placement]:
+    """Each usable member's viewer and offset. Without a manifest row a video is its file
+    name's viewer from second 0, and a photo has neither."""
+    placed = {}
+    unlisted = 0
+    for m in members:
+        if m.skip_reason is not None:
+            continue
+        row = manifest.rows.get(m.path) if manifest is not None else None
+        is_video = m.kind == ImageKind.VIDEO
+        if row is None:
+            unlisted += manifest is not None and manifest.has_viewers
+            placed[m.name] = _Placement(
+                viewer=default_viewer(m.path) if is_video else None,
+                offset_seconds=0.0 if is_video else None,
+            )
+        else:
+            viewer = row.viewer if row.viewer is not None else None
+            if viewer is None and is_video:
+                viewer = default_viewer(m.path)
+            placed[m.name] = _Placement(viewer=viewer, offset_seconds=row.offset_seconds)
+    if unlisted and manifest is not None:
+        manifest.note(
+            f"{unlisted} files are not in manifest.csv: their photos have no viewer, and a "
+            "video's viewer is its file name"
+        )
+    return placed
+
+
+def _viewers_upsert(
+    batch: UploadBatch, external_ids: set[str], attributes: dict[str, dict[str, str]]
+) -> dict[str, Viewer]:
+    """The campaign's viewers by external id, created when new; the manifest's attribute
+    values replace those stored for the same names (the latest manifest describes them)."""
+    campaign_id = batch.ad.campaign_id
+    wanted = sorted(external_ids)
+    Viewer.objects.bulk_create(
+        [Viewer(campaign_id=campaign_id, external_id=external) for external in wanted],
+        batch_size=IN_CHUNK,
+        ignore_conflicts=True,
+    )
+    viewers: dict[str, Viewer] = {}
+    for start in range(0, len(wanted), IN_CHUNK):
+        for viewer in Viewer.objects.filter(
+            campaign_id=campaign_id, external_id__in=wanted[start : start + IN_CHUNK]
+        ):
+            viewers[viewer.external_id] = viewer
+    given = [
+        (viewers[v], name, value)
+        for v, values in attributes.items()
+        if v in viewers
+        for name, value in values.items()
+    ]
+    if given:
+        ids = sorted({viewer.pk for viewer, _, _ in given})
+        stored = {
+            (a.viewer_id, a.name): a
+            for start in range(0, len(ids), IN_CHUNK)
+            for a in ViewerAttribute.objects.filter(viewer_id__in=ids[start : start + IN_CHUNK])
+        }
+        changed, new = [], []
+        for viewer, name, value in given:
+            existing = stored.get((viewer.pk, name))
+            if existing is None:
+                new.append(ViewerAttribute(viewer=viewer, name=name, value=value))
+            elif existing.value != value:
+                existing.value = value
+                changed.append(existing)
+        ViewerAttribute.objects.bulk_create(new, batch_size=IN_CHUNK, ignore_conflicts=True)
+        ViewerAttribute.objects.bulk_update(changed, ["value"], batch_size=IN_CHUNK)
+    return viewers
+
+
+def _originals(rows: QuerySet[Any], shas: list[str]) -> dict[str, int]:
+    """sha256 -> the earliest of `rows` (the ad's photos, or its videos) with that content."""
+    found: dict[str, int] = {}
+    for start in range(0, len(shas), IN_CHUNK):
+        for sha, pk in (
+            rows.filter(sha256__in=shas[start : start + IN_CHUNK])
+            .order_by("pk")
+            .values_list("sha256", "pk")
+        ):
+            found.setdefault(sha, pk)
+    return found
+
+
+def _frame_rows(
+    batch: UploadBatch, video: ReactionVideo, viewer: Viewer | None
+) -> list[ReactionImage]:
+    """One pending row per sampled time of the video, each at its second of the ad."""
+    return [
+        ReactionImage(
+            batch=batch,
+            kind=ImageKind.FRAME,
+            original_name=f"{shortened(video.original_name, MAX_NAME_LENGTH - 20)} @ {t:.2f} s",
+            sha256="",
+            status=ImageStatus.PENDING,
+            viewer=viewer,
+            video=video,
+            frame_seconds=t,
+            offset_seconds=(
+                round(video.offset_seconds + t, 3) if video.offset_seconds is not None else None
+            ),
+        )
+        for t in sample_times(video.duration_seconds, settings.VIDEO_SAMPLE_FPS)
+    ]
+
+
 def _members_record(
-    *, batch: UploadBatch, members: list[_Member], model_version: ModelVersion
+    *,
+    batch: UploadBatch,
+    members: list[_Member],
+    manifest: Manifest | None,
+    model_version: ModelVersion,
 ) -> bool:
-    """Write every member's row in one transaction; False when another delivery did it first."""
+    """Write every member's row (a video's: one per sampled frame), its viewer and the
+    batch's notes in one transaction; False when another delivery did it first."""
     now = timezone.now()
     with transaction.atomic():
         # First statement a write: it takes SQLite's write lock before any read, and on
@@ -211,61 +438,130 @@ def _members_record(
         batch.status, batch.model_version = BatchStatus.PROCESSING, model_version
         # Two batches of one ad extracting at once must agree on which copy is the original.
         list(Ad.objects.select_for_update().filter(pk=batch.ad_id).values_list("pk"))
-        shas = sorted({m.sha256 for m in members if m.file})
-        originals: dict[str, int] = {}
-        for start in range(0, len(shas), IN_CHUNK):
-            for sha, pk in (
-                ReactionImage.objects.filter(
-                    batch__ad_id=batch.ad_id, sha256__in=shas[start : start + IN_CHUNK]
-                )
-                .exclude(status=ImageStatus.SKIPPED)
-                .order_by("pk")
-                .values_list("sha256", "pk")
-            ):
-                originals.setdefault(sha, pk)
-        first_rows: list[ReactionImage] = []
-        repeats: list[_Member] = []
+        placements = _placements(members, manifest)
+        viewers = _viewers_upsert(
+            batch,
+            {p.viewer for p in placements.values() if p.viewer is not None},
+            manifest.viewer_attributes() if manifest is not None else {},
+        )
+
+        def viewer_of(m: _Member) -> Viewer | None:
+            external = placements[m.name].viewer
+            return viewers.get(external) if external is not None else None
+
+        photos = [m for m in members if m.file and m.kind == ImageKind.PHOTO]
+        videos = [m for m in members if m.file and m.kind == ImageKind.VIDEO]
+        ad_photos = ReactionImage.objects.filter(batch__ad_id=batch.ad_id, kind=ImageKind.PHOTO)
+        photo_originals = _originals(
+            ad_photos.exclude(status=ImageStatus.SKIPPED), sorted({m.sha256 for m in photos})
+        )
+        video_originals = _originals(
+            ReactionVideo.objects.filter(batch__ad_id=batch.ad_id),
+            sorted({m.sha256 for m in videos}),
+        )
         skipped: list[ReactionImage] = []
+        repeats: list[_Member] = []
+        first_photos: list[ReactionImage] = []
+        first_videos: list[tuple[_Member, ReactionVideo]] = []
         in_batch: set[str] = set()
         for m in members:
             if m.skip_reason is not None:
                 skipped.append(_skipped_row(batch, m, error=m.skip_reason))
-            elif m.sha256 in originals or m.sha256 in in_batch:
+            elif m.sha256 in photo_originals or m.sha256 in video_originals or m.sha256 in in_batch:
                 repeats.append(m)
+            elif m.kind == ImageKind.VIDEO:
+                in_batch.add(m.sha256)
+                assert m.video is not None
+                first_videos.append(
+                    (
+                        m,
+                        ReactionVideo(
+                            batch=batch,
+                            original_name=m.name,
+                            sha256=m.sha256,
+                            file=m.file,
+                            viewer=viewer_of(m),
+                            offset_seconds=placements[m.name].offset_seconds,
+                            duration_seconds=m.video.duration,
+                            width=m.video.width,
+                            height=m.video.height,
+                        ),
+                    )
+                )
             else:
                 in_batch.add(m.sha256)
-                first_rows.append(
+                first_photos.append(
                     ReactionImage(
                         batch=batch,
                         original_name=m.name,
                         sha256=m.sha256,
                         file=m.file,
                         status=ImageStatus.PENDING,
+                        viewer=viewer_of(m),
+                        offset_seconds=placements[m.name].offset_seconds,
                     )
                 )
-        for row in status_rows_create(first_rows):
-            originals.setdefault(row.sha256, row.pk)
-        repeated = sorted({originals[m.sha256] for m in repeats})
-        names: dict[int, str] = {}
-        for start in range(0, len(repeated), IN_CHUNK):
-            names.update(
-                ReactionImage.objects.filter(pk__in=repeated[start : start + IN_CHUNK]).values_list(
-                    "pk", "original_name"
-                )
-            )
-        for m in repeats:
-            original = originals[m.sha256]
-            skipped.append(
-                _skipped_row(
-                    batch,
-                    m,
-                    error=f"duplicate of {names.get(original, 'another photo')} in this ad",
-                    duplicate_of_id=original,
-                )
-            )
+        for row in status_rows_create(first_photos):
+            photo_originals.setdefault(row.sha256, row.pk)
+        stored_videos = ReactionVideo.objects.bulk_create(
+            [video for _, video in first_videos], batch_size=IN_CHUNK
+        )
+        frames = [
+            frame for video in stored_videos for frame in _frame_rows(batch, video, video.viewer)
+        ]
+        status_rows_create(frames)
+        for video in stored_videos:
+            video_originals.setdefault(video.sha256, video.pk)
+        skipped += _duplicate_rows(batch, repeats, photo_originals, video_originals)
         status_rows_create(skipped)
+        if manifest is not None:
+            UploadBatch.objects.filter(pk=batch.pk).update(notes=manifest.bounded_notes())
         batch_recount(batch=batch)
     return True
+
+
+def _duplicate_rows(
+    batch: UploadBatch,
+    repeats: list[_Member],
+    photo_originals: dict[str, int],
+    video_originals: dict[str, int],
+) -> list[ReactionImage]:
+    """Skipped rows for members whose content is already in the ad, pointing at the original
+    (for a video, the original video's first frame)."""
+    photo_ids = sorted({photo_originals[m.sha256] for m in repeats if m.sha256 in photo_originals})
+    video_ids = sorted({video_originals[m.sha256] for m in repeats if m.sha256 in video_originals})
+    names: dict[int, str] = {}
+    first_frames: dict[int, int] = {}
+    for start in range(0, len(photo_ids), IN_CHUNK):
+        names.update(
+            ReactionImage.objects.filter(pk__in=photo_ids[start : start + IN_CHUNK]).values_list(
+                "pk", "original_name"
+            )
+        )
+    for video_id, name, frame_id in (
+        ReactionVideo.objects.filter(pk__in=video_ids)
+        .annotate(first_frame=Min("frames__pk"))
+        .values_list("pk", "original_name", "first_frame")
+    ):
+        names[-video_id] = name
+        first_frames[video_id] = frame_id
+    rows = []
+    for m in repeats:
+        if m.kind == ImageKind.VIDEO and m.sha256 in video_originals:
+            video_id = video_originals[m.sha256]
+            original, label = first_frames.get(video_id), names.get(-video_id)
+        else:
+            original = photo_originals[m.sha256]
+            label = names.get(original)
+        rows.append(
+            _skipped_row(
+                batch,
+                m,
+                error=f"duplicate of {label or 'another file'} in this ad",
+                duplicate_of_id=original,
+            )
+        )
+    return rows
 
 
 def _after_extraction(batch_id: int) -> None:

@@ -8,16 +8,18 @@ batch is closed by whichever chunk finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from campaigns.models import PROB_FIELDS, Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.models import PROB_FIELDS, Face, ImageKind, ImageStatus, ReactionImage, UploadBatch
 from campaigns.services.batches import batch_close, batch_progress_touch
 from campaigns.services.retention import photos_purge
 from campaigns.services.transitions import IN_CHUNK, status_change
@@ -108,19 +110,12 @@ def images_classify(
         image_ids=image_ids, model_version_id=model_version_id, claim_token=claim_token, now=now
     )
     if claimed:
-        images = list(ReactionImage.objects.filter(pk__in=claimed).order_by("pk"))
-        sources: list[bytes] = []
-        readable: list[ReactionImage] = []
-        errors: dict[int, str] = {}
-        for image in images:
-            try:
-                with default_storage.open(image.file.name, "rb") as handle:
-                    sources.append(handle.read())
-                readable.append(image)
-            except (OSError, ValueError):
-                errors[image.pk] = (
-                    "the stored photo is missing (deleted under the retention policy?)"
-                )
+        images = list(
+            ReactionImage.objects.filter(pk__in=claimed)
+            .select_related("video")
+            .order_by("video_id", "frame_seconds", "pk")
+        )
+        sources, readable, errors = _chunk_sources(images)
         results = analyze_images(
             sources,
             detector=detector_get(),
@@ -143,6 +138,53 @@ def images_classify(
     for batch_id in batch_ids:
         batch_close(batch_id=batch_id)
     return batch_ids
+
+
+def _chunk_sources(
+    images: Sequence[ReactionImage],
+) -> tuple[list[bytes | np.ndarray], list[ReactionImage], dict[int, str]]:
+    """What to analyse for each claimed row: a photo's stored bytes, a frame's pixels decoded
+    from its video (one pass over each video's range of the chunk); and why a row has none."""
+    from inference.video import VideoError, read_frames
+
+    sources: list[bytes | np.ndarray] = []
+    readable: list[ReactionImage] = []
+    errors: dict[int, str] = {}
+    frames_by_video: dict[int, list[ReactionImage]] = defaultdict(list)
+    for image in images:
+        if image.kind == ImageKind.FRAME and image.video_id is not None:
+            frames_by_video[image.video_id].append(image)
+            continue
+        try:
+            with default_storage.open(image.file.name, "rb") as handle:
+                sources.append(handle.read())
+            readable.append(image)
+        except (OSError, ValueError):
+            errors[image.pk] = "the stored photo is missing (deleted under the retention policy?)"
+    for frames in frames_by_video.values():
+        video = frames[0].video
+        assert video is not None
+        by_time = {float(frame.frame_seconds or 0.0): frame for frame in frames}
+        try:
+            with default_storage.open(video.file.name, "rb") as handle:
+                for seconds, pixels in read_frames(handle, sorted(by_time)):
+                    sources.append(pixels)
+                    readable.append(by_time.pop(seconds))
+        except (OSError, ValueError) as exc:
+            reason = (
+                str(exc)
+                if isinstance(exc, VideoError)
+                else "the stored video is missing (deleted under the retention policy?)"
+            )
+            for frame in by_time.values():
+                errors[frame.pk] = reason
+            continue
+        for frame in by_time.values():
+            errors[frame.pk] = (
+                f"no frame at {frame.frame_seconds:.2f} s: the video ends earlier "
+                "(damaged or truncated)"
+            )
+    return sources, readable, errors
 
 
 def image_results_store(
@@ -180,7 +222,12 @@ def image_results_store(
             ):
                 continue  # the claim expired and another worker took the photo over
             done.append(image.pk)
-            for face in result.faces:
+            # A photo or frame of a known viewer shows that viewer: their face is the largest,
+            # others (someone behind them) are not counted.
+            kept = result.faces
+            if image.viewer_id is not None and len(kept) > 1:
+                kept = [max(kept, key=lambda face: face.w * face.h)]
+            for face in kept:
                 probabilities = {
                     f"prob_{name}": min(1.0, max(0.0, float(p)))
                     for name, p in face.probabilities.items()

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import (
@@ -28,7 +29,9 @@ def batch_reprocess(*, batch: UploadBatch, model_version: ModelVersion) -> Uploa
     )
     if not analysed.exists():
         raise ValidationError(f"Batch {batch.source_name} has no photos to analyse again.")
-    if analysed.filter(photo_deleted_at__isnull=False).exists():
+    if analysed.filter(
+        Q(photo_deleted_at__isnull=False) | Q(video__file_deleted_at__isnull=False)
+    ).exists():
         raise ValidationError(
             f"Photos of {batch.source_name} were deleted under the retention policy; "
             "it cannot be analysed again."

@@ -1,6 +1,7 @@
-"""Stored photos deleted under the retention policy (PHOTO_RETENTION, PHOTO_RETENTION_DAYS).
+"""Stored photos and reaction videos deleted under the retention policy (PHOTO_RETENTION,
+PHOTO_RETENTION_DAYS).
 
-Boxes and results always stay; a row remembers that its photo is gone.
+Boxes and results always stay; a row remembers that its photo or video is gone.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.models import ImageStatus, ReactionImage
+from campaigns.models import ImageStatus, ReactionImage, ReactionVideo
 from campaigns.services.transitions import IN_CHUNK
 
 
@@ -55,7 +56,19 @@ def photos_purge(
     if image_ids is not None:
         candidates = candidates.filter(pk__in=image_ids)
     names = sorted(set(candidates.values_list("file", flat=True)))
-    deleted = 0
+    deleted = _videos_purge(
+        cutoff=cutoff,
+        video_ids=(
+            set(
+                ReactionImage.objects.filter(pk__in=image_ids, video__isnull=False).values_list(
+                    "video_id", flat=True
+                )
+            )
+            if image_ids is not None
+            else None
+        ),
+        now=now,
+    )
     for start in range(0, len(names), IN_CHUNK):
         part = names[start : start + IN_CHUNK]
         blocked = set(
@@ -68,4 +81,30 @@ def photos_purge(
             default_storage.delete(name)
         deleted += len(removable)
         ReactionImage.objects.filter(file__in=removable).update(file="", photo_deleted_at=now)
+    return deleted
+
+
+def _videos_purge(*, cutoff: dt.datetime, video_ids: set[int] | None, now: dt.datetime) -> int:
+    """Delete stored videos whose every frame was analysed before `cutoff` (frames keep their
+    results); a file shared by several videos goes when all of them are past it."""
+    unfinished_or_recent = ~Q(
+        status__in=(ImageStatus.DONE, ImageStatus.FAILED), processed_at__lte=cutoff
+    )
+    candidates = ReactionVideo.objects.filter(file_deleted_at__isnull=True).exclude(file="")
+    if video_ids is not None:
+        candidates = candidates.filter(pk__in=video_ids)
+    names = sorted(set(candidates.values_list("file", flat=True)))
+    deleted = 0
+    for start in range(0, len(names), IN_CHUNK):
+        part = names[start : start + IN_CHUNK]
+        blocked = set(
+            ReactionImage.objects.filter(video__file__in=part)
+            .filter(unfinished_or_recent)
+            .values_list("video__file", flat=True)
+        )
+        removable = [name for name in part if name not in blocked]
+        for name in removable:
+            default_storage.delete(name)
+        deleted += len(removable)
+        ReactionVideo.objects.filter(file__in=removable).update(file="", file_deleted_at=now)
     return deleted

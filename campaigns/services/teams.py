@@ -65,12 +65,24 @@ def campaign_create(
 
 
 def ad_create(
-    *, campaign: Campaign, name: str, creative: object | None = None, creative_url: str = ""
+    *,
+    campaign: Campaign,
+    name: str,
+    creative: object | None = None,
+    creative_url: str = "",
+    duration_seconds: float | None = None,
 ) -> Ad:
-    """Create an ad; `creative` is an uploaded file (stored through default_storage)."""
+    """Create an ad; `creative` is an uploaded image or video (stored through default_storage)."""
+    if duration_seconds is not None and duration_seconds <= 0:
+        raise ValidationError({"duration_seconds": "The ad's length must be more than 0 s."})
     try:
         with transaction.atomic():
-            ad = Ad(campaign=campaign, name=name, creative_url=creative_url)
+            ad = Ad(
+                campaign=campaign,
+                name=name,
+                creative_url=creative_url,
+                duration_seconds=duration_seconds,
+            )
             if creative:
                 ad.creative = creative
             ad.save()

@@ -106,8 +106,8 @@ def test_nested_archives_and_other_files_are_skipped_with_reasons():
     reasons = _reasons(data)
     # then each has its reason and the real photo is kept
     assert str(reasons["inner.zip"]).startswith("nested archive")
-    assert reasons["notes.txt"] == "not a photo (.txt file)"
-    assert reasons["disguised.jpg.bin"] == "not a photo (.bin file)"
+    assert reasons["notes.txt"] == "not a photo or a video (.txt file)"
+    assert reasons["disguised.jpg.bin"] == "not a photo or a video (.bin file)"
     assert reasons["README"] == "not a photo (unknown file type)"
     assert reasons["camera-export"] is None
 

@@ -75,7 +75,7 @@ def test_a_batch_goes_from_upload_to_done_with_exact_counts(ad, active_model, fa
     original = batch.images.get(original_name="p0.jpg")
     assert original.file.name == f"photos/{original.sha256[:2]}/{original.sha256}.jpg"
     assert default_storage.exists(original.file.name)
-    assert batch.images.get(original_name="notes.txt").error == "not a photo (.txt file)"
+    assert batch.images.get(original_name="notes.txt").error == "not a photo or a video (.txt file)"
 
 
 def test_the_same_photo_in_a_later_batch_of_the_ad_is_a_duplicate(ad, active_model, face_photos):

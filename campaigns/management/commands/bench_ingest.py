@@ -1,8 +1,10 @@
-"""End-to-end ingest throughput beside the bare inference rate on the same photos.
+"""End-to-end ingest throughput beside the bare inference rate on the same photos or frames.
 
-Builds a ZIP of N synthetic photos (FER2013 faces on cluttered backgrounds), times
-`analyze_images` in this process in chunks of INGEST_CHUNK_SIZE (the bare rate), then starts a
-worker, pushes the ZIP through batch_create -> broker -> worker -> database and times it.
+Builds a ZIP of N synthetic photos (FER2013 faces on cluttered backgrounds), or with
+--videos of N synthetic reaction videos, times `analyze_images` in this process in chunks of
+INGEST_CHUNK_SIZE (the bare rate; for videos, decoding the sampled frames included), then
+starts a worker, pushes the ZIP through batch_create -> broker -> worker -> database and
+times it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ from PIL import Image
 
 from campaigns.models import Ad, Campaign, ImageStatus, Team, UploadBatch
 from campaigns.services import batches, teams
+from inference.video import read_frames, sample_times
 
 
 class Command(BaseCommand):
@@ -32,13 +36,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--photos", type=int, default=1000)
+        parser.add_argument(
+            "--videos", type=int, default=0, help="reaction videos instead of photos"
+        )
+        parser.add_argument("--video-seconds", type=float, default=20.0)
         parser.add_argument("--concurrency", type=int, default=1, help="worker processes")
         parser.add_argument(
             "--no-worker", action="store_true", help="use the workers already running"
         )
         parser.add_argument("--seed", type=int, default=0)
 
-    def handle(self, *args, photos: int, concurrency: int, no_worker: bool, seed: int, **options):
+    def handle(
+        self,
+        *args,
+        photos: int,
+        videos: int,
+        video_seconds: float,
+        concurrency: int,
+        no_worker: bool,
+        seed: int,
+        **options,
+    ):
         from inference.api import analyze_images
         from inference.registry import classifier_get, detector_get
         from inference.selectors import model_version_active
@@ -49,27 +67,61 @@ class Command(BaseCommand):
                 "no model version is active; register one with "
                 "`python manage.py register_model DIR --activate`"
             )
-        images = _photos(photos, seed=seed)
-        self.stdout.write(f"{len(images)} photos, chunks of {settings.INGEST_CHUNK_SIZE}")
-
+        size = settings.INGEST_CHUNK_SIZE
         detector, classifier = detector_get(), classifier_get(model_version=model_version)
-        analyze_images(images[:2], detector=detector, classifier=classifier)  # warm-up
-        started = time.perf_counter()
-        faces = 0
-        for at in range(0, len(images), settings.INGEST_CHUNK_SIZE):
-            chunk = images[at : at + settings.INGEST_CHUNK_SIZE]
-            results = analyze_images(chunk, detector=detector, classifier=classifier)
-            faces += sum(len(r.faces) for r in results)
+        if videos:
+            unit = "frames"
+            members = {
+                f"bench/{seed}-{index:04}.mp4": data
+                for index, data in enumerate(_videos(videos, seconds=video_seconds, seed=seed))
+            }
+            times = sample_times(video_seconds, settings.VIDEO_SAMPLE_FPS)
+            analysed = len(times) * videos
+            self.stdout.write(
+                f"{videos} videos of {video_seconds:g} s, {analysed} frames at "
+                f"{settings.VIDEO_SAMPLE_FPS:g}/s, chunks of {size}"
+            )
+            analyze_images(  # warm-up
+                [
+                    pixels
+                    for _, pixels in read_frames(io.BytesIO(next(iter(members.values()))), [0])
+                ],
+                detector=detector,
+                classifier=classifier,
+            )
+            started = time.perf_counter()
+            faces = 0
+            for data in members.values():
+                for at in range(0, len(times), size):
+                    frames = read_frames(io.BytesIO(data), times[at : at + size])
+                    results = analyze_images(
+                        [pixels for _, pixels in frames], detector=detector, classifier=classifier
+                    )
+                    faces += sum(len(r.faces) for r in results)
+        else:
+            unit = "photos"
+            images = _photos(photos, seed=seed)
+            members = {f"bench/{seed}-{index:06}.jpg": data for index, data in enumerate(images)}
+            analysed = len(images)
+            self.stdout.write(f"{len(images)} photos, chunks of {size}")
+            analyze_images(images[:2], detector=detector, classifier=classifier)  # warm-up
+            started = time.perf_counter()
+            faces = 0
+            for at in range(0, len(images), size):
+                results = analyze_images(
+                    images[at : at + size], detector=detector, classifier=classifier
+                )
+                faces += sum(len(r.faces) for r in results)
         bare_s = time.perf_counter() - started
-        bare_rate = len(images) / bare_s
+        bare_rate = analysed / bare_s
 
         worker = None if no_worker else _worker_start(concurrency)
         try:
             ad = _bench_ad()
             with tempfile.TemporaryFile() as spool:
                 with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as zf:
-                    for index, data in enumerate(images):
-                        zf.writestr(f"bench/{seed}-{index:06}.jpg", data)
+                    for name, data in members.items():
+                        zf.writestr(name, data)
                 spool.seek(0)
                 started = time.perf_counter()
                 batch = batches.batch_create(
@@ -93,8 +145,8 @@ class Command(BaseCommand):
         stack_rate = batch.images_processed / stack_s
         overhead = 1 - stack_rate / bare_rate
         self.stdout.write(
-            f"{'path':<34}{'photos':>8}{'seconds':>10}{'photos/s':>10}\n"
-            f"{'bare analyze_images (1 process)':<34}{len(images):>8}{bare_s:>10.1f}"
+            f"{'path':<34}{unit:>8}{'seconds':>10}{unit + '/s':>10}\n"
+            f"{'bare analyze_images (1 process)':<34}{analysed:>8}{bare_s:>10.1f}"
             f"{bare_rate:>10.1f}\n"
             f"{'upload->broker->worker->DB':<34}{batch.images_processed:>8}{stack_s:>10.1f}"
             f"{stack_rate:>10.1f}\n"
@@ -114,9 +166,27 @@ def _bench_ad() -> Ad:
     )
 
 
-def _photos(count: int, *, seed: int) -> list[bytes]:
-    from inference.scenes import compose_scene
+def _videos(count: int, *, seconds: float, seed: int) -> list[bytes]:
+    """Reaction videos at 640x480, 25 frames/s: one FER2013 face each, another every second."""
+    from inference.scenes import compose_scene, video_bytes
 
+    faces = _fer_faces(limit=120)
+    rng = np.random.default_rng(seed)
+    videos = []
+    for _ in range(count):
+        chosen = [faces[int(i)] for i in rng.integers(0, len(faces), size=int(seconds) + 1)]
+        scenes = [
+            compose_scene([face], [180], height=480, width=640, rng=rng)[0] for face in chosen
+        ]
+        videos.append(video_bytes(_scene_at(scenes), seconds=seconds, fps=25))
+    return videos
+
+
+def _scene_at(scenes: list[np.ndarray]) -> Callable[[float], np.ndarray]:
+    return lambda t: scenes[int(t)]
+
+
+def _fer_faces(*, limit: int) -> list[np.ndarray]:
     archive = Path(settings.FER_DATA_DIR) / "fer2013.tar.gz"
     if not archive.is_file():
         raise CommandError(f"FER2013 archive not found at {archive} (set FER_DATA_DIR)")
@@ -126,8 +196,15 @@ def _photos(count: int, *, seed: int) -> list[bytes]:
             handle = tar.extractfile(member)
             if handle and member.name.startswith("test/") and "PrivateTest" in member.name:
                 faces.append(np.asarray(Image.open(io.BytesIO(handle.read())).convert("L")))
-                if len(faces) >= 300:
+                if len(faces) >= limit:
                     break
+    return faces
+
+
+def _photos(count: int, *, seed: int) -> list[bytes]:
+    from inference.scenes import compose_scene
+
+    faces = _fer_faces(limit=300)
     rng = np.random.default_rng(seed)
     photos = []
     for _ in range(count):

@@ -15,7 +15,10 @@ from inference.models import ModelVersion
 
 
 class Command(BaseCommand):
-    help = "Write a campaign's (or one ad's) face-level or per-ad CSV to a file or stdout."
+    help = (
+        "Write a campaign's (or one ad's) CSV, one row per face, ad, timeline bin or viewer, "
+        "to a file or stdout."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         target = parser.add_mutually_exclusive_group(required=True)
@@ -29,6 +32,12 @@ class Command(BaseCommand):
             help="ModelVersion id (default: the active one); 0 for faces of every version",
         )
         parser.add_argument("--min-confidence", type=float, default=0.0)
+        parser.add_argument(
+            "--bin-seconds",
+            type=float,
+            default=exports.DEFAULT_BIN_SECONDS,
+            help="with --level timeline: seconds of the ad per row (default 1)",
+        )
         parser.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (Excel)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,8 +55,14 @@ class Command(BaseCommand):
             model_version=self._model_version(options["model_version"]),
             min_confidence=options["min_confidence"],
         )
+        if options["bin_seconds"] <= 0:
+            raise CommandError("--bin-seconds must be more than 0")
         header, rows = exports.export_table(
-            level=str(options["level"]), campaign=campaign, filters=filters, ad=ad
+            level=str(options["level"]),
+            campaign=campaign,
+            filters=filters,
+            ad=ad,
+            bin_seconds=options["bin_seconds"],
         )
         lines = exports.csv_lines(header, rows, bom=options["bom"])
         if options["output"]:

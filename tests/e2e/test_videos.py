@@ -1,0 +1,140 @@
+"""Reaction videos through real worker processes: a known timeline, and kill -9 mid-video.
+
+The timeline test uses the model the project ships: its viewers look happy for the first ten
+seconds of the ad and sad for the next ten, and the timeline export must say so in the
+right bins.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from django.core.files.base import ContentFile
+from django.db.models import Count
+
+from campaigns import exports
+from campaigns.models import BatchStatus, Face, ImageKind, ImageStatus, UploadBatch
+from campaigns.selectors.dashboards import DashboardFilters
+from campaigns.services import batches
+from inference.api import analyze_images
+from inference.classifier import EmotionClassifier
+from inference.services import model_version_register
+from ml import SHIPPED_MODEL_DIR
+from tests import factories
+from tests.ingest_support import batch_wait, zip_build
+from tests.shared_data import fer_test_faces
+from tests.video_support import face_scene, video_bytes
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def ad():
+    team = factories.team_create()
+    return factories.ad_create(campaign=factories.campaign_create(team=team))
+
+
+def _confident_scenes(label: str, count: int) -> list[np.ndarray]:
+    """Scenes of FER2013 faces of `label` that the shipped model reads as `label` with
+    probability at least 0.8 (so the test checks the timeline, not the model)."""
+    classifier = EmotionClassifier.load(SHIPPED_MODEL_DIR, precision="float32")
+    scenes = []
+    candidates = [face for face, truth in fer_test_faces(40) if truth == label]
+    for index, face in enumerate(candidates):
+        scene = face_scene(face, seed=index)
+        (result,) = analyze_images([scene], classifier=classifier)
+        if result.faces and result.faces[0].probabilities[label] >= 0.8:
+            scenes.append(scene)
+        if len(scenes) == count:
+            return scenes
+    pytest.fail(f"fewer than {count} {label} faces the shipped model reads with p >= 0.8")
+
+
+def test_a_known_timeline_comes_back_in_the_right_bins(ad, worker_start, model_cache, settings):
+    # given the shipped model active, and three viewers' 20 s videos: happy, then sad at 10 s
+    model_version = model_version_register(source_dir=SHIPPED_MODEL_DIR, activate=True)
+    happy, sad = _confident_scenes("happy", 3), _confident_scenes("sad", 3)
+
+    def reaction(viewer: int) -> Callable[[float], np.ndarray]:
+        return lambda t: happy[viewer] if t < 10 else sad[viewer]
+
+    members = {f"viewer-{i}.mp4": video_bytes(reaction(i), seconds=20, fps=10) for i in range(3)}
+    members["manifest.csv"] = b"file,viewer,offset_seconds,market\n" + b"".join(
+        f"viewer-{i}.mp4,v{i},0,{'DE' if i else 'FR'}\n".encode() for i in range(3)
+    )
+    settings.INGEST_CHUNK_SIZE = 16
+    worker = worker_start()
+    batch = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "v.zip"), source_name="v.zip"
+    )
+    # when the workers analyse it
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=240, workers=[worker])
+    # then every frame is analysed, one face each
+    assert batch.status == BatchStatus.DONE, batch.error
+    assert batch.images.filter(kind=ImageKind.FRAME, status=ImageStatus.DONE).count() == 120
+    # and the timeline export in 5 s bins shows the switch at 10 s, for three viewers
+    filters = DashboardFilters(model_version=model_version)
+    header, rows = exports.export_table(
+        level="timeline", campaign=ad.campaign, filters=filters, ad=ad, bin_seconds=5
+    )
+    text = "".join(exports.csv_lines(header, rows, bom=False))
+    timeline = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["second_from"], r["second_to"], r["viewers"]) for r in timeline] == [
+        ("0", "5", "3"), ("5", "10", "3"), ("10", "15", "3"), ("15", "20", "3")
+    ]  # fmt: skip
+    for row in timeline[:2]:
+        assert float(row["share_happy"]) >= 0.8 and float(row["share_sad"]) <= 0.1, row
+    for row in timeline[2:]:
+        assert float(row["share_sad"]) >= 0.8 and float(row["share_happy"]) <= 0.1, row
+    # and the viewers export has each viewer with their market
+    header, rows = exports.export_table(level="viewers", campaign=ad.campaign, filters=filters)
+    viewers = {row[1]: dict(zip(header, row, strict=True)) for row in rows}
+    assert {v: viewers[v]["market"] for v in viewers} == {"v0": "FR", "v1": "DE", "v2": "DE"}
+    assert all(viewers[v]["faces"] == 40 for v in viewers)
+
+
+def test_kill_9_mid_video_then_the_chunk_comes_back_with_exact_counts(
+    ad, active_model, worker_start, settings, report_figure
+):
+    # given a worker without the sweeper on one 30 s video, all its 60 frames in one chunk
+    faces = [pixels for pixels, _ in fer_test_faces(1)]
+    scenes = [face_scene(face, seed=i) for i, face in enumerate(faces)]
+    video = video_bytes(lambda t: scenes[int(t) % len(scenes)], seconds=30, fps=10)
+    settings.INGEST_CHUNK_SIZE = 60
+    worker = worker_start(beat=False, INGEST_CHUNK_TIME_LIMIT="300")
+    batch = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build({"long.mp4": video}), "l.zip"), source_name="l.zip"
+    )
+    batch_wait(
+        batch,
+        until=lambda b: b.images.filter(status=ImageStatus.PROCESSING).exists(),
+        timeout=90,
+        workers=[worker],
+    )
+    # when the pool process decoding it is killed with SIGKILL
+    (pool,) = worker.pool_processes()
+    os.kill(pool, signal.SIGKILL)
+    killed_at = time.monotonic()
+    batch.refresh_from_db()
+    assert not batch.is_finished, "the chunk finished before the kill: make the video longer"
+    # then the chunk comes back, every frame is analysed once and no face is written twice
+    batch = batch_wait(batch, until=lambda b: b.is_finished, timeout=120, workers=[worker])
+    assert batch.status == BatchStatus.DONE, batch.error
+    frames = batch.images.filter(kind=ImageKind.FRAME)
+    assert frames.filter(status=ImageStatus.DONE).count() == 60 == batch.images_processed
+    assert batch.faces_found == Face.objects.filter(image__batch=batch).count()
+    doubled = (
+        Face.objects.filter(image__batch=batch).values("image").annotate(n=Count("id"))
+    ).filter(n__gt=1)
+    assert not doubled.exists()
+    report_figure(
+        f"pool process kill -9 mid-video -> batch done in {time.monotonic() - killed_at:.1f} s"
+    )
+    assert UploadBatch.objects.get(pk=batch.pk).images_failed == 0
