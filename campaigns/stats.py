@@ -52,8 +52,9 @@ def clustered_share_interval(
 
     The share's variance is the linearised (sandwich) variance of a ratio over clusters,
     n/(n-1) * sum((y_i - p m_i)^2) / (sum m_i)^2; it gives an effective sample size
-    p(1-p)/variance, fed to the Wilson interval so the bounds stay in [0, 1]. With clusters
-    of one observation each this is the Wilson interval of the observations.
+    p(1-p)/variance, fed to the Wilson interval so the bounds stay in [0, 1], at Student's t
+    quantile for n - 1 degrees of freedom (the variance comes from n viewers). With clusters
+    of one observation each this is nearly the Wilson interval of the observations.
     """
     if len(successes) != len(sizes):
         raise ValueError("one success count per cluster size")
@@ -67,7 +68,23 @@ def clustered_share_interval(
         return Interval(0.0, 1.0)  # one viewer says nothing of the others
     variance = n / (n - 1) * sum((y - p * m) ** 2 for y, m in clusters) / total**2
     effective = min(float(total), p * (1 - p) / variance) if variance > 0 else float(n)
-    return wilson_interval(p * effective, effective, z=z)
+    # The variance is estimated from n viewers: Student's t with n - 1 degrees of freedom.
+    return wilson_interval(p * effective, effective, z=t_quantile(z, n - 1))
+
+
+def t_quantile(z: float, dof: int) -> float:
+    """Student's t quantile matching the normal quantile `z`, by the Cornish-Fisher expansion
+    (Abramowitz & Stegun 26.7.5): within 0.003 of the exact value from 5 degrees of freedom,
+    0.0002 from 10; t(0.975, 29) = 2.045."""
+    if dof < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
+    z3, z5, z7 = z**3, z**5, z**7
+    return (
+        z
+        + (z3 + z) / (4 * dof)
+        + (5 * z5 + 16 * z3 + 3 * z) / (96 * dof**2)
+        + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * dof**3)
+    )
 
 
 def chi2_sf(x: float, dof: int) -> float:
