@@ -7,24 +7,33 @@ or export is a 404.
 from __future__ import annotations
 
 import io
+from pathlib import PurePosixPath
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import charts, exports
+from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.forms import DashboardFilterForm
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, dashboards, scoping
 from campaigns.selectors.dashboards import DashboardFilters
+from campaigns.services import reprocess
 from campaigns.stats import MIN_EXPECTED_COUNT
-from inference.decoding import photo_as_jpeg
+from inference.decoding import photo_as_jpeg, pixels_as_jpeg
+from inference.selectors import model_version_active
+from inference.video import VideoError, read_frames
 from ml import CLASSES
 
 PHOTOS_PER_PAGE = 24
@@ -189,3 +198,55 @@ def campaign_export(request: AuthenticatedHttpRequest, campaign_id: int) -> Stre
 def ad_export(request: AuthenticatedHttpRequest, ad_id: int) -> StreamingHttpResponse:
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
     return _export(request, campaign=ad.campaign, ad=ad, stem=f"{ad.campaign.name}-{ad.name}")
+
+
+@login_required
+@require_POST
+def ad_reanalyse(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
+    """A marketer re-analyses the ad's uploads with the active model (others' results stay)."""
+    ad = scoping.ad_get(user=request.user, ad_id=ad_id)
+    model_version = model_version_active()
+    if model_version is None:
+        messages.error(request, "No model version is active: ask an administrator to activate one.")
+    else:
+        try:
+            queued = reprocess.ad_reprocess(ad=ad, model_version=model_version)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                f"{len(queued)} upload(s) of {ad.name} are being analysed again with "
+                f"{model_version.name} {model_version.version}; the figures follow as they finish.",
+            )
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("campaigns:ad_detail", args=[ad.pk])
+    return redirect(back)
+
+
+@login_required
+@require_GET
+def creative_frame(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
+    """The frame of the ad's video creative at ?t= seconds, as a JPEG (a key moment's picture)."""
+    ad = scoping.ad_get(user=request.user, ad_id=ad_id)
+    try:
+        seconds = max(0.0, float(request.GET.get("t", "0")))
+    except ValueError as exc:
+        raise Http404("t must be a number of seconds.") from exc
+    if not ad.creative or not ad_creative_is_video(ad):
+        raise Http404("This ad's creative is not a video.")
+    try:
+        with default_storage.open(ad.creative.name, "rb") as handle:
+            frames = list(read_frames(handle, [seconds], max_side=480))
+    except (OSError, VideoError) as exc:
+        raise Http404("The creative's video cannot be read.") from exc
+    if not frames:
+        raise Http404("The creative is shorter than that.")
+    response = HttpResponse(pixels_as_jpeg(frames[0][1]), content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def ad_creative_is_video(ad: Ad) -> bool:
+    return PurePosixPath(ad.creative.name).suffix.lower() in VIDEO_EXTENSIONS

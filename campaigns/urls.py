@@ -22,6 +22,8 @@ urlpatterns = [
     ),
     path("ads/<int:ad_id>/", dashboard_views.ad_detail, name="ad_detail"),
     path("ads/<int:ad_id>/export.csv", dashboard_views.ad_export, name="ad_export"),
+    path("ads/<int:ad_id>/reanalyse/", dashboard_views.ad_reanalyse, name="ad_reanalyse"),
+    path("ads/<int:ad_id>/creative-frame", dashboard_views.creative_frame, name="creative_frame"),
     path("photos/<int:image_id>/", dashboard_views.photo_detail, name="photo_detail"),
     path("photos/<int:image_id>/file", dashboard_views.photo_file, name="photo_file"),
     # Uploads and batches (campaigns/ingest_views.py).

@@ -193,6 +193,13 @@ def _high_depth_to_rgb(image: Image.Image) -> np.ndarray:
     return np.repeat(gray8[:, :, None], 3, axis=2)
 
 
+def pixels_as_jpeg(pixels: np.ndarray, *, quality: int = 85) -> bytes:
+    """RGB uint8 pixels (a video frame) as a JPEG."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
 def photo_as_jpeg(data: bytes, *, quality: int = 90) -> bytes:
     """A photo (any format Pillow opens, HEIC included) as an upright JPEG, for browsers."""
     try:
