@@ -94,9 +94,11 @@ def open_archive(file: BinaryIO) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(file)
     except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"not a readable ZIP archive ({exc})") from exc
+        raise ArchiveError(
+            "not a readable ZIP archive (another kind of file, or a damaged or incomplete ZIP)"
+        ) from exc
     except (OSError, ValueError, EOFError) as exc:
-        raise ArchiveError(f"the ZIP archive is corrupt ({exc})") from exc
+        raise ArchiveError("the ZIP archive is damaged and cannot be read") from exc
     return archive
 
 
@@ -253,7 +255,10 @@ def _skip_reason(
         )
     ratio = info.file_size / max(info.compress_size, 1)
     if ratio > limits.max_ratio:
-        return f"compression ratio {ratio:.0f}:1 is over the limit of {limits.max_ratio:.0f}:1"
+        return (
+            f"compression ratio {ratio:,.0f}:1 is over the limit of {limits.max_ratio:.0f}:1: "
+            "refused as a possible compression bomb"
+        )
     return None
 
 
@@ -278,13 +283,19 @@ def copy_member(archive: zipfile.ZipFile, member: ArchiveMember, target: IO[byte
                 target.write(chunk)
         return digest.hexdigest()
     except (zlib.error, lzma.LZMAError, EOFError) as exc:
-        raise EntryError(f"corrupt archive member: its compressed data is damaged ({exc})") from exc
+        raise EntryError("corrupt archive member: its compressed data is damaged") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
-        raise EntryError(f"corrupt archive member: {exc}") from exc
+        raise EntryError(
+            "corrupt archive member: its data is damaged or incomplete (a checksum or header "
+            "does not match)"
+        ) from exc
     except NotImplementedError as exc:
-        raise EntryError(f"unsupported compression method: {exc}") from exc
+        raise EntryError(
+            "unsupported compression method: make the ZIP again with your system's standard "
+            "compression"
+        ) from exc
     except Exception as exc:  # a decompressor's own error type: still this member's alone
-        raise EntryError(f"unreadable archive member: {type(exc).__name__}: {exc}") from exc
+        raise EntryError("unreadable archive member: its data could not be unpacked") from exc
 
 
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (

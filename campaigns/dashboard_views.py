@@ -7,6 +7,7 @@ or export is a 404.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -17,9 +18,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns import charts, exports
@@ -27,12 +26,13 @@ from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.forms import DashboardFilterForm
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
-from campaigns.selectors import batches, dashboards, scoping
+from campaigns.selectors import batches, dashboards, decisions, scoping
 from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.services import reprocess
-from campaigns.stats import MIN_EXPECTED_COUNT
+from campaigns.stats import UnitCounts
 from inference.decoding import photo_as_jpeg, pixels_as_jpeg
-from inference.selectors import model_version_active
+from inference.models import ModelVersion
+from inference.selectors import model_version_active, model_version_report
 from inference.video import VideoError, read_frames
 from ml import CLASSES
 
@@ -44,24 +44,44 @@ def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, DashboardFilter
     return form, form.filters()
 
 
-def _int_param(request: HttpRequest, name: str) -> int | None:
-    try:
-        return int(request.GET.get(name, ""))
-    except ValueError:
-        return None
+# A confidence filter that moves an ad's positive share by more than this is called out.
+CONFIDENCE_SHIFT_WARNING = 0.05
 
 
 @login_required
 @require_GET
 def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
     campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
-    form, filters = _filters(request)
-    breakdown = dashboards.campaign_breakdown(campaign=campaign, filters=filters)
-    summaries = breakdown.summaries
-    first, second = dashboards.comparison_pair(
-        summaries, first_id=_int_param(request, "a"), second_id=_int_param(request, "b")
+    segments = decisions.attribute_values(campaign=campaign)
+    form = DashboardFilterForm(request.GET, segments=segments)
+    ads = list(
+        Ad.objects.filter(campaign=campaign).order_by("name", "pk").values_list("pk", "name")
     )
-    comparison = dashboards.ad_comparison(first, second) if first and second else None
+    ad_ids = [pk for pk, _ in ads]
+    filters = dashboards.with_ad_versions(form.filters(), ad_ids=ad_ids)
+    chosen = form.cleaned_data if form.is_valid() else {}
+    headline = decisions.headline_get(chosen.get("headline"))
+    faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
+    breakdown = faces.breakdown(ad_names=dict(ads))
+    summaries = breakdown.summaries
+    units = faces.ad_units()
+    verdict = decisions.verdict(ads=ads, units=units, headline=headline)
+    timeline = faces.timelines()
+    names = dict(ads)
+    moments = decisions.key_moments(
+        timeline=timeline,
+        ad_names=names,
+        headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
+    )
+    attribute = chosen.get("breakdown") or ""
+    segment_rows = (
+        decisions.segment_breakdown(
+            campaign=campaign, units=units, attribute=attribute, headline=headline
+        )
+        if attribute
+        else []
+    )
+    notes = _version_notes(ads=ads, filters=filters)
     return render(
         request,
         "campaigns/campaign_dashboard.html",
@@ -69,16 +89,33 @@ def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> H
             "campaign": campaign,
             "form": form,
             "filters": filters,
+            "headline": headline,
             "summaries": summaries,
             "with_faces": [s for s in summaries if s.faces],
             "total_faces": sum(s.faces for s in summaries),
             "unfinished_uploads": batches.unfinished_upload_count(campaign=campaign),
-            "first": first,
-            "second": second,
-            "comparison": comparison,
-            "min_expected_count": MIN_EXPECTED_COUNT,
+            "verdict": verdict,
+            "timeline": timeline,
+            "moments": moments,
+            "video_creatives": {
+                ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
+            },
+            "attribute": attribute,
+            "segment_rows": segment_rows,
+            "ads": ads,
+            "norms": decisions.norms(
+                campaign=campaign,
+                standings=verdict.standings,
+                headline=headline,
+                campaign_values=_norm_values(faces, filters, headline),
+            ),
+            "versions": notes,
+            "shown_versions": list({note.shown.pk: note.shown for note in notes}.values()),
+            "confidence": _confidence_effect(campaign, filters, faces),
+            "how_to_read": _how_to_read(filters),
             "bar_chart": charts.emotion_mix_bars(summaries),
-            "timeline_chart": charts.emotion_mix_timeline(breakdown.timeline),
+            "timeline_chart": charts.headline_timeline(timeline, ads=ads, headline=headline),
+            "days_chart": charts.ad_upload_days(breakdown.ad_days, ads=ads),
             "positive_emotions": dashboards.POSITIVE_EMOTIONS,
             "negative_emotions": dashboards.NEGATIVE_EMOTIONS,
             "query": request.GET.urlencode(),
@@ -86,11 +123,102 @@ def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> H
     )
 
 
+def _norm_values(
+    faces: decisions.FacesScan, filters: DashboardFilters, headline: decisions.Headline
+) -> dict[int, float] | None:
+    """The campaign's own ads' values for the team norm, from the page's scan, unless the
+    page is narrowed by more than the minimum confidence (the norm is never narrowed)."""
+    narrowed = (filters.date_from, filters.date_to, filters.segment, filters.model_version)
+    return None if any(narrowed) else faces.norm_values(headline)
+
+
+@dataclass
+class _VersionNote:
+    ad_id: int
+    ad_name: str
+    shown: ModelVersion
+    active: ModelVersion | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.active is not None and self.shown.pk == self.active.pk
+
+
+def _version_notes(*, ads: list[tuple[int, str]], filters: DashboardFilters) -> list[_VersionNote]:
+    """Which model version's results each ad shows, so the page can say so (and offer to
+    re-analyse with the active one)."""
+    active = model_version_active()
+    if filters.model_version is not None:
+        return [_VersionNote(pk, name, filters.model_version, active) for pk, name in ads]
+    versions = {
+        v.pk: v
+        for v in ModelVersion.objects.filter(pk__in=set((filters.ad_versions or {}).values()))
+    }
+    return [
+        _VersionNote(pk, name, versions[filters.ad_versions[pk]], active)
+        for pk, name in ads
+        if filters.ad_versions and pk in filters.ad_versions
+    ]
+
+
+@dataclass
+class _ConfidenceEffect:
+    kept_faces: int
+    all_faces: int
+    # ad name -> (positive share without the filter, with it), for ads it moves noticeably
+    moved: dict[str, tuple[float, float]]
+
+    @property
+    def kept_share(self) -> float:
+        return self.kept_faces / self.all_faces if self.all_faces else 0.0
+
+
+def _confidence_effect(
+    campaign: Campaign, filters: DashboardFilters, faces: decisions.FacesScan
+) -> _ConfidenceEffect | None:
+    """With a minimum confidence: how many faces it keeps and whose mix it moves."""
+    if filters.min_confidence <= 0:
+        return None
+    kept, everything = faces.ad_units(), faces.ad_units(before_confidence=True)
+    positive = decisions.HEADLINES["positive"]
+    moved = {}
+    names = dict(Ad.objects.filter(campaign=campaign).values_list("pk", "name"))
+    for ad_id, group in everything.items():
+        before = decisions.estimate_of(group, positive).value
+        after = decisions.estimate_of(kept.get(ad_id) or UnitCounts(CLASSES), positive).value
+        if abs(after - before) > CONFIDENCE_SHIFT_WARNING:
+            moved[names.get(ad_id, "?")] = (before, after)
+    return _ConfidenceEffect(
+        kept_faces=sum(u.faces for u in kept.values()),
+        all_faces=sum(u.faces for u in everything.values()),
+        moved=moved,
+    )
+
+
+def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
+    """The shown model's measured accuracy, for the panel that says what the figures are."""
+    model_version = filters.model_version or model_version_active()
+    if model_version is None:
+        return {}
+    report = model_version_report(model_version)
+    real = report.get("real_photos", {})
+    ours = real.get("reports", {}) if isinstance(real, dict) else {}
+    first = next(iter(ours.values()), None) if isinstance(ours, dict) else None
+    return {
+        "model_version": model_version,
+        "fer2013_accuracy": (model_version.metrics or {}).get("accuracy"),
+        "real_accuracy": first.get("accuracy") if isinstance(first, dict) else None,
+        "real_photos": first.get("photos") if isinstance(first, dict) else None,
+        "real_macro_f1": first.get("macro_f1") if isinstance(first, dict) else None,
+    }
+
+
 @login_required
 @require_GET
 def ad_detail(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
     form, filters = _filters(request)
+    filters = dashboards.for_one_ad(filters, ad_id=ad.pk)
     photos = batches.photo_page(ad=ad, model_version=filters.model_version)
     page = Paginator(photos, PHOTOS_PER_PAGE).get_page(request.GET.get("page"))
     ad_batches = list(batches.batch_list(ad=ad))
@@ -102,7 +230,7 @@ def ad_detail(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
             "campaign": ad.campaign,
             "form": form,
             "filters": filters,
-            "summary": dashboards.ad_summary(ad=ad, filters=filters),
+            "summary": decisions.ad_summary(ad=ad, filters=filters),
             "batches": ad_batches,
             "processing": any(not b.is_finished for b in ad_batches),
             "page": page,
@@ -116,6 +244,7 @@ def ad_detail(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
 def photo_detail(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponse:
     image = scoping.image_get(user=request.user, image_id=image_id)
     _, filters = _filters(request)
+    filters = dashboards.for_one_ad(filters, ad_id=image.batch.ad_id)
     faces = list(dashboards.photo_faces(image=image, filters=filters))
     rows = [
         {
@@ -165,6 +294,9 @@ def _export(
     request: HttpRequest, *, campaign: Campaign, ad: Ad | None = None, stem: str
 ) -> StreamingHttpResponse:
     _, filters = _filters(request)
+    filters = dashboards.with_ad_versions(
+        filters, ad_ids=[ad.pk] if ad is not None else campaign.ads.values_list("pk", flat=True)
+    )
     level = request.GET.get("level", "faces")
     if level not in exports.EXPORT_LEVELS:
         raise Http404(f"Unknown export level; use level={' or '.join(exports.EXPORT_LEVELS)}.")
@@ -177,12 +309,18 @@ def _export(
     header, rows = exports.export_table(
         level=level, campaign=campaign, filters=filters, ad=ad, bin_seconds=bin_seconds
     )
-    stamp = timezone.now().strftime("%Y%m%d")
+    bom = exports.bom_requested(request.GET.get("bom"))
     return exports.streaming_csv_response(
-        filename=f"{slugify(stem) or 'export'}-{level}-{stamp}.csv",
+        filename=exports.export_filename(
+            stem=stem,
+            level=level,
+            bom=bom,
+            filters=filters,
+            bin_seconds=bin_seconds if level == "timeline" else None,
+        ),
         header=header,
         rows=rows,
-        bom=request.GET.get("bom") in ("1", "true", "on"),
+        bom=bom,
     )
 
 

@@ -3,12 +3,17 @@ or per viewer, with 95% bounds on every share.
 
 Rows are generated lazily from `values_list(...).iterator(chunk_size=...)` (a server-side
 cursor on PostgreSQL), so a million-face export holds one chunk in memory, never the result.
-Text cells are neutralised against spreadsheet formula injection.
+
+Files open as they should in Excel by default: UTF-8 with a BOM (without one Excel reads
+"Café" as "CafÃ©"), times as `YYYY-MM-DD HH:MM:SS` in the site's time zone (Excel parses
+those as dates, not ISO 8601 with its "T" and offset). Text cells are neutralised against
+spreadsheet formula injection.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -16,9 +21,17 @@ from typing import Any
 from django.db.models import Count, F, QuerySet
 from django.db.models.functions import Floor
 from django.http import StreamingHttpResponse
+from django.utils import timezone
+from django.utils.text import slugify
 
 from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
-from campaigns.selectors.dashboards import DashboardFilters, ad_summaries, ad_summary, face_queryset
+from campaigns.selectors.dashboards import (
+    AdSummary,
+    DashboardFilters,
+    EmotionShare,
+    face_queryset,
+)
+from campaigns.selectors.decisions import ad_summaries, ad_summary
 from campaigns.stats import clustered_share_interval
 from ml import CLASSES
 
@@ -52,8 +65,21 @@ FACE_COLUMNS: tuple[str, ...] = (
 )
 
 
+# The per-ad summary's headline: the dominant emotion, then the positive and negative shares
+# (the dashboard's groups) with their 95% bounds.
+HEADLINE_COLUMNS: tuple[str, ...] = (
+    "dominant",
+    "positive",
+    "positive_ci_low",
+    "positive_ci_high",
+    "negative",
+    "negative_ci_low",
+    "negative_ci_high",
+)
+
+
 def ad_columns() -> tuple[str, ...]:
-    columns = ["campaign", "ad", "photos", "faces", "mean_confidence"]
+    columns = ["campaign", "ad", "photos", "faces", "mean_confidence", *HEADLINE_COLUMNS]
     for name in CLASSES:
         columns += [f"n_{name}", f"share_{name}", f"share_{name}_ci_low", f"share_{name}_ci_high"]
     return tuple(columns)
@@ -73,8 +99,10 @@ class _Echo:
         return value
 
 
-def csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]], *, bom: bool) -> Iterator[str]:
-    """The CSV text, one line at a time."""
+def csv_lines(
+    header: Iterable[str], rows: Iterable[Iterable[Any]], *, bom: bool = True
+) -> Iterator[str]:
+    """The CSV text, one line at a time; with a UTF-8 BOM first unless `bom` is False."""
     writer = csv.writer(_Echo())
     if bom:
         yield UTF8_BOM
@@ -84,14 +112,64 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[Any]], *, bom: bool
 
 
 def streaming_csv_response(
-    *, filename: str, header: Iterable[str], rows: Iterable[Iterable[Any]], bom: bool
+    *, filename: str, header: Iterable[str], rows: Iterable[Iterable[Any]], bom: bool = True
 ) -> StreamingHttpResponse:
-    """A download that streams `rows` as they are produced."""
+    """A download that streams `rows` as they are produced (with a BOM unless `bom` is
+    False)."""
     response = StreamingHttpResponse(
         csv_lines(header, rows, bom=bom), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# Query-string values that turn the BOM off (`?bom=0`); anything else, or none, keeps it.
+_BOM_OFF = frozenset({"0", "false", "off", "no"})
+
+
+def bom_requested(value: str | None) -> bool:
+    """Whether a download asked for with `?bom=<value>` starts with a BOM: yes unless it
+    says 0 / false / off / no (the default is the file Excel reads right)."""
+    return value is None or value.strip().lower() not in _BOM_OFF
+
+
+def export_filename(
+    *,
+    stem: str,
+    level: str,
+    bom: bool = True,
+    filters: DashboardFilters | None = None,
+    bin_seconds: float | None = None,
+    now: dt.datetime | None = None,
+) -> str:
+    """The download's file name: one name per content. Besides the campaign or ad (`stem`)
+    and the level it names every filter that changes the rows, the bin width of a timeline,
+    a file without BOM, and the time of the export (to the second, site time zone):
+    `spring-launch-ads-fer-cnn-1-4-conf50-20250301-141502.csv`."""
+    parts = [slugify(stem)[:60].strip("-") or "export", slugify(level) or "export"]
+    if level == "timeline" and bin_seconds is not None:
+        parts.append(f"{bin_seconds:g}s".replace(".", "_"))
+    if filters is not None:
+        if filters.model_version is not None:
+            version = filters.model_version
+            parts.append(slugify(f"{version.name}-{version.version}"))
+        if filters.date_from is not None:
+            parts.append(f"from-{filters.date_from:%Y%m%d}")
+        if filters.date_to is not None:
+            parts.append(f"to-{filters.date_to:%Y%m%d}")
+        if filters.min_confidence > 0:
+            parts.append(f"conf{100 * filters.min_confidence:g}".replace(".", "_"))
+        if filters.segment is not None:
+            parts.append(slugify("-".join(filters.segment))[:40].strip("-") or "segment")
+    if not bom:
+        parts.append("nobom")
+    parts.append(timezone.localtime(now or timezone.now()).strftime("%Y%m%d-%H%M%S"))
+    return "-".join(part for part in parts if part) + ".csv"
+
+
+def excel_datetime(value: dt.datetime | None) -> str:
+    """A time as Excel parses it into a date: `YYYY-MM-DD HH:MM:SS` in the site's time zone."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
@@ -150,7 +228,7 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             *(f"{p:.6f}" for p in probabilities),
             f"{max(probabilities):.6f}",
             f"{model_name} {model_version}",
-            processed_at.isoformat() if processed_at else "",
+            excel_datetime(processed_at),
         )
 
 
@@ -171,7 +249,8 @@ def face_rows_for_ad(*, ad: Ad, filters: DashboardFilters) -> Iterator[tuple[Any
 def ad_rows(
     *, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """One row per ad: counts, shares and Wilson 95% bounds per emotion."""
+    """One row per ad: counts, the headline (dominant emotion, positive and negative shares)
+    and each emotion's share, shares with 95% bounds over units (viewers when known)."""
     summaries = (
         [ad_summary(ad=ad, filters=filters)]
         if ad is not None
@@ -184,6 +263,9 @@ def ad_rows(
             summary.photos,
             summary.faces,
             f"{summary.mean_confidence:.6f}" if summary.mean_confidence is not None else "",
+            summary.dominant_emotion or "",
+            *_group_share(summary, summary.positive),
+            *_group_share(summary, summary.negative),
         ]
         for share in summary.shares:
             row += [
@@ -193,6 +275,14 @@ def ad_rows(
                 f"{share.interval.high:.6f}",
             ]
         yield tuple(row)
+
+
+def _group_share(summary: AdSummary, share: EmotionShare) -> list[str]:
+    """A group share (positive, negative) and its 95% bounds; blank for an ad without faces
+    (a share of nothing is not 0)."""
+    if not summary.faces:
+        return ["", "", ""]
+    return [f"{share.share:.6f}", f"{share.interval.low:.6f}", f"{share.interval.high:.6f}"]
 
 
 def _share_columns() -> list[str]:

@@ -8,7 +8,7 @@ from django import forms
 from django.db.models import QuerySet
 
 from campaigns.models import Ad, Campaign, Team
-from campaigns.selectors.dashboards import DashboardFilters, default_model_version
+from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
 
 
@@ -33,6 +33,16 @@ class CampaignForm(forms.ModelForm):
         team_field.queryset = teams
         if teams.count() == 1:
             team_field.initial = teams.first()
+
+
+class CampaignEditForm(forms.ModelForm):
+    """A campaign's own fields; its team stays (moving data between teams is not a marketer's
+    edit)."""
+
+    class Meta:
+        model = Campaign
+        fields = ["name", "brand", "description", "starts_on", "ends_on"]
+        widgets = CampaignForm.Meta.widgets
 
 
 class AdForm(forms.ModelForm):
@@ -103,17 +113,50 @@ class DashboardFilterForm(forms.Form):
     min_confidence = forms.FloatField(
         required=False,
         min_value=0.0,
-        max_value=1.0,
-        label="Minimum confidence",
-        help_text="Only faces whose top probability is at least this (0 to 1).",
-        widget=forms.NumberInput(attrs={"step": "0.05"}),
+        max_value=100.0,
+        label="Minimum confidence (%)",
+        help_text="0-100: only faces whose top emotion has at least this probability.",
+        widget=forms.NumberInput(attrs={"step": "5", "min": "0", "max": "100"}),
     )
     model_version = forms.ModelChoiceField(
         queryset=ModelVersion.objects.all(),
         required=False,
-        empty_label="Active model",
+        empty_label="Newest results of each ad",
         label="Model version",
     )
+    headline = forms.ChoiceField(
+        required=False, label="Rank ads by", choices=[("positive", "positive share")]
+    )
+    segment = forms.ChoiceField(required=False, label="Viewers", choices=[("", "all viewers")])
+    breakdown = forms.ChoiceField(
+        required=False, label="Break down by", choices=[("", "(no breakdown)")]
+    )
+
+    def __init__(
+        self, *args: Any, segments: dict[str, list[str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        from campaigns.selectors.decisions import HEADLINES
+
+        choices = {
+            "positive": "positive share",
+            "negative": "negative share",
+            "valence": "valence",
+        }
+        headline_field = self.fields["headline"]
+        assert isinstance(headline_field, forms.ChoiceField)
+        headline_field.choices = [(key, choices.get(key, f"{key} share")) for key in HEADLINES]
+        segments = segments or {}
+        segment_field = self.fields["segment"]
+        assert isinstance(segment_field, forms.ChoiceField)
+        segment_field.choices = [("", "all viewers")] + [
+            (f"{name}={value}", f"{name}: {value}")
+            for name, values in segments.items()
+            for value in values
+        ]
+        breakdown_field = self.fields["breakdown"]
+        assert isinstance(breakdown_field, forms.ChoiceField)
+        breakdown_field.choices = [("", "(no breakdown)")] + [(n, n) for n in segments]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -122,11 +165,19 @@ class DashboardFilterForm(forms.Form):
         return data
 
     def filters(self) -> DashboardFilters:
-        """The filters to apply; invalid input falls back to the defaults (errors are shown)."""
+        """The filters to apply; invalid input falls back to the defaults (errors are shown).
+
+        Without a chosen version, each ad shows its own newest results (see
+        `selectors.dashboards.with_ad_versions`)."""
         data = self.cleaned_data if self.is_valid() else {}
+        confidence = data.get("min_confidence") or 0.0
+        segment = data.get("segment") or ""
+        name, _, value = segment.partition("=")
         return DashboardFilters(
-            model_version=data.get("model_version") or default_model_version(),
+            model_version=data.get("model_version"),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
-            min_confidence=data.get("min_confidence") or 0.0,
+            # A percentage; 0-1 is read as the fraction it is (links from older pages).
+            min_confidence=confidence / 100 if confidence > 1 else confidence,
+            segment=(name, value) if name and value else None,
         )

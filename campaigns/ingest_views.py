@@ -8,16 +8,24 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import TooManyFilesSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.forms import BatchUploadForm, ReprocessForm
 from campaigns.requests import AuthenticatedHttpRequest, wants_json
-from campaigns.selectors.batches import batch_problem_images, batch_progress
+from campaigns.selectors.batches import (
+    batch_duplicate_images,
+    batch_faceless_photos,
+    batch_problem_images,
+    batch_progress,
+    uploads_footprint,
+)
 from campaigns.selectors.scoping import ad_get, batch_get
-from campaigns.services import reprocess
+from campaigns.services import batches, reprocess
 from campaigns.services.batches import batch_create, batch_create_from_photos, batch_is_queued
 from campaigns.services.retention import retention_description
+from campaigns.views import delete_confirmed
 
 WAITING_FOR_QUEUE = (
     "Your upload is stored, but the task queue cannot be reached right now: it will be "
@@ -94,24 +102,43 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
 
 
 def batch_url(batch_id: int) -> str:
-    from django.urls import reverse
-
     return reverse("campaigns:batch_detail", args=[batch_id])
 
 
 @login_required
 def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
     batch = batch_get(user=request.user, batch_id=batch_id)
+    progress = batch_progress(batch=batch)
+    faceless = batch_faceless_photos(batch=batch) if progress["finished"] else None
     return render(
         request,
         "campaigns/batch_detail.html",
         {
             "batch": batch,
-            "progress": batch_progress(batch=batch),
+            "progress": progress,
             "problems": batch_problem_images(batch=batch)[:500],
+            "duplicates": batch_duplicate_images(batch=batch).select_related("duplicate_of")[:500],
+            "faceless": faceless[:500] if faceless is not None else [],
+            "faceless_count": faceless.count() if faceless is not None else 0,
             "retention": retention_description(),
             "reprocess_form": ReprocessForm(initial={"model_version": batch.model_version_id}),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def batch_delete(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    batch = batch_get(user=request.user, batch_id=batch_id)
+    return delete_confirmed(
+        request,
+        delete=lambda: batches.batch_delete(batch=batch),
+        what=f"upload {batch.source_name}",
+        footprint=uploads_footprint(pk=batch.pk),
+        back_url=reverse("campaigns:batch_detail", args=[batch.pk]),
+        done_url=reverse("campaigns:ad_detail", args=[batch.ad_id]),
+        done_message=f"Upload {batch.source_name} and its results were deleted from {batch.ad}.",
+        is_upload=True,
     )
 
 

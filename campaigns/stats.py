@@ -1,9 +1,10 @@
-"""How sure are we: a test of whether two ads' emotion mixes differ.
+"""How sure are we: shares, differences and tests of emotion counts, a viewer being one unit.
 
-Plain math on counts the database already aggregated (no SciPy): Pearson's chi-square test
-of homogeneity, whose survival function has a closed form for the integer degrees of freedom
-a contingency table gives. The Wilson score interval of every share is
-`ml.metrics.wilson_interval` (the model card's figures use it too).
+Plain math on counts the database already aggregated (no SciPy). A viewer's faces (many
+frames of one recording, several photos) are one unit: every variance is the linearised
+(sandwich) variance of a ratio over units, and a face of no known viewer is a unit of its
+own. Several tests read together are corrected with Holm's method. The Wilson
+score interval of every share is `ml.metrics.wilson_interval`.
 """
 
 from __future__ import annotations
@@ -12,64 +13,29 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ml.metrics import Z_95, Interval, wilson_interval
 
-# Below this expected count per cell the chi-square approximation is unreliable (Cochran).
-MIN_EXPECTED_COUNT = 5.0
-
-
-@dataclass(frozen=True)
-class ChiSquareResult:
-    """Pearson's test that two groups share one category distribution."""
-
-    statistic: float
-    dof: int
-    p_value: float
-    cramers_v: float
-    # Categories used (those with at least one observation in either group).
-    categories: tuple[str, ...]
-    # The smallest expected cell count; under MIN_EXPECTED_COUNT the p-value is approximate.
-    min_expected: float
-
-    @property
-    def reliable(self) -> bool:
-        return self.min_expected >= MIN_EXPECTED_COUNT
-
-    @property
-    def p_value_display(self) -> str:
-        return "p < 0.0001" if self.p_value < 0.0001 else f"p = {self.p_value:.4f}"
-
-    @property
-    def verdict(self) -> str:
-        return p_value_in_words(self.p_value)
+# A headline is a score per face: 1 for the emotions it counts (positive = happy), or +1 and
+# -1 (valence); its value for a group is the mean score over the group's faces.
+Scores = Mapping[str, float]
 
 
 def clustered_share_interval(
     successes: Sequence[int], sizes: Sequence[int], *, z: float = Z_95
 ) -> Interval:
     """95% interval of the share sum(successes) / sum(sizes) when observations come in
-    clusters: the faces of one viewer, who is one person however many frames show them.
-
-    The share's variance is the linearised (sandwich) variance of a ratio over clusters,
-    n/(n-1) * sum((y_i - p m_i)^2) / (sum m_i)^2; it gives an effective sample size
-    p(1-p)/variance, fed to the Wilson interval so the bounds stay in [0, 1], at Student's t
-    quantile for n - 1 degrees of freedom (the variance comes from n viewers). With clusters
-    of one observation each this is nearly the Wilson interval of the observations.
-    """
+    clusters (the faces of one viewer, who is one person however many frames show them):
+    `group_estimate` over clusters given as counts."""
     if len(successes) != len(sizes):
         raise ValueError("one success count per cluster size")
-    clusters = [(y, m) for y, m in zip(successes, sizes, strict=True) if m > 0]
-    total = sum(m for _, m in clusters)
-    if not clusters:
-        return Interval(0.0, 1.0)
-    p = sum(y for y, _ in clusters) / total
-    n = len(clusters)
-    if n < 2:
-        return Interval(0.0, 1.0)  # one viewer says nothing of the others
-    variance = n / (n - 1) * sum((y - p * m) ** 2 for y, m in clusters) / total**2
-    effective = min(float(total), p * (1 - p) / variance) if variance > 0 else float(n)
-    # The variance is estimated from n viewers: Student's t with n - 1 degrees of freedom.
-    return wilson_interval(p * effective, effective, z=t_quantile(z, n - 1))
+    group = UnitCounts()
+    for cluster, (hits, size) in enumerate(zip(successes, sizes, strict=True)):
+        if size > 0:
+            group.add(cluster, "hit", hits)
+            group.add(cluster, "miss", size - hits)
+    return group_estimate(group, {"hit": 1.0}).interval_at(z)
 
 
 def t_quantile(z: float, dof: int) -> float:
@@ -87,91 +53,233 @@ def t_quantile(z: float, dof: int) -> float:
     )
 
 
-def chi2_sf(x: float, dof: int) -> float:
-    """P(X >= x) for X ~ chi-square with integer `dof`, exactly (closed form, no series cut).
+class UnitCounts:
+    """The faces of one group (an ad, a bin of its timeline, a segment) by unit: each known
+    viewer's faces per label, and the faces of no known viewer (each a unit of its own).
 
-    Even dof: exp(-x/2) * sum_{i<dof/2} (x/2)^i / i!. Odd dof: erfc(sqrt(x/2)) plus
-    sqrt(2x/pi) exp(-x/2) * sum_{i=1}^{(dof-1)/2} x^(i-1) / (2i-1)!!.
+    Held as arrays (viewer ids, a viewers x labels count matrix, the single faces per label)
+    so that a campaign's thousands of viewers cost vector operations, not Python loops. Built
+    from arrays (`from_arrays`) or one count at a time (`add`).
     """
-    if dof < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {dof}")
-    if x <= 0:
-        return 1.0
-    half = x / 2
-    if dof % 2 == 0:
-        term, total = 1.0, 1.0
-        for i in range(1, dof // 2):
-            term *= half / i
-            total += term
-        return min(1.0, math.exp(-half) * total)
-    tail = math.erfc(math.sqrt(half))
-    if dof == 1:
-        return tail
-    term = math.sqrt(2 * x / math.pi) * math.exp(-half)
-    total = term
-    for i in range(2, (dof - 1) // 2 + 1):
-        term *= x / (2 * i - 1)
-        total += term
-    return min(1.0, tail + total)
+
+    __slots__ = ("_counts", "_ids", "_index", "_labels", "_pending", "_singles")
+
+    def __init__(self, labels: Sequence[str] = ()) -> None:
+        self._labels: list[str] = list(labels)
+        self._index = {label: i for i, label in enumerate(self._labels)}
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._counts = np.zeros((0, len(self._labels)))
+        self._singles = np.zeros(len(self._labels))
+        self._pending: list[tuple[int | None, int, int]] = []
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        labels: Sequence[str],
+        viewer_ids: np.ndarray,
+        viewer_counts: np.ndarray,
+        single_counts: np.ndarray | None = None,
+    ) -> UnitCounts:
+        """A group from rows of (viewer id, counts per label); a viewer's rows are summed."""
+        group = cls(labels)
+        ids, inverse = np.unique(np.asarray(viewer_ids, dtype=np.int64), return_inverse=True)
+        counts = np.zeros((len(ids), len(group._labels)))
+        np.add.at(counts, inverse, np.asarray(viewer_counts, dtype=float))
+        group._ids, group._counts = ids, counts
+        if single_counts is not None:
+            group._singles = np.asarray(single_counts, dtype=float).copy()
+        return group
+
+    def add(self, viewer: int | None, label: str, count: int) -> None:
+        if label not in self._index:
+            self._index[label] = len(self._labels)
+            self._labels.append(label)
+        self._pending.append((viewer, self._index[label], count))
+
+    def _settle(self) -> None:
+        """Fold the counts given by `add` into the arrays."""
+        if not self._pending:
+            return
+        width = len(self._labels)
+        grow = width - self._counts.shape[1]
+        counts = np.pad(self._counts, ((0, 0), (0, grow)))
+        singles = np.pad(self._singles, (0, grow))
+        pending, self._pending = self._pending, []
+        known = [(v, i, c) for v, i, c in pending if v is not None]
+        for _, index, count in (p for p in pending if p[0] is None):
+            singles[index] += count
+        ids = np.concatenate([self._ids, np.array([v for v, _, _ in known], dtype=np.int64)])
+        rows = np.zeros((len(known), width))
+        rows[np.arange(len(known)), [i for _, i, _ in known]] = [c for _, _, c in known]
+        merged = UnitCounts.from_arrays(
+            labels=self._labels, viewer_ids=ids, viewer_counts=np.vstack([counts, rows])
+        )
+        self._ids, self._counts, self._singles = merged._ids, merged._counts, singles
+
+    @property
+    def labels(self) -> list[str]:
+        return self._labels
+
+    @property
+    def viewer_ids(self) -> np.ndarray:
+        self._settle()
+        return self._ids
+
+    @property
+    def viewer_counts(self) -> np.ndarray:
+        """One row per viewer (in `viewer_ids` order), one column per label."""
+        self._settle()
+        return self._counts
+
+    @property
+    def single_counts(self) -> np.ndarray:
+        self._settle()
+        return self._singles
+
+    @property
+    def single_faces(self) -> int:
+        return int(self.single_counts.sum())
+
+    @property
+    def faces(self) -> int:
+        return int(self.viewer_counts.sum()) + self.single_faces
+
+    @property
+    def units(self) -> int:
+        return self.viewer_count + self.single_faces
+
+    @property
+    def viewer_count(self) -> int:
+        return len(self.viewer_ids)
+
+    @property
+    def unit_name(self) -> str:
+        """What one unit is here: viewers when any are known, else faces."""
+        return "viewers" if self.viewer_count else "faces"
+
+    def score_vector(self, scores: Scores) -> np.ndarray:
+        return np.array([scores.get(label, 0.0) for label in self._labels])
+
+    def subset(self, viewers: np.ndarray, *, with_singles: bool) -> UnitCounts:
+        """The viewers where `viewers` (a mask over `viewer_ids`) is true, and the single
+        faces if asked."""
+        group = UnitCounts(self._labels)
+        group._ids, group._counts = self.viewer_ids[viewers], self.viewer_counts[viewers]
+        if with_singles:
+            group._singles = self.single_counts.copy()
+        return group
 
 
-def chi_square_two_groups(
-    first: Mapping[str, int], second: Mapping[str, int], *, categories: Sequence[str]
-) -> ChiSquareResult | None:
-    """Chi-square test of homogeneity on a 2 x k table of counts (k = categories seen).
+@dataclass(frozen=True)
+class Estimate:
+    """A headline's value for a group (or a difference of two), with its uncertainty."""
 
-    None when there is nothing to test: a group with no observations, or fewer than two
-    categories observed overall.
-    """
-    used = [c for c in categories if first.get(c, 0) + second.get(c, 0) > 0]
-    n1 = sum(first.get(c, 0) for c in used)
-    n2 = sum(second.get(c, 0) for c in used)
-    if n1 == 0 or n2 == 0 or len(used) < 2:
-        return None
-    n = n1 + n2
-    statistic = 0.0
-    min_expected = math.inf
-    for category in used:
-        column = first.get(category, 0) + second.get(category, 0)
-        for observed, row in ((first.get(category, 0), n1), (second.get(category, 0), n2)):
-            expected = row * column / n
-            min_expected = min(min_expected, expected)
-            statistic += (observed - expected) ** 2 / expected
-    dof = len(used) - 1
-    return ChiSquareResult(
-        statistic=statistic,
-        dof=dof,
-        p_value=chi2_sf(statistic, dof),
-        # For a 2 x k table min(rows, cols) - 1 = 1, so V = sqrt(chi2 / n).
-        cramers_v=math.sqrt(statistic / n),
-        categories=tuple(used),
-        min_expected=min_expected,
+    value: float
+    standard_error: float
+    units: int
+    faces: int
+    # A share is bounded by [0, 1]: its interval is a Wilson interval (else value +- t se).
+    is_share: bool = True
+
+    @property
+    def interval(self) -> Interval:
+        """The 95% interval: for a share, the Wilson interval at the effective sample size
+        p(1-p)/variance (so it stays in [0, 1]); else value +- t se. Student's t for units - 1
+        degrees of freedom, the variance coming from that many units. When every unit is a
+        single face, the share's interval is Wilson's over the faces."""
+        return self.interval_at(Z_95)
+
+    def interval_at(self, z: float) -> Interval:
+        if self.is_share and self.faces and self.units == self.faces:
+            # every unit is one face: independent yes/no answers, the plain Wilson interval
+            return wilson_interval(self.value * self.faces, self.faces, z=z)
+        if self.units < 2:
+            return Interval(0.0, 1.0) if self.is_share else Interval(-math.inf, math.inf)
+        t = t_quantile(z, self.units - 1)
+        if self.is_share:
+            p = self.value
+            variance = self.standard_error**2
+            effective = (
+                min(float(self.faces), p * (1 - p) / variance) if variance > 0 else self.units
+            )
+            return wilson_interval(p * effective, effective, z=t)
+        half = t * self.standard_error
+        return Interval(self.value - half, self.value + half)
+
+    @property
+    def p_value(self) -> float:
+        """Two-sided p-value of `value` being 0 (normal approximation)."""
+        if self.standard_error <= 0:
+            return 0.0 if self.value else 1.0
+        return math.erfc(abs(self.value) / self.standard_error / math.sqrt(2))
+
+
+@dataclass(frozen=True)
+class _Residuals:
+    value: float
+    faces: float
+    viewer_ids: np.ndarray
+    # each viewer's summed (score - value) over their faces
+    viewer_residuals: np.ndarray
+    # the single faces: how many, and their summed squared residuals
+    single_faces: float
+    single_squares: float
+
+
+def _residuals(group: UnitCounts, scores: Scores) -> _Residuals:
+    vector = group.score_vector(scores)
+    counts, singles = group.viewer_counts, group.single_counts
+    faces = float(counts.sum() + singles.sum())
+    value = float((counts @ vector).sum() + singles @ vector) / faces if faces else 0.0
+    return _Residuals(
+        value=value,
+        faces=faces,
+        viewer_ids=group.viewer_ids,
+        viewer_residuals=counts @ vector - value * counts.sum(axis=1),
+        single_faces=float(singles.sum()),
+        single_squares=float(singles @ (vector - value) ** 2),
     )
 
 
-def p_value_in_words(p_value: float) -> str:
-    """The p-value as a marketer would say it, with the conventional 5% line."""
-    if p_value < 0.001:
-        return (
-            "Very strong evidence that the two ads' emotion mixes differ "
-            "(p < 0.001): chance alone would almost never produce a difference this large."
-        )
-    if p_value < 0.01:
-        return (
-            f"Strong evidence that the emotion mixes differ (p = {p_value:.3f}): a difference "
-            "this large would happen by chance less than 1 time in 100."
-        )
-    if p_value < 0.05:
-        return (
-            f"Evidence that the emotion mixes differ (p = {p_value:.3f}), significant at the "
-            "usual 5% level."
-        )
-    if p_value < 0.10:
-        return (
-            f"Weak evidence of a difference (p = {p_value:.3f}): not significant at the 5% "
-            "level; collect more photos before deciding."
-        )
-    return (
-        f"No evidence of a difference (p = {p_value:.2f}): the mixes differ no more than "
-        "chance would make them."
-    )
+def group_estimate(group: UnitCounts, scores: Scores, *, is_share: bool = True) -> Estimate:
+    """The mean score of the group's faces, its variance over units (clustered by viewer)."""
+    r = _residuals(group, scores)
+    n = group.units
+    if n < 2 or not r.faces:
+        return Estimate(r.value, 0.0, n, int(r.faces), is_share)
+    squares = r.single_squares + float(r.viewer_residuals @ r.viewer_residuals)
+    variance = n / (n - 1) * squares / r.faces**2
+    return Estimate(r.value, math.sqrt(variance), n, int(r.faces), is_share)
+
+
+def difference_estimate(a: UnitCounts, b: UnitCounts, scores: Scores) -> Estimate:
+    """a's mean score minus b's. A viewer in both groups (one person who saw both ads, or two
+    seconds of one recording) is one unit of both: the covariance it brings is counted."""
+    ra, rb = _residuals(a, scores), _residuals(b, scores)
+    faces = int(ra.faces + rb.faces)
+    if not ra.faces or not rb.faces:
+        return Estimate(ra.value - rb.value, math.inf, 0, faces, False)
+    shared = np.union1d(ra.viewer_ids, rb.viewer_ids)
+    per_viewer = np.zeros(len(shared))
+    per_viewer[np.searchsorted(shared, ra.viewer_ids)] += ra.viewer_residuals / ra.faces
+    per_viewer[np.searchsorted(shared, rb.viewer_ids)] -= rb.viewer_residuals / rb.faces
+    squares = ra.single_squares / ra.faces**2 + rb.single_squares / rb.faces**2
+    squares += float(per_viewer @ per_viewer)
+    n = len(shared) + int(ra.single_faces + rb.single_faces)
+    if n < 2:
+        return Estimate(ra.value - rb.value, math.inf, n, faces, False)
+    variance = n / (n - 1) * squares
+    return Estimate(ra.value - rb.value, math.sqrt(variance), n, faces, False)
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment: each p-value made safe to compare with 0.05 when all of
+    them are read together (the family-wise error rate)."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [1.0] * len(p_values)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.forms.models import model_to_dict
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views import defaults
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from campaigns.forms import AdForm, CampaignForm
+from campaigns.forms import AdForm, CampaignEditForm, CampaignForm
 from campaigns.health import health_details_allowed, health_report
 from campaigns.requests import AuthenticatedHttpRequest, wants_json
-from campaigns.selectors import dashboards, scoping
+from campaigns.selectors import batches, dashboards, scoping
 from campaigns.services import teams
 
 
@@ -101,9 +107,116 @@ def ad_create(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpRespon
     form = AdForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            teams.ad_create(campaign=campaign, **form.cleaned_data)
+            ad = teams.ad_create(campaign=campaign, **form.cleaned_data)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            return redirect("campaigns:campaign_detail", campaign_id=campaign.pk)
+            # The ad's page is where its photos are uploaded: the next step.
+            return redirect("campaigns:ad_detail", ad_id=ad.pk)
     return render(request, "campaigns/ad_form.html", {"form": form, "campaign": campaign})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_edit(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
+    initial = model_to_dict(campaign, fields=CampaignEditForm.Meta.fields)
+    form = CampaignEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            teams.campaign_update(campaign=campaign, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Campaign {campaign.name} saved.")
+            return redirect("campaigns:campaign_detail", campaign_id=campaign.pk)
+    return render(request, "campaigns/campaign_form.html", {"form": form, "campaign": campaign})
+
+
+def delete_confirmed(
+    request: HttpRequest,
+    *,
+    delete: Callable[[], object],
+    what: str,
+    footprint: object,
+    back_url: str,
+    done_url: str,
+    done_message: str,
+    **context: object,
+) -> HttpResponse:
+    """GET: what deleting `what` deletes (`footprint`), and a button; POST: delete it and go
+    to `done_url`. A refusal (an upload still being analysed) goes back to `back_url` with
+    its reason."""
+    if request.method == "POST":
+        try:
+            delete()
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(back_url)
+        messages.success(request, done_message)
+        return redirect(done_url)
+    return render(
+        request,
+        "campaigns/confirm_delete.html",
+        {"what": what, "footprint": footprint, "cancel_url": back_url, **context},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def campaign_delete(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
+    return delete_confirmed(
+        request,
+        delete=lambda: teams.campaign_delete(campaign=campaign),
+        what=f"campaign {campaign.name}",
+        footprint=batches.uploads_footprint(ad__campaign=campaign),
+        back_url=reverse("campaigns:campaign_detail", args=[campaign.pk]),
+        done_url=reverse("campaigns:campaign_list"),
+        done_message=f"Campaign {campaign.name} and everything in it were deleted.",
+        ads=campaign.ads.count(),
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ad_edit(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
+    ad = scoping.ad_get(user=request.user, ad_id=ad_id)
+    initial = model_to_dict(ad, fields=AdForm.Meta.fields)
+    form = AdForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # The file field's value: a new upload, False when "clear" was ticked, else unchanged.
+        creative = data["creative"]
+        try:
+            teams.ad_update(
+                ad=ad,
+                name=data["name"],
+                creative_url=data["creative_url"],
+                duration_seconds=data["duration_seconds"],
+                creative=creative if isinstance(creative, UploadedFile) else None,
+                creative_clear=creative is False,
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, f"Ad {data['name']} saved.")
+            return redirect("campaigns:ad_detail", ad_id=ad.pk)
+    return render(
+        request, "campaigns/ad_form.html", {"form": form, "campaign": ad.campaign, "ad": ad}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ad_delete(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
+    ad = scoping.ad_get(user=request.user, ad_id=ad_id)
+    return delete_confirmed(
+        request,
+        delete=lambda: teams.ad_delete(ad=ad),
+        what=f"ad {ad.name}",
+        footprint=batches.uploads_footprint(ad=ad),
+        back_url=reverse("campaigns:ad_detail", args=[ad.pk]),
+        done_url=reverse("campaigns:campaign_detail", args=[ad.campaign_id]),
+        done_message=f"Ad {ad.name} and its uploads were deleted.",
+    )

@@ -34,8 +34,16 @@ _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
 
 
+# What a photo may be, in the words of the per-photo reasons.
+READABLE_FORMATS = "JPEG, PNG, HEIC, WebP, TIFF, BMP, GIF"
+
+
 class ImageDecodeError(ValueError):
-    """The file is not an image this service can read (corrupt, truncated, too large...)."""
+    """The file is not an image this service can read (corrupt, truncated, too large...).
+
+    Its message is shown to the uploader next to the photo: a plain sentence, never Python's
+    or Pillow's own wording.
+    """
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,13 @@ def source_name(source: ImageSource, index: int) -> str:
 def _decoded_pixels(pixels: np.ndarray, *, max_pixels: int) -> DecodedImage:
     """Pixels decoded elsewhere (a video frame): checked, then used as they are."""
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
-        raise ImageDecodeError(f"frame pixels must be RGB uint8 (H, W, 3), got {pixels.shape}")
+        raise ImageDecodeError("the video frame is not a colour picture that can be analysed")
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
     if width * height > max_pixels:
-        raise ImageDecodeError(f"frame of {width}x{height} is over {max_pixels:,} pixels")
+        raise ImageDecodeError(
+            f"the video frame is too large to analyse: {width}×{height} pixels, more than the "
+            f"limit of {_megapixels(max_pixels)}"
+        )
     return DecodedImage(pixels=np.ascontiguousarray(pixels), width=width, height=height)
 
 
@@ -85,7 +96,8 @@ def read_source(source: ImageSource) -> bytes:
         try:
             return Path(source).read_bytes()
         except OSError as exc:
-            raise ImageDecodeError(f"cannot read {os.fspath(source)}: {exc.strerror}") from exc
+            reason = (exc.strerror or "unreadable").lower()
+            raise ImageDecodeError(f"the file could not be read ({reason})") from exc
     if hasattr(source, "read"):
         if hasattr(source, "seek"):
             # A stream that cannot seek is read from where it stands.
@@ -124,26 +136,36 @@ def decode_image(
         raise
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(
-            f"not a recognised image format ({len(data)} bytes, starts with {data[:8]!r})"
+            f"not an image file this service can read ({READABLE_FORMATS})"
         ) from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageDecodeError(f"refused as a decompression bomb: {exc}") from exc
+        raise ImageDecodeError(
+            f"the image is too large to analyse (more than {_megapixels(max_pixels)}); it is "
+            "refused as a possible decompression bomb"
+        ) from exc
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError) as exc:
         # Pillow reports truncated and corrupt data with these; say which it was.
-        message = str(exc) or type(exc).__name__
+        message = str(exc)
         if "truncated" in message or isinstance(exc, EOFError):
-            raise ImageDecodeError(f"truncated image file: {message}") from exc
-        raise ImageDecodeError(f"corrupt image data: {message}") from exc
+            raise ImageDecodeError(
+                "the image file is incomplete: it was cut off (an interrupted copy or upload?)"
+            ) from exc
+        raise ImageDecodeError("the image file is damaged and cannot be read") from exc
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:,.0f} megapixels"
 
 
 def _decode_opened(image: Image.Image, *, max_pixels: int, min_side: int | None) -> DecodedImage:
     full_width, full_height = image.size
     if full_width <= 0 or full_height <= 0:
-        raise ImageDecodeError(f"image has an empty size {full_width}x{full_height}")
+        raise ImageDecodeError("the image has no pixels (its size is 0)")
     if full_width * full_height > max_pixels:
         raise ImageDecodeError(
-            f"refused as a decompression bomb: {full_width}x{full_height} = "
-            f"{full_width * full_height:,} pixels exceeds the limit of {max_pixels:,}"
+            f"the image is too large to analyse: {full_width}×{full_height} pixels is more "
+            f"than the limit of {_megapixels(max_pixels)} (refused as a possible "
+            "decompression bomb)"
         )
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)  # animated GIF/PNG/WebP: the first frame
@@ -206,7 +228,7 @@ def photo_as_jpeg(data: bytes, *, quality: int = 90) -> bytes:
         with Image.open(io.BytesIO(data)) as image:
             upright = ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise ImageDecodeError(f"cannot convert the photo to JPEG: {exc}") from exc
+        raise ImageDecodeError("the photo could not be converted to JPEG to show it") from exc
     buffer = io.BytesIO()
     upright.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()

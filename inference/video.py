@@ -53,9 +53,7 @@ def _open(source: VideoSource) -> Any:
     try:
         return av.open(source, mode="r")
     except av.error.FFmpegError as exc:
-        raise VideoError(
-            f"not a readable video (corrupt, truncated or not a video): {exc}"
-        ) from exc
+        raise VideoError("not a readable video (corrupt, truncated or not a video)") from exc
 
 
 def probe_video(source: VideoSource) -> VideoInfo:
@@ -74,14 +72,17 @@ def probe_video(source: VideoSource) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except av.error.FFmpegError as exc:
-            raise VideoError(f"its {codec} video cannot be decoded: {exc}") from exc
+            named = f" ({codec})" if codec != "?" else ""
+            raise VideoError(
+                f"its video{named} cannot be decoded: damaged, or a format this service cannot read"
+            ) from exc
         if first is None:
             raise VideoError("the video has no frames (empty or truncated)")
         width, height = width or first.width, height or first.height
         duration = _duration(container, stream)
         rate = float(stream.average_rate) if stream.average_rate else None
     except av.error.FFmpegError as exc:
-        raise VideoError(f"not a readable video: {exc}") from exc
+        raise VideoError("not a readable video (corrupt, truncated or not a video)") from exc
     finally:
         container.close()
     if not duration or duration <= 0 or not math.isfinite(duration):
@@ -148,7 +149,9 @@ def read_frames(
                 yield wanted[index], _to_rgb(previous[1], max_side)
                 index += 1
     except av.error.FFmpegError as exc:
-        raise VideoError(f"the video cannot be decoded past this point: {exc}") from exc
+        raise VideoError(
+            "the video cannot be decoded past this point (damaged or truncated)"
+        ) from exc
     finally:
         container.close()
 

@@ -6,7 +6,7 @@ import pytest
 from tests.shared_data import DATA_MISSING
 
 # Fixtures of the ingest tests (a registered tiny model, photos with faces, worker processes).
-pytest_plugins = ["tests.ingest_support"]
+pytest_plugins = ["tests.browser_support", "tests.ingest_support"]
 
 
 @pytest.fixture(scope="session")

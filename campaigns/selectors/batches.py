@@ -1,14 +1,17 @@
-"""Reads of one upload batch: its counts, live progress and the members it could not use."""
+"""Reads of upload batches: counts, live progress, the members one could not use or found no
+face in, and what deleting some would delete."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from campaigns.models import (
     BATCH_FINISHED,
     Ad,
+    BatchStatus,
     Campaign,
     Face,
     ImageKind,
@@ -52,6 +55,8 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
         stage = "waiting for the task queue (it starts on its own when the queue is back)"
     elif batch.status == UploadBatch.Status.PROCESSING:
         stage = f"processing {analysed}/{to_analyse}"
+    elif batch_is_repeat(batch=batch, counts=counts):
+        stage = "already uploaded"
     else:
         stage = batch.get_status_display().lower()
     return {
@@ -76,11 +81,71 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
     }
 
 
+def batch_is_repeat(*, batch: UploadBatch, counts: dict[str, int] | None = None) -> bool:
+    """Whether the finished batch analysed nothing because its photos were all already in the
+    ad (the same ZIP uploaded again)."""
+    if batch.status != BatchStatus.DONE:
+        return False
+    counts = counts or batch_counts(batch=batch)
+    return counts["done"] == 0 and counts["failed"] == 0 and counts["duplicates"] > 0
+
+
 def batch_problem_images(*, batch: UploadBatch) -> QuerySet[ReactionImage]:
-    """Members of the batch that were not analysed, or failed, with their reasons."""
+    """Members of the batch that failed, or were skipped for a reason of their own (not
+    duplicates: see `batch_duplicate_images`), with their reasons."""
     return ReactionImage.objects.filter(
-        batch=batch, status__in=(ImageStatus.FAILED, ImageStatus.SKIPPED)
+        Q(status=ImageStatus.FAILED) | Q(status=ImageStatus.SKIPPED, duplicate_of__isnull=True),
+        batch=batch,
     ).order_by("status", "pk")
+
+
+def batch_duplicate_images(*, batch: UploadBatch) -> QuerySet[ReactionImage]:
+    """Members skipped because the same photo or video is already in the ad."""
+    return ReactionImage.objects.filter(
+        batch=batch, status=ImageStatus.SKIPPED, duplicate_of__isnull=False
+    ).order_by("pk")
+
+
+def batch_faceless_photos(*, batch: UploadBatch) -> QuerySet[ReactionImage]:
+    """Photos of the batch analysed without a face found (by the batch's model version)."""
+    faces = Face.objects.filter(image=OuterRef("pk"))
+    if batch.model_version_id is not None:
+        faces = faces.filter(model_version_id=batch.model_version_id)
+    return (
+        ReactionImage.objects.filter(batch=batch, kind=ImageKind.PHOTO, status=ImageStatus.DONE)
+        .filter(~Exists(faces))
+        .order_by("pk")
+    )
+
+
+@dataclass(frozen=True)
+class UploadsFootprint:
+    """What deleting some uploads would delete, for the confirmation page."""
+
+    uploads: int
+    photos: int
+    videos: int
+    faces: int
+    unfinished: int
+
+
+def uploads_footprint(**scope: object) -> UploadsFootprint:
+    """Uploads under `scope` (e.g. ad=ad), with the photos, videos and faces (of every model
+    version) they hold and how many are still being processed; counted in the database."""
+    batches = UploadBatch.objects.filter(**scope)
+    ids = batches.values("pk")
+    counts = batches.aggregate(
+        uploads=Count("pk"), unfinished=Count("pk", filter=~Q(status__in=BATCH_FINISHED))
+    )
+    return UploadsFootprint(
+        uploads=counts["uploads"],
+        unfinished=counts["unfinished"],
+        photos=ReactionImage.objects.filter(batch__in=ids, kind=ImageKind.PHOTO)
+        .exclude(status=ImageStatus.SKIPPED)
+        .count(),
+        videos=ReactionVideo.objects.filter(batch__in=ids).count(),
+        faces=Face.objects.filter(image__batch__in=ids).count(),
+    )
 
 
 def unfinished_upload_count(*, campaign: Campaign) -> int:

@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Count, F, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
-from django.utils import timezone
 
 from campaigns.models import (
     PROB_FIELDS,
-    Ad,
-    Campaign,
     Face,
     ReactionImage,
     UploadBatch,
 )
 from campaigns.selectors.scoping import scoped_to_user
-from campaigns.stats import ChiSquareResult, chi_square_two_groups
+from campaigns.stats import UnitCounts, group_estimate
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES
@@ -45,17 +42,77 @@ def face_confidence() -> Greatest:
 
 @dataclass(frozen=True)
 class DashboardFilters:
-    """What the user narrowed the dashboard to. Dates are upload dates (batch created_at)."""
+    """What the user narrowed the dashboard to. Dates are upload dates (batch created_at).
+
+    `model_version` picks one version for every ad; without it, `ad_versions` (ad id ->
+    version id, from `ad_model_versions`) gives each ad its own, and without either every
+    version's faces count.
+    """
 
     model_version: ModelVersion | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     min_confidence: float = 0.0
+    ad_versions: Mapping[int, int] | None = None
+    # (attribute name, value): only the faces of viewers with that segment value.
+    segment: tuple[str, str] | None = None
 
 
 def default_model_version() -> ModelVersion | None:
     """The active model version, else the newest one (so old results stay visible)."""
     return model_version_active() or ModelVersion.objects.first()
+
+
+def ad_model_versions(*, ad_ids: Iterable[int]) -> dict[int, ModelVersion]:
+    """The version whose results each ad shows: the active one when any upload of the ad was
+    analysed with it, else the newest that analysed one (activating a new version never
+    empties a dashboard). Ads with no analysed upload are absent."""
+    active = model_version_active()
+    wanted = list(ad_ids)
+    used: dict[int, set[int]] = defaultdict(set)
+    for ad_id, version_id in (
+        UploadBatch.objects.filter(ad_id__in=wanted, model_version__isnull=False)
+        .values_list("ad_id", "model_version_id")
+        .distinct()
+    ):
+        used[ad_id].add(version_id)
+    # Uploads that do not record their version (rows written by hand, by an old release):
+    # the versions of their faces.
+    unrecorded = [ad_id for ad_id in wanted if ad_id not in used]
+    if unrecorded:
+        for ad_id, version_id in (
+            Face.objects.filter(image__batch__ad_id__in=unrecorded)
+            .values_list("image__batch__ad_id", "model_version_id")
+            .distinct()
+        ):
+            used[ad_id].add(version_id)
+    versions = {
+        v.pk: v for v in ModelVersion.objects.filter(pk__in={v for vs in used.values() for v in vs})
+    }
+    chosen = {}
+    for ad_id, version_ids in used.items():
+        if active is not None and active.pk in version_ids:
+            chosen[ad_id] = active
+        else:
+            chosen[ad_id] = max(
+                (versions[v] for v in version_ids), key=lambda v: (v.created_at, v.pk)
+            )
+    return chosen
+
+
+def for_one_ad(filters: DashboardFilters, *, ad_id: int) -> DashboardFilters:
+    """`filters` for the pages of one ad: the chosen version, else the ad's own newest."""
+    if filters.model_version is not None:
+        return filters
+    return replace(filters, model_version=ad_model_versions(ad_ids=[ad_id]).get(ad_id))
+
+
+def with_ad_versions(filters: DashboardFilters, *, ad_ids: Iterable[int]) -> DashboardFilters:
+    """`filters` that show each ad its own version's results, unless one version was chosen."""
+    if filters.model_version is not None:
+        return filters
+    chosen = ad_model_versions(ad_ids=ad_ids)
+    return replace(filters, ad_versions={ad_id: v.pk for ad_id, v in chosen.items()})
 
 
 def batch_queryset(*, filters: DashboardFilters, **scope: object) -> QuerySet[UploadBatch]:
@@ -75,10 +132,24 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
     joins only its photo, and PostgreSQL estimates the rows well enough to hash-aggregate
     (with a subquery it misestimates, sorts and spills to disk).
     """
-    batch_ids = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", flat=True))
-    faces = Face.objects.filter(image__batch_id__in=batch_ids)
+    uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
+    faces = Face.objects.filter(image__batch_id__in=[pk for pk, _ in uploads])
     if filters.model_version is not None:
         faces = faces.filter(model_version=filters.model_version)
+    elif filters.ad_versions is not None:
+        by_version: dict[int, list[int]] = defaultdict(list)
+        for pk, ad_id in uploads:
+            if ad_id in filters.ad_versions:
+                by_version[filters.ad_versions[ad_id]].append(pk)
+        version_of = Q(pk__in=[])
+        for version_id, batch_ids in by_version.items():
+            version_of |= Q(image__batch_id__in=batch_ids, model_version_id=version_id)
+        faces = faces.filter(version_of)
+    if filters.segment is not None:
+        name, value = filters.segment
+        faces = faces.filter(
+            image__viewer__attributes__name=name, image__viewer__attributes__value=value
+        )
     if filters.min_confidence > 0:
         faces = faces.alias(confidence=face_confidence()).filter(
             confidence__gte=filters.min_confidence
@@ -116,6 +187,13 @@ class AdSummary:
     faces: int = 0
     confidence_sum: float = 0.0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
+    # The same faces by unit: with it every interval takes a viewer as one unit.
+    units: UnitCounts | None = None
+
+    def _interval(self, count: int, names: Iterable[str]) -> Interval:
+        if self.units is not None:
+            return group_estimate(self.units, dict.fromkeys(names, 1.0)).interval
+        return wilson_interval(count, self.faces)
 
     @property
     def mean_confidence(self) -> float | None:
@@ -128,7 +206,7 @@ class AdSummary:
                 emotion=name,
                 count=self.counts[name],
                 share=self.counts[name] / self.faces if self.faces else 0.0,
-                interval=wilson_interval(self.counts[name], self.faces),
+                interval=self._interval(self.counts[name], [name]),
             )
             for name in CLASSES
         ]
@@ -145,7 +223,7 @@ class AdSummary:
             emotion="+".join(names),
             count=count,
             share=count / self.faces if self.faces else 0.0,
-            interval=wilson_interval(count, self.faces),
+            interval=self._interval(count, names),
         )
 
     @property
@@ -159,73 +237,11 @@ class AdSummary:
 
 @dataclass
 class CampaignBreakdown:
-    """Per-ad summaries and the per-day mix, both summed from one (upload, emotion) GROUP BY."""
+    """Per-ad summaries and each ad's mix per upload day (`decisions.FacesScan.breakdown`)."""
 
     summaries: list[AdSummary]
-    timeline: list[tuple[dt.date, dict[str, int]]]
-
-
-def _add(summary: AdSummary, label: str, n: int, confidence_sum: float | None) -> None:
-    summary.counts[label] += n
-    summary.faces += n
-    summary.confidence_sum += confidence_sum or 0.0
-
-
-def campaign_breakdown(*, campaign: Campaign, filters: DashboardFilters) -> CampaignBreakdown:
-    """Every ad's emotion counts and the mix per upload day, for the campaign dashboard.
-
-    The database returns one row per (upload, emotion), a few thousand at most however many
-    faces there are; ads and days are summed from those rows. Photos analysed come from the
-    uploads' counters (kept by `campaigns.services.batch_recount`).
-    """
-    summaries = {
-        ad_id: AdSummary(ad_id=ad_id, name=name)
-        for ad_id, name in Ad.objects.filter(campaign=campaign).values_list("id", "name")
-    }
-    batches: dict[int, tuple[int, dt.date]] = {}
-    uploads = batch_queryset(filters=filters, ad__campaign=campaign).values_list(
-        "pk", "ad_id", "created_at", "images_processed"
-    )
-    for pk, ad_id, created_at, processed in uploads:
-        batches[pk] = (ad_id, timezone.localtime(created_at).date())
-        summaries[ad_id].photos += processed
-    rows = (
-        face_queryset(filters=filters, ad__campaign=campaign)
-        .values("image__batch_id", "label")
-        .annotate(n=Count("id"), confidence_sum=Sum(face_confidence()))
-        .order_by()
-    )
-    days: dict[dt.date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(CLASSES, 0))
-    for row in rows:
-        ad_id, day = batches[row["image__batch_id"]]
-        _add(summaries[ad_id], row["label"], row["n"], row["confidence_sum"])
-        days[day][row["label"]] += row["n"]
-    return CampaignBreakdown(summaries=list(summaries.values()), timeline=sorted(days.items()))
-
-
-def ad_summaries(*, campaign: Campaign, filters: DashboardFilters) -> list[AdSummary]:
-    return campaign_breakdown(campaign=campaign, filters=filters).summaries
-
-
-def ad_summary(*, ad: Ad, filters: DashboardFilters) -> AdSummary:
-    summary = AdSummary(ad_id=ad.pk, name=ad.name)
-    summary.photos = (
-        batch_queryset(filters=filters, ad=ad).aggregate(n=Sum("images_processed"))["n"] or 0
-    )
-    rows = (
-        face_queryset(filters=filters, ad=ad)
-        .values("label")
-        .annotate(n=Count("id"), confidence_sum=Sum(face_confidence()))
-        .order_by()
-    )
-    for row in rows:
-        _add(summary, row["label"], row["n"], row["confidence_sum"])
-    return summary
-
-
-def ad_comparison(first: AdSummary, second: AdSummary) -> ChiSquareResult | None:
-    """Chi-square test of two ads' emotion distributions (None if one has no faces)."""
-    return chi_square_two_groups(first.counts, second.counts, categories=CLASSES)
+    # ad id -> [(upload day, faces per emotion)], oldest first.
+    ad_days: dict[int, list[tuple[dt.date, dict[str, int]]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -273,18 +289,3 @@ def photo_faces(*, image: ReactionImage, filters: DashboardFilters) -> QuerySet[
     if filters.model_version is not None:
         faces = faces.filter(model_version=filters.model_version)
     return faces.order_by("id")
-
-
-def comparison_pair(
-    summaries: list[AdSummary], *, first_id: int | None, second_id: int | None
-) -> tuple[AdSummary | None, AdSummary | None]:
-    """The two ads to test against each other: the two asked for when both have faces, else
-    the two with the most faces (None, None when fewer than two ads have faces)."""
-    by_id = {s.ad_id: s for s in summaries if s.faces}
-    first, second = by_id.get(first_id or 0), by_id.get(second_id or 0)
-    if first and second and first is not second:
-        return first, second
-    ranked = sorted(by_id.values(), key=lambda s: -s.faces)
-    if len(ranked) < 2:
-        return None, None
-    return ranked[0], ranked[1]

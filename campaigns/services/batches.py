@@ -1,4 +1,5 @@
-"""An upload batch from the upload to its close: create, fan out, close, fail, recount, resume.
+"""An upload batch from the upload to its close: create, fan out, close, fail, recount, resume;
+and its deletion with the stored files only it used.
 
 Delivery is at-least-once (acks_late, redelivery, the sweeper re-sending stalled work), so
 every step is safe to run twice: each status change is a conditional update through
@@ -23,17 +24,20 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from campaigns.models import (
+    BATCH_FINISHED,
     BATCH_UNFINISHED,
     IMAGE_UNFINISHED,
     Ad,
     BatchStatus,
     ReactionImage,
+    ReactionVideo,
     UploadBatch,
 )
 from campaigns.selectors.batches import batch_counts
@@ -172,8 +176,9 @@ def batch_close(*, batch_id: int) -> bool:
     """processing -> done / partial / failed once no photo is left; True for the one caller that
     closed it. Counters are recounted from the rows, so they are exact however often chunks ran.
 
-    A batch with no photo to analyse (every member skipped) is failed: nothing it held could
-    be analysed, and the uploader must be told so.
+    A batch with no photo to analyse is done when its usable members all repeat photos
+    already in the ad (a re-upload: their results are there), else failed: nothing it held
+    could be analysed, and the uploader must be told so.
     """
     if ReactionImage.objects.filter(batch_id=batch_id, status__in=IMAGE_UNFINISHED).exists():
         return False
@@ -184,6 +189,13 @@ def batch_close(*, batch_id: int) -> bool:
     processed, failed = batch.images_processed, batch.images_failed
     if failed == 0 and processed > 0:
         status, error = BatchStatus.DONE, ""
+    elif processed == 0 and failed == 0 and batch.images_duplicate > 0:
+        # The same ZIP uploaded again: its photos' results are already in the ad.
+        status = BatchStatus.DONE
+        error = (
+            f"All {batch.images_duplicate} photos were already uploaded to this ad; "
+            "nothing new to analyse."
+        )
     elif processed == 0 and failed == 0:
         status = BatchStatus.FAILED
         error = f"No photos to analyse ({batch.images_skipped} members skipped)."
@@ -263,3 +275,73 @@ def batches_resume_stalled(*, now: dt.datetime | None = None) -> list[int]:
             _extract_enqueue(batch.pk)
         resumed.append(batch.pk)
     return resumed
+
+
+# Deletion -------------------------------------------------------------------------------------
+
+
+def batch_delete(*, batch: UploadBatch) -> None:
+    """Delete a finished upload: its photos' and videos' rows and results, and its stored files
+    that no other upload's row uses. An upload still being processed is refused."""
+    batches_delete(batches=UploadBatch.objects.filter(pk=batch.pk))
+
+
+def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
+    """Delete the finished uploads of `batches` with everything they hold (what deleting an ad
+    or a campaign, named `owner` in the refusal, does to its uploads). ValidationError when
+    one of them is still being processed, and then nothing is deleted. Returns how many
+    uploads were deleted.
+
+    The rows go at once (faces, photos, videos and frames cascade in the database); the
+    stored files once that is committed, each only when no remaining row points at it: photos
+    and videos are stored by content hash, so another upload may share the file.
+    """
+    with transaction.atomic():
+        # Locks the rows on PostgreSQL: a reprocessing cannot restart one meanwhile.
+        locked = list(
+            batches.select_for_update(of=("self",)).values_list(
+                "pk", "status", "archive", "source_name"
+            )
+        )
+        unfinished = [name for _, status, _, name in locked if status not in BATCH_FINISHED]
+        if unfinished:
+            raise ValidationError(
+                f"{unfinished[0]} is still being processed; {owner or 'it'} can be deleted "
+                "once it has finished."
+            )
+        ids = [pk for pk, _, _, _ in locked]
+        files: set[str] = {archive for _, _, archive, _ in locked if archive}
+        for start in range(0, len(ids), IN_CHUNK):
+            part = ids[start : start + IN_CHUNK]
+            files.update(
+                ReactionImage.objects.filter(batch_id__in=part)
+                .exclude(file="")
+                .values_list("file", flat=True)
+            )
+            files.update(
+                ReactionVideo.objects.filter(batch_id__in=part)
+                .exclude(file="")
+                .values_list("file", flat=True)
+            )
+        for start in range(0, len(ids), IN_CHUNK):
+            UploadBatch.objects.filter(pk__in=ids[start : start + IN_CHUNK]).delete()
+        names = sorted(files)
+        transaction.on_commit(lambda: stored_files_release(names=names))
+    return len(ids)
+
+
+def stored_files_release(*, names: Sequence[str]) -> int:
+    """Delete the stored files of `names` that no photo, video, upload or ad row points at
+    any more; returns how many were deleted."""
+    deleted = 0
+    for start in range(0, len(names), IN_CHUNK):
+        part = list(names[start : start + IN_CHUNK])
+        used = set(ReactionImage.objects.filter(file__in=part).values_list("file", flat=True))
+        used.update(ReactionVideo.objects.filter(file__in=part).values_list("file", flat=True))
+        used.update(UploadBatch.objects.filter(archive__in=part).values_list("archive", flat=True))
+        used.update(Ad.objects.filter(creative__in=part).values_list("creative", flat=True))
+        for name in part:
+            if name not in used:
+                default_storage.delete(name)
+                deleted += 1
+    return deleted

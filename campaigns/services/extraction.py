@@ -144,22 +144,28 @@ def batch_extract(*, batch_id: int) -> None:
     except SoftTimeLimitExceeded:
         _extraction_fail(
             batch,
-            f"unpacking took longer than the {settings.INGEST_EXTRACT_TIME_LIMIT} s limit "
-            "(INGEST_EXTRACT_TIME_LIMIT)",
+            f"unpacking took longer than the {settings.INGEST_EXTRACT_TIME_LIMIT:,} s allowed; "
+            "split it into smaller ZIPs",
         )
     except Exception as exc:
-        cause = f"{type(exc).__name__}: {exc}"
+        # The cause (a storage or server error) goes to the log for the operators; the
+        # uploader reads what happened and what comes next.
         logger.exception(
             "extracting batch %s failed (attempt %s)", batch_id, batch.extract_attempts
         )
         if batch.extract_attempts >= limit:
-            _extraction_fail(batch, f"it could not be unpacked in {limit} attempts ({cause})")
+            _extraction_fail(
+                batch,
+                f"it could not be unpacked in {limit} attempts (a server error, logged for "
+                "the administrators)",
+            )
             return
         attempt = f"attempt {batch.extract_attempts} of {limit}"
         UploadBatch.objects.filter(pk=batch_id).update(
-            error=f"Unpacking failed on {attempt}, retrying: {cause}"
+            error=f"Unpacking failed on {attempt}, retrying: a server error, logged for the "
+            "administrators."
         )
-        raise ExtractionRetry(cause) from exc
+        raise ExtractionRetry(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _extract(batch: UploadBatch) -> None:
@@ -227,6 +233,7 @@ def _member_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
     try:
         data = read_member(archive, member)
     except EntryError as exc:
+        logger.info("archive member %r unreadable: %r", member.path, exc.__cause__)
         return _Member(name=member.name, path=member.path, skip_reason=str(exc))
     sha = hashlib.sha256(data).hexdigest()
     reason = content_skip_reason(member.path, data)
@@ -271,13 +278,12 @@ def _video_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
 def _video_limit_reason(info: VideoInfo) -> str | None:
     if info.duration > settings.VIDEO_MAX_SECONDS:
         return (
-            f"the video lasts {info.duration:,.0f} s; the limit is "
-            f"{settings.VIDEO_MAX_SECONDS:,} s (VIDEO_MAX_SECONDS)"
+            f"the video lasts {info.duration:,.0f} s; the limit is {settings.VIDEO_MAX_SECONDS:,} s"
         )
     if info.width * info.height > settings.VIDEO_MAX_PIXELS:
         return (
             f"the video is {info.width}x{info.height}; the limit is "
-            f"{settings.VIDEO_MAX_PIXELS:,} pixels a frame (VIDEO_MAX_PIXELS)"
+            f"{settings.VIDEO_MAX_PIXELS:,} pixels a frame"
         )
     return None
 

@@ -160,7 +160,10 @@ def _chunk_sources(
                 sources.append(handle.read())
             readable.append(image)
         except (OSError, ValueError):
-            errors[image.pk] = "the stored photo is missing (deleted under the retention policy?)"
+            errors[image.pk] = (
+                "the stored photo is no longer there (it may have been deleted under the "
+                "photo retention policy)"
+            )
     for frames in frames_by_video.values():
         video = frames[0].video
         assert video is not None
@@ -174,7 +177,8 @@ def _chunk_sources(
             reason = (
                 str(exc)
                 if isinstance(exc, VideoError)
-                else "the stored video is missing (deleted under the retention policy?)"
+                else "the stored video is no longer there (it may have been deleted under the "
+                "photo retention policy)"
             )
             for frame in by_time.values():
                 errors[frame.pk] = reason

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from campaigns.models import Ad, Campaign, Membership, Team, TeamRole
+from campaigns.models import Ad, Campaign, Membership, Team, TeamRole, UploadBatch
+from campaigns.services.batches import batches_delete, stored_files_release
 
 # Teams ----------------------------------------------------------------------------------------
 
@@ -43,8 +46,7 @@ def campaign_create(
     ends_on: dt.date | None = None,
     created_by: User | None = None,
 ) -> Campaign:
-    if starts_on and ends_on and ends_on < starts_on:
-        raise ValidationError({"ends_on": "The campaign cannot end before it starts."})
+    _campaign_dates_check(starts_on=starts_on, ends_on=ends_on)
     try:
         with transaction.atomic():
             return Campaign.objects.create(
@@ -58,10 +60,64 @@ def campaign_create(
             )
     except IntegrityError as exc:
         if Campaign.objects.filter(team=team, name=name).exists():
-            raise ValidationError(
-                {"name": f"Team {team.name} already has a campaign named {name!r}."}
-            ) from exc
+            raise _campaign_name_taken(team=team, name=name) from exc
         raise
+
+
+def campaign_update(
+    *,
+    campaign: Campaign,
+    name: str,
+    brand: str = "",
+    description: str = "",
+    starts_on: dt.date | None = None,
+    ends_on: dt.date | None = None,
+) -> Campaign:
+    """Change a campaign's name, brand, description and dates (its team stays)."""
+    _campaign_dates_check(starts_on=starts_on, ends_on=ends_on)
+    others = Campaign.objects.filter(team_id=campaign.team_id, name=name).exclude(pk=campaign.pk)
+    fields = {
+        "name": name,
+        "brand": brand,
+        "description": description,
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+    }
+    try:
+        with transaction.atomic():
+            Campaign.objects.filter(pk=campaign.pk).update(**fields)
+    except IntegrityError as exc:
+        if others.exists():
+            raise _campaign_name_taken(team=campaign.team, name=name) from exc
+        raise
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_delete(*, campaign: Campaign) -> None:
+    """Delete a campaign with its ads, viewers and every upload (photos, videos, results and
+    their stored files); refused while one of its uploads is still being processed."""
+    with transaction.atomic():
+        batches_delete(
+            batches=UploadBatch.objects.filter(ad__campaign=campaign),
+            owner=f"campaign {campaign.name}",
+        )
+        creatives = list(
+            Ad.objects.filter(campaign=campaign)
+            .exclude(creative="")
+            .values_list("creative", flat=True)
+        )
+        campaign.delete()
+        transaction.on_commit(lambda: stored_files_release(names=creatives))
+
+
+def _campaign_dates_check(*, starts_on: dt.date | None, ends_on: dt.date | None) -> None:
+    if starts_on and ends_on and ends_on < starts_on:
+        raise ValidationError({"ends_on": "The campaign cannot end before it starts."})
+
+
+def _campaign_name_taken(*, team: Team, name: str) -> ValidationError:
+    return ValidationError({"name": f"Team {team.name} already has a campaign named {name!r}."})
 
 
 def ad_create(
@@ -73,8 +129,7 @@ def ad_create(
     duration_seconds: float | None = None,
 ) -> Ad:
     """Create an ad; `creative` is an uploaded image or video (stored through default_storage)."""
-    if duration_seconds is not None and duration_seconds <= 0:
-        raise ValidationError({"duration_seconds": "The ad's length must be more than 0 s."})
+    _ad_duration_check(duration_seconds)
     try:
         with transaction.atomic():
             ad = Ad(
@@ -89,7 +144,58 @@ def ad_create(
             return ad
     except IntegrityError as exc:
         if Ad.objects.filter(campaign=campaign, name=name).exists():
-            raise ValidationError(
-                {"name": f"Campaign {campaign.name} already has an ad named {name!r}."}
-            ) from exc
+            raise _ad_name_taken(campaign=campaign, name=name) from exc
         raise
+
+
+def ad_update(
+    *,
+    ad: Ad,
+    name: str,
+    creative_url: str = "",
+    duration_seconds: float | None = None,
+    creative: File[Any] | None = None,
+    creative_clear: bool = False,
+) -> Ad:
+    """Change an ad's name, link and length; `creative` replaces its creative file,
+    `creative_clear` removes it. A replaced or removed file is deleted from storage."""
+    _ad_duration_check(duration_seconds)
+    if Ad.objects.filter(campaign_id=ad.campaign_id, name=name).exclude(pk=ad.pk).exists():
+        raise _ad_name_taken(campaign=ad.campaign, name=name)
+    stored = Ad.objects.get(pk=ad.pk)
+    before = stored.creative.name or ""
+    stored.name, stored.creative_url, stored.duration_seconds = name, creative_url, duration_seconds
+    if creative:
+        stored.creative = creative
+    elif creative_clear:
+        stored.creative = ""
+    try:
+        with transaction.atomic():
+            stored.save()
+            if before and before != stored.creative.name:
+                transaction.on_commit(lambda: stored_files_release(names=[before]))
+    except IntegrityError as exc:
+        if Ad.objects.filter(campaign_id=ad.campaign_id, name=name).exclude(pk=ad.pk).exists():
+            raise _ad_name_taken(campaign=ad.campaign, name=name) from exc
+        raise
+    return stored
+
+
+def ad_delete(*, ad: Ad) -> None:
+    """Delete an ad with every upload (photos, videos, results and their stored files) and
+    its creative; refused while one of its uploads is still being processed."""
+    with transaction.atomic():
+        batches_delete(batches=UploadBatch.objects.filter(ad=ad), owner=f"ad {ad.name}")
+        creative = ad.creative.name or ""
+        ad.delete()
+        if creative:
+            transaction.on_commit(lambda: stored_files_release(names=[creative]))
+
+
+def _ad_duration_check(duration_seconds: float | None) -> None:
+    if duration_seconds is not None and duration_seconds <= 0:
+        raise ValidationError({"duration_seconds": "The ad's length must be more than 0 s."})
+
+
+def _ad_name_taken(*, campaign: Campaign, name: str) -> ValidationError:
+    return ValidationError({"name": f"Campaign {campaign.name} already has an ad named {name!r}."})

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
 from campaigns.services.batches import batch_recount
 from inference.models import ModelVersion
 from ml import CLASSES
@@ -64,3 +64,25 @@ def batch_on(*, ad, day: dt.date | None = None) -> UploadBatch:
         UploadBatch.objects.filter(pk=batch.pk).update(created_at=created)
         batch.refresh_from_db()
     return batch
+
+
+def viewer_reaction(
+    *,
+    batch: UploadBatch,
+    model_version: ModelVersion,
+    viewer: Viewer,
+    labels_at: list[tuple[float, str]],
+) -> None:
+    """One viewer's analysed frames: a photo row with one face at each (offset, label)."""
+    for offset, label in labels_at:
+        image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+        image.viewer, image.offset_seconds, image.processed_at = viewer, offset, timezone.now()
+        image.save()
+        face_add(image=image, model_version=model_version, label=label)
+
+
+def viewer_create(*, campaign, external_id: str, **attributes: str) -> Viewer:
+    viewer = Viewer.objects.create(campaign=campaign, external_id=external_id)
+    for name, value in attributes.items():
+        ViewerAttribute.objects.create(viewer=viewer, name=name, value=value)
+    return viewer

@@ -171,3 +171,95 @@ def test_too_many_loose_photos_get_a_clear_json_error(client, member, ad, active
     assert response.status_code == 400
     assert "More than 3 photos in one upload" in response.json()["errors"][0]
     assert not UploadBatch.objects.exists()
+
+
+def _analysed_upload(ad, model_version):
+    """A finished upload: a photo with a face, two without, one that failed, one text file."""
+    from django.utils import timezone
+
+    from campaigns.models import ImageStatus
+    from campaigns.services.batches import batch_recount
+    from tests.campaigns.dashboard_data import face_add
+
+    batch = factories.batch_create(ad=ad, status=UploadBatch.Status.PARTIAL)
+    UploadBatch.objects.filter(pk=batch.pk).update(model_version=model_version)
+    batch.refresh_from_db()
+    names = {}
+    for name, status in (
+        ("smile.jpg", ImageStatus.DONE),
+        ("empty-room.jpg", ImageStatus.DONE),
+        ("ceiling.jpg", ImageStatus.DONE),
+        ("broken.jpg", ImageStatus.FAILED),
+        ("notes.txt", ImageStatus.SKIPPED),
+    ):
+        image = factories.image_create(batch=batch, status=status)
+        image.original_name, image.processed_at = name, timezone.now()
+        image.error = "" if status == ImageStatus.DONE else "the image file is damaged"
+        image.save()
+        names[name] = image
+    face_add(image=names["smile.jpg"], model_version=model_version, label="happy")
+    # a face of another model version does not make a photo "with a face" for this batch
+    face_add(
+        image=names["ceiling.jpg"], model_version=factories.model_version_create(), label="sad"
+    )
+    batch_recount(batch=batch)
+    return batch, names
+
+
+def test_a_finished_upload_links_to_its_results_and_lists_photos_without_a_face(client, member, ad):
+    # given a finished upload where two photos had no face
+    batch, names = _analysed_upload(ad, factories.model_version_create())
+    # when its page is opened
+    response = client.get(reverse("campaigns:batch_detail", args=[batch.pk]))
+    html = response.content.decode()
+    # then it links to the ad's photos and the campaign's dashboard
+    assert reverse("campaigns:ad_detail", args=[ad.pk]) in html
+    assert reverse("campaigns:campaign_dashboard", args=[ad.campaign_id]) in html
+    # and lists the photos analysed without a face, each linked to its page
+    assert [i.original_name for i in response.context["faceless"]] == [
+        "empty-room.jpg",
+        "ceiling.jpg",
+    ]
+    assert response.context["faceless_count"] == 2
+    assert 'id="faceless"' in html
+    for name in ("empty-room.jpg", "ceiling.jpg"):
+        assert reverse("campaigns:photo_detail", args=[names[name].pk]) in html
+    assert reverse("campaigns:photo_detail", args=[names["smile.jpg"].pk]) not in html
+
+
+def test_an_upload_in_progress_lists_no_results_yet(client, member, ad):
+    batch, _ = _analysed_upload(ad, factories.model_version_create())
+    UploadBatch.objects.filter(pk=batch.pk).update(status=UploadBatch.Status.PROCESSING)
+    response = client.get(reverse("campaigns:batch_detail", args=[batch.pk]))
+    assert 'id="results"' not in response.content.decode()
+    assert 'id="faceless"' not in response.content.decode()
+
+
+def test_a_re_upload_of_the_same_zip_shows_as_already_uploaded(client, member, ad, active_model):
+    # given an ad with a ZIP of 150 photos
+    from django.core.files.base import ContentFile
+
+    members = {f"p{i:03}.png": plain_photo(i) for i in range(150)}
+    first = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "x.zip"), source_name="x.zip"
+    )
+    extraction.batch_extract(batch_id=first.pk)
+    # when the same ZIP is uploaded again and has been extracted
+    again = batches.batch_create(
+        ad=ad, upload=ContentFile(zip_build(members), "x.zip"), source_name="x.zip"
+    )
+    extraction.batch_extract(batch_id=again.pk)
+    assert batches.batch_close(batch_id=again.pk)
+    response = client.get(reverse("campaigns:batch_detail", args=[again.pk]))
+    html = response.content.decode()
+    # then the page says "already uploaded", not a red failure
+    assert response.context["progress"]["stage"] == "already uploaded"
+    assert "All 150 photos were already uploaded to this ad" in html
+    assert 'class="error">All 150' not in html
+    # and the duplicates are one collapsed count, not a table of 150 rows in view
+    assert '<details class="card" id="duplicates-list">' in html
+    assert "150 files already in" in html
+    assert 'id="problems"' not in html
+    assert client.get(reverse("campaigns:batch_status", args=[again.pk])).json()["stage"] == (
+        "already uploaded"
+    )

@@ -160,6 +160,38 @@ def test_a_batch_whose_members_were_all_skipped_fails_with_the_reason(ad, model_
     assert batch.error == "No photos to analyse (1 members skipped)."
 
 
+def test_the_same_zip_uploaded_again_is_done_as_already_uploaded(ad, model_version):
+    # given an ad whose upload of two photos was analysed
+    first = _extracted(ad, photos=2)
+    now = timezone.now()
+    _claim_all(first, now)
+    _store(first, now)
+    assert batches.batch_close(batch_id=first.pk)
+    # when the same ZIP is uploaded again (with a file that was never a photo)
+    again = _extracted(ad, photos=2, **{"notes.txt": b"hello"})
+    assert again.status == BatchStatus.PROCESSING
+    assert batches.batch_close(batch_id=again.pk) is True
+    # then it is done, saying its photos were already there, not failed
+    again.refresh_from_db()
+    assert again.status == BatchStatus.DONE
+    assert again.error == ("All 2 photos were already uploaded to this ad; nothing new to analyse.")
+    assert (again.images_duplicate, again.images_processed, again.images_failed) == (2, 0, 0)
+
+
+def test_a_batch_of_unusable_members_still_fails_even_after_a_done_upload(ad, model_version):
+    # given an ad with an analysed upload
+    _done(ad)
+    # when a ZIP holding nothing usable and nothing already in the ad is closed
+    batch = _extracted(ad, photos=0, **{"notes.txt": b"hello", "b.csv": b"x"})
+    batches.batch_close(batch_id=batch.pk)
+    # then it failed with the reason
+    batch.refresh_from_db()
+    assert (batch.status, batch.error) == (
+        BatchStatus.FAILED,
+        "No photos to analyse (2 members skipped).",
+    )
+
+
 def test_a_batch_does_not_close_while_a_photo_is_unfinished(ad, model_version):
     batch = _extracted(ad)
     now = timezone.now()

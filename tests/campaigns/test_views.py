@@ -58,9 +58,12 @@ def test_create_campaign_then_ad(client, member):
         reverse("campaigns:ad_create", args=[campaign.pk]),
         {"name": "TV spot 30s", "creative_url": "https://example.com/spot.mp4"},
     )
-    # then the campaign page lists it
+    # then the browser goes to the new ad's page (where its photos are uploaded)
+    ad = Ad.objects.get(campaign=campaign)
+    assert ad.name == "TV spot 30s"
     assert response.status_code == 302
-    assert Ad.objects.get(campaign=campaign).name == "TV spot 30s"
+    assert response.url == reverse("campaigns:ad_detail", args=[ad.pk])
+    # and the campaign page lists it
     page = client.get(reverse("campaigns:campaign_detail", args=[campaign.pk]))
     assert "TV spot 30s" in page.content.decode()
 

@@ -8,30 +8,18 @@ A failing step leaves a screenshot in var/test-artifacts/.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from campaigns.models import Ad, BatchStatus, Campaign, Face, UploadBatch
 from tests import factories
+from tests.browser_support import CHROMIUM, log_in, step
 from tests.ingest_support import batch_wait, zip_build
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
-ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
 BATCH_TIMEOUT_S = 240
 
 pytestmark = [
@@ -43,44 +31,6 @@ pytestmark = [
         "CHROMIUM_PATH)",
     ),
 ]
-
-
-@pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')"
-    )
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
-    # still synchronous and safe.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@contextlib.contextmanager
-def step(page, name: str) -> Iterator[None]:
-    """Run one step; on failure save a screenshot named after it, then re-raise."""
-    try:
-        yield
-    except BaseException:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(ARTIFACTS / f"test_browser-{safe}.png"), full_page=True)
-        raise
-
-
-def log_in(page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", factories.PASSWORD)
-    page.click("button[type=submit], input[type=submit]")
-    page.wait_for_url(f"{base_url}/")
 
 
 def test_marketer_uploads_photos_and_reads_the_dashboard_and_export(
@@ -110,11 +60,11 @@ def test_marketer_uploads_photos_and_reads_the_dashboard_and_export(
         page.click("text=New ad")
         page.fill("input[name=name]", "Beach spot")
         page.click("main button[type=submit], main input[type=submit]")
-        page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
+        # a new ad opens on its own page, where its photos are uploaded
+        page.wait_for_url(re.compile(r".*/ads/\d+/$"))
         campaign = Campaign.objects.get(team=team, name="Summer drinks")
         ad = Ad.objects.get(campaign=campaign, name="Beach spot")
-        page.click("text=Beach spot")
-        page.wait_for_url(f"{base}/ads/{ad.pk}/")
+        assert page.url == f"{base}/ads/{ad.pk}/"
         assert "No uploads yet" in page.inner_text("main")
 
     with step(page, "3-upload-zip"):
@@ -158,7 +108,8 @@ def test_marketer_uploads_photos_and_reads_the_dashboard_and_export(
         with page.expect_download() as download_info:
             page.click("#export-faces")
         path = download_info.value.path()
-        rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+        # utf-8-sig: the file may start with a BOM for Excel
+        rows = list(csv.DictReader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
         ordered = faces.order_by("image_id", "id")
         assert len(rows) == ordered.count()
         for row_data, face in zip(rows, ordered, strict=True):

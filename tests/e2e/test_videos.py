@@ -23,14 +23,12 @@ from campaigns import exports
 from campaigns.models import BatchStatus, Face, ImageKind, ImageStatus, UploadBatch
 from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.services import batches
-from inference.api import analyze_images
-from inference.classifier import EmotionClassifier
 from inference.services import model_version_register
 from ml import SHIPPED_MODEL_DIR
 from tests import factories
 from tests.ingest_support import batch_wait, zip_build
 from tests.shared_data import fer_test_faces
-from tests.video_support import face_scene, video_bytes
+from tests.video_support import confident_scenes, face_scene, video_bytes
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -41,26 +39,10 @@ def ad():
     return factories.ad_create(campaign=factories.campaign_create(team=team))
 
 
-def _confident_scenes(label: str, count: int) -> list[np.ndarray]:
-    """Scenes of FER2013 faces of `label` that the shipped model reads as `label` with
-    probability at least 0.8 (so the test checks the timeline, not the model)."""
-    classifier = EmotionClassifier.load(SHIPPED_MODEL_DIR, precision="float32")
-    scenes = []
-    candidates = [face for face, truth in fer_test_faces(40) if truth == label]
-    for index, face in enumerate(candidates):
-        scene = face_scene(face, seed=index)
-        (result,) = analyze_images([scene], classifier=classifier)
-        if result.faces and result.faces[0].probabilities[label] >= 0.8:
-            scenes.append(scene)
-        if len(scenes) == count:
-            return scenes
-    pytest.fail(f"fewer than {count} {label} faces the shipped model reads with p >= 0.8")
-
-
 def test_a_known_timeline_comes_back_in_the_right_bins(ad, worker_start, model_cache, settings):
     # given the shipped model active, and three viewers' 20 s videos: happy, then sad at 10 s
     model_version = model_version_register(source_dir=SHIPPED_MODEL_DIR, activate=True)
-    happy, sad = _confident_scenes("happy", 3), _confident_scenes("sad", 3)
+    happy, sad = confident_scenes("happy", 3), confident_scenes("sad", 3)
 
     def reaction(viewer: int) -> Callable[[float], np.ndarray]:
         return lambda t: happy[viewer] if t < 10 else sad[viewer]

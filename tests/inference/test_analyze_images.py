@@ -116,8 +116,8 @@ def test_one_bad_photo_fails_alone(tiny_model_dir, scene, tmp_path):
     results = analyze_images(sources, classifier=tiny_model_dir)
     # then
     assert [r.error is None for r in results] == [True, False, False, False, True]
-    assert "not a recognised image format" in (results[1].error or "")
-    assert "truncated" in (results[2].error or "")
+    assert "not an image file this service can read" in (results[1].error or "")
+    assert "incomplete" in (results[2].error or "")
     assert "empty" in (results[3].error or "")
     assert results[0].source == str(good) and results[4].source == str(good)
     for result in (results[0], results[4]):

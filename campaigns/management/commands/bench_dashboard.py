@@ -1,5 +1,9 @@
 """Seed a campaign with N faces and time the dashboard and the face-level export.
 
+The seeded campaign looks like a video test: every photo is a frame of one viewer's reaction
+(FRAMES_PER_VIEWER frames, FRAMES_PER_SECOND apart, so the timeline and key moments have work
+to do), and every viewer has an age band, a market and a gender for the segment breakdowns.
+
 Everything runs in one transaction that is rolled back at the end, so the database is left as
 it was. Requests go through Django's test Client (full middleware, templates, no network).
 """
@@ -21,7 +25,15 @@ from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
 
-from campaigns.models import Ad, Face, ImageStatus, ReactionImage, UploadBatch
+from campaigns.models import (
+    Ad,
+    Face,
+    ImageStatus,
+    ReactionImage,
+    UploadBatch,
+    Viewer,
+    ViewerAttribute,
+)
 from campaigns.services import teams
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
@@ -32,6 +44,21 @@ BULK_SIZE = 5000
 # Ads hold 10%, 30% and 60% of the faces, so the ad exports show memory against size.
 AD_SHARES = (0.1, 0.3, 0.6)
 UPLOAD_DAYS = 14
+FRAMES_PER_VIEWER = 60
+FRAMES_PER_SECOND = 2
+AD_SECONDS = FRAMES_PER_VIEWER // FRAMES_PER_SECOND
+VIEWER_ATTRIBUTES = {
+    "age_band": ("18-24", "25-34", "35-54", "55+"),
+    "market": ("DE", "FR", "UK", "US"),
+    "gender": ("female", "male"),
+}
+# What the bench renders: the plain page, a confidence floor, a breakdown, a segment filter.
+DASHBOARD_QUERIES: tuple[dict[str, str], ...] = (
+    {},
+    {"min_confidence": "50"},
+    {"breakdown": "market"},
+    {"segment": "market=DE"},
+)
 
 
 class Command(BaseCommand):
@@ -69,16 +96,19 @@ class Command(BaseCommand):
         ads = []
         for index, share in enumerate(AD_SHARES):
             ad = teams.ad_create(campaign=campaign, name=f"Ad {index + 1}")
+            Ad.objects.filter(pk=ad.pk).update(duration_seconds=AD_SECONDS)
             weights = [rng.random() + (2.0 if i == index else 0.0) for i in range(len(CLASSES))]
             self._seed_ad(ad, int(n_faces * share), weights, model, now, rng)
             ads.append((ad, int(n_faces * share)))
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                for model_cls in (Face, ReactionImage, UploadBatch, Ad):
+                for model_cls in (Face, ReactionImage, UploadBatch, Ad, Viewer, ViewerAttribute):
                     cursor.execute(f"ANALYZE {model_cls._meta.db_table}")
         total = Face.objects.filter(image__batch__ad__campaign=campaign).count()
+        viewers = Viewer.objects.filter(campaign=campaign).count()
         self.stdout.write(
-            f"seeded {total} faces on {connection.vendor} in {time.perf_counter() - started:.1f}s"
+            f"seeded {total} faces of {viewers} viewers on {connection.vendor} "
+            f"in {time.perf_counter() - started:.1f}s"
         )
         return campaign, ads, user
 
@@ -87,16 +117,22 @@ class Command(BaseCommand):
         batches = []
         for day in range(UPLOAD_DAYS):
             batch = UploadBatch.objects.create(
-                ad=ad, source_name=f"day-{day}.zip", status=UploadBatch.Status.DONE
+                ad=ad,
+                source_name=f"day-{day}.zip",
+                status=UploadBatch.Status.DONE,
+                model_version=model,
             )
             UploadBatch.objects.filter(pk=batch.pk).update(
                 created_at=now - dt.timedelta(days=UPLOAD_DAYS - day)
             )
             batches.append(batch)
+        viewers = self._seed_viewers(ad, -(-photos // FRAMES_PER_VIEWER), rng)
         images = ReactionImage.objects.bulk_create(
             [
                 ReactionImage(
-                    batch=batches[i % UPLOAD_DAYS],
+                    batch=batches[i // FRAMES_PER_VIEWER % UPLOAD_DAYS],
+                    viewer=viewers[i // FRAMES_PER_VIEWER],
+                    offset_seconds=(i % FRAMES_PER_VIEWER) / FRAMES_PER_SECOND,
                     original_name=f"ad{ad.pk}-{i}.jpg",
                     sha256=f"{ad.pk:08x}{i:056x}",
                     status=ImageStatus.DONE,
@@ -133,9 +169,27 @@ class Command(BaseCommand):
                 pending = []
         Face.objects.bulk_create(pending)
 
+    @staticmethod
+    def _seed_viewers(ad: Ad, count: int, rng: random.Random) -> list[Viewer]:
+        viewers = Viewer.objects.bulk_create(
+            [Viewer(campaign=ad.campaign, external_id=f"ad{ad.pk}-v{i}") for i in range(count)],
+            batch_size=BULK_SIZE,
+        )
+        if viewers and viewers[0].pk is None:
+            viewers = list(Viewer.objects.filter(campaign=ad.campaign).order_by("id"))[-count:]
+        ViewerAttribute.objects.bulk_create(
+            [
+                ViewerAttribute(viewer=viewer, name=name, value=rng.choice(values))
+                for viewer in viewers
+                for name, values in VIEWER_ATTRIBUTES.items()
+            ],
+            batch_size=BULK_SIZE,
+        )
+        return viewers
+
     def _time_dashboard(self, client: Client, campaign_id: int, requests: int) -> None:
         url = reverse("campaigns:campaign_dashboard", args=[campaign_id])
-        for params in ({}, {"min_confidence": "0.5"}):
+        for params in DASHBOARD_QUERIES:
             client.get(url, params)  # warm caches and connections
             timings = []
             for _ in range(requests):
@@ -145,7 +199,7 @@ class Command(BaseCommand):
                 assert response.status_code == 200, response.status_code
             timings.sort()
             p95 = timings[min(len(timings) - 1, int(round(0.95 * len(timings))) - 1)]
-            label = "min_confidence=0.5" if params else "no filter"
+            label = ", ".join(f"{k}={v}" for k, v in params.items()) or "no filter"
             self.stdout.write(
                 f"dashboard ({label}): p50 {statistics.median(timings):.0f} ms, "
                 f"p95 {p95:.0f} ms over {requests} renders"

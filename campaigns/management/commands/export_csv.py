@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns import exports
 from campaigns.models import Ad, Campaign
-from campaigns.selectors.dashboards import DashboardFilters, default_model_version
+from campaigns.selectors.dashboards import DashboardFilters, with_ad_versions
 from inference.models import ModelVersion
 
 
@@ -29,16 +30,28 @@ class Command(BaseCommand):
         parser.add_argument(
             "--model-version",
             type=int,
-            help="ModelVersion id (default: the active one); 0 for faces of every version",
+            help="ModelVersion id (default: each ad's newest version that analysed it, as the "
+            "dashboard shows); 0 for faces of every version",
         )
-        parser.add_argument("--min-confidence", type=float, default=0.0)
+        parser.add_argument(
+            "--min-confidence",
+            type=float,
+            default=0.0,
+            help="0-1: only faces whose top emotion has at least this probability",
+        )
         parser.add_argument(
             "--bin-seconds",
             type=float,
             default=exports.DEFAULT_BIN_SECONDS,
             help="with --level timeline: seconds of the ad per row (default 1)",
         )
-        parser.add_argument("--bom", action="store_true", help="start with a UTF-8 BOM (Excel)")
+        parser.add_argument(
+            "--bom",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="start with a UTF-8 BOM, so Excel reads accents right (default; --no-bom "
+            "for tools that want plain UTF-8)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ad = campaign = None
@@ -55,6 +68,9 @@ class Command(BaseCommand):
             model_version=self._model_version(options["model_version"]),
             min_confidence=options["min_confidence"],
         )
+        if options["model_version"] is None:
+            ad_ids = [ad.pk] if ad is not None else campaign.ads.values_list("pk", flat=True)
+            filters = with_ad_versions(filters, ad_ids=ad_ids)
         if options["bin_seconds"] <= 0:
             raise CommandError("--bin-seconds must be more than 0")
         header, rows = exports.export_table(
@@ -75,9 +91,7 @@ class Command(BaseCommand):
 
     @staticmethod
     def _model_version(model_version_id: int | None) -> ModelVersion | None:
-        if model_version_id is None:
-            return default_model_version()
-        if model_version_id == 0:
+        if not model_version_id:
             return None
         found = ModelVersion.objects.filter(pk=model_version_id).first()
         if found is None:

@@ -4,11 +4,26 @@
   const bar = document.getElementById("upload-bar");
   const text = document.getElementById("upload-text");
   const error = document.getElementById("upload-error");
+  // What to tell the uploader when the answer is not the page's own JSON (a proxy, a crash).
+  function failure(status) {
+    if (status === 413) return "The upload is larger than the server accepts; split it into smaller ZIPs.";
+    if (status === 403) return "Your session has expired: reload the page, log in again and retry.";
+    if (status >= 500) return "The server had a problem with this upload; please try again in a minute.";
+    return "The upload failed; please try again.";
+  }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     const data = new FormData(form);
     let size = 0;
-    for (const value of data.values()) { if (value instanceof File) size += value.size; }
+    let chosen = 0;
+    for (const value of data.values()) {
+      // An input left empty still sends a File, with no name.
+      if (value instanceof File && value.name) { size += value.size; chosen += 1; }
+    }
+    if (chosen === 0) {
+      error.textContent = "Choose a ZIP or photos first.";
+      return;
+    }
     if (size > Number(form.dataset.limit)) {
       error.textContent = "The files are larger than the upload limit.";
       return;
@@ -28,7 +43,7 @@
       try { body = JSON.parse(xhr.responseText); } catch (e) { body = {}; }
       if (xhr.status === 201 && body.url) { window.location.href = body.url; return; }
       form.querySelector("button").disabled = false;
-      error.textContent = (body.errors || ["The upload failed (HTTP " + xhr.status + ")."]).join(" ");
+      error.textContent = (body.errors || [failure(xhr.status)]).join(" ");
     });
     xhr.addEventListener("error", function () {
       form.querySelector("button").disabled = false;

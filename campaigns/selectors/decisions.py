@@ -1,0 +1,682 @@
+"""What a marketer decides with: which ad is better (and by how much), when in the ad, for
+whom, against what norm.
+
+Every figure is a headline (positive share, negative share, valence, one emotion's share)
+estimated over units: a viewer is one unit however many faces show them, and a face of no
+known viewer is a unit of its own (`campaigns.stats`). Counts come from one database scan grouped
+by (upload, viewer, second of the ad), a row per viewer-second however many frames
+(`FacesScan`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from django.core.exceptions import EmptyResultSet
+from django.db import connections
+from django.db.models import Aggregate, Count, FloatField, Q, Sum, Value
+from django.db.models.functions import Coalesce, Floor
+from django.utils import timezone
+
+from campaigns.models import Ad, Campaign, ViewerAttribute
+from campaigns.selectors.dashboards import (
+    NEGATIVE_EMOTIONS,
+    POSITIVE_EMOTIONS,
+    AdSummary,
+    CampaignBreakdown,
+    DashboardFilters,
+    ad_model_versions,
+    batch_queryset,
+    face_confidence,
+    face_queryset,
+)
+from campaigns.stats import (
+    Estimate,
+    Scores,
+    UnitCounts,
+    difference_estimate,
+    group_estimate,
+    holm_adjusted,
+)
+from ml import CLASSES
+
+# Fewer units than this and an ad is shown but not ranked: its interval is too wide to say.
+MIN_RANK_VIEWERS = 10
+MIN_RANK_FACES = 30
+# Timeline bins: the narrowest of these widths (s) whose typical bin holds this many units.
+TIMELINE_WIDTHS = (1, 2, 5, 10, 15, 30, 60)
+MIN_UNITS_PER_BIN = 10
+KEY_MOMENTS_PER_AD = 3
+# A family of tests is clear at this family-wise error rate (Holm).
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Headline:
+    key: str
+    label: str
+    scores: Scores
+    # True: higher is better (positive, valence); False: lower is better (negative);
+    # None: neither (one emotion: "more surprise" is not better or worse by itself).
+    higher_is_better: bool | None
+    is_share: bool = True
+
+    def word(self, difference: float) -> str:
+        """How an ad that is `difference` above another is described ('more positive')."""
+        if self.key == "valence":
+            return "higher in valence" if difference >= 0 else "lower in valence"
+        if self.key in ("positive", "negative"):
+            return f"more {self.key}" if difference >= 0 else f"less {self.key}"
+        return f"more {self.label}" if difference >= 0 else f"less {self.label}"
+
+
+def _headlines() -> dict[str, Headline]:
+    negative = dict.fromkeys(NEGATIVE_EMOTIONS, 1.0)
+    headlines = {
+        "positive": Headline(
+            "positive", "positive", dict.fromkeys(POSITIVE_EMOTIONS, 1.0), higher_is_better=True
+        ),
+        "negative": Headline("negative", "negative", negative, higher_is_better=False),
+        "valence": Headline(
+            "valence",
+            "valence (positive minus negative)",
+            {**dict.fromkeys(POSITIVE_EMOTIONS, 1.0), **{k: -1.0 for k in negative}},
+            higher_is_better=True,
+            is_share=False,
+        ),
+    }
+    for name in CLASSES:
+        headlines[name] = Headline(name, name, {name: 1.0}, higher_is_better=None)
+    return headlines
+
+
+HEADLINES: dict[str, Headline] = _headlines()
+
+
+def headline_get(key: str | None) -> Headline:
+    return HEADLINES.get(key or "", HEADLINES["positive"])
+
+
+def estimate_of(units: UnitCounts, headline: Headline) -> Estimate:
+    return group_estimate(units, headline.scores, is_share=headline.is_share)
+
+
+@dataclass
+class FacesScan:
+    """A campaign's (or an ad's) faces counted per (upload, viewer, second of the ad) and
+    label, in one grouped query: the verdict, timeline, segments, per-ad summaries and the
+    confidence filter's effect are all sums of these rows (viewer-seconds, not faces).
+
+    Rows without a viewer hold the faces of no known viewer; rows without a second hold the
+    faces of photos with no offset. `counts` are the faces the filters keep; `all_counts`
+    the same rows before the minimum confidence (equal to `counts` without one).
+    """
+
+    ad_ids: np.ndarray
+    batch_ids: np.ndarray
+    viewer_ids: np.ndarray  # NO_VIEWER where none is known
+    seconds: np.ndarray  # NO_SECOND where the photo has no offset
+    counts: np.ndarray  # rows x CLASSES
+    all_counts: np.ndarray
+    confidence_sums: np.ndarray
+    # upload id -> (ad id, upload day, photos analysed), every upload in the filters' dates
+    uploads: dict[int, tuple[int, dt.date, int]]
+    _ad_units: dict[bool, dict[int, UnitCounts]] = field(default_factory=dict, repr=False)
+
+    def ad_units(self, *, before_confidence: bool = False) -> dict[int, UnitCounts]:
+        """Each ad's faces by unit (viewer, or single face); computed once per scan."""
+        if before_confidence not in self._ad_units:
+            counts = self.all_counts if before_confidence else self.counts
+            self._ad_units[before_confidence] = {
+                int(ad_id): _units(self.viewer_ids[rows], counts[rows])
+                for ad_id, rows in _groups(self.ad_ids)
+            }
+        return self._ad_units[before_confidence]
+
+    def norm_values(self, headline: Headline) -> dict[int, float]:
+        """Each ad's headline before the minimum confidence, for ads with enough faces to
+        count in the team's norm."""
+        return {
+            ad_id: estimate_of(group, headline).value
+            for ad_id, group in self.ad_units(before_confidence=True).items()
+            if group.faces >= MIN_RANK_FACES
+        }
+
+    def breakdown(self, *, ad_names: Mapping[int, str]) -> CampaignBreakdown:
+        """Per-ad summaries (intervals over units) and each ad's counts per upload day."""
+        summaries = {ad_id: AdSummary(ad_id=ad_id, name=name) for ad_id, name in ad_names.items()}
+        for ad_id, _, processed in self.uploads.values():
+            if ad_id in summaries:
+                summaries[ad_id].photos += processed
+        ad_days: dict[int, dict[dt.date, dict[str, int]]] = defaultdict(
+            lambda: defaultdict(lambda: dict.fromkeys(CLASSES, 0))
+        )
+        for batch_id, rows in _groups(self.batch_ids):
+            ad_id, day, _ = self.uploads[batch_id]
+            summary = summaries[ad_id]
+            summary.confidence_sum += float(self.confidence_sums[rows].sum())
+            per_label = self.counts[rows].sum(axis=0).astype(int).tolist()
+            for label, n in zip(CLASSES, per_label, strict=True):
+                summary.counts[label] += n
+                summary.faces += n
+                ad_days[ad_id][day][label] += n
+        for ad_id, group in self.ad_units().items():
+            summaries[ad_id].units = group
+        return CampaignBreakdown(
+            summaries=list(summaries.values()),
+            ad_days={ad_id: sorted(by_day.items()) for ad_id, by_day in ad_days.items()},
+        )
+
+    def timelines(self) -> Timelines:
+        """Each ad's faces that have an offset, in bins of the ad's seconds."""
+        timed = (self.seconds != NO_SECOND) & (self.counts.sum(axis=1) > 0)
+        if not timed.any():
+            return Timelines(width=TIMELINE_WIDTHS[0], bins={})
+        ads, seconds = self.ad_ids[timed], self.seconds[timed].astype(np.int64)
+        viewers, counts = self.viewer_ids[timed], self.counts[timed]
+        # Units per (ad, second): distinct viewers (a viewer has one row per upload and
+        # second) plus the faces of no known viewer.
+        ad_seconds = ads * SECONDS_KEY + seconds
+        known = viewers != NO_VIEWER
+        distinct = np.unique(np.stack([ad_seconds[known], viewers[known]], axis=1), axis=0)
+        keys, viewer_units = np.unique(distinct[:, 0], return_counts=True)
+        units: dict[tuple[int, int], int] = defaultdict(int)
+        for key, n in zip(keys.tolist(), viewer_units.tolist(), strict=True):
+            units[divmod(key, SECONDS_KEY)] += n
+        anonymous = counts[~known].sum(axis=1).astype(np.int64)
+        for key, n in zip(ad_seconds[~known].tolist(), anonymous.tolist(), strict=True):
+            units[divmod(key, SECONDS_KEY)] += n
+        width = _width(units)
+        bins: dict[int, list[TimelineBin]] = defaultdict(list)
+        for value, rows in _groups(ads * SECONDS_KEY + seconds // width):
+            ad_id, index = divmod(value, SECONDS_KEY)
+            bins[ad_id].append(
+                TimelineBin(index * width, (index + 1) * width, _units(viewers[rows], counts[rows]))
+            )
+        return Timelines(width=width, bins=dict(bins))
+
+
+NO_VIEWER = -1
+NO_SECOND = -1
+# (ad id, second) packed in one integer key; an ad is at most this many seconds long.
+SECONDS_KEY = 10_000_000
+
+
+def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan:
+    """Scan the faces of the uploads under `batch_scope` (ad__campaign=c, or ad=a) once."""
+    faces = face_queryset(filters=replace(filters, min_confidence=0.0), **batch_scope)
+    kept = Q()
+    if filters.min_confidence > 0:
+        faces = faces.alias(confidence=face_confidence())
+        kept = Q(confidence__gte=filters.min_confidence)
+    columns: dict[str, Aggregate] = {
+        f"n_{label}": Count("id", filter=Q(label=label) & kept) for label in CLASSES
+    }
+    if filters.min_confidence > 0:
+        columns |= {f"all_{label}": Count("id", filter=Q(label=label)) for label in CLASSES}
+    columns["confidence_sum"] = Sum(face_confidence(), filter=kept or None)
+    keys = ("image__batch_id", "viewer", "second")
+    grouped = (
+        faces.annotate(
+            viewer=Coalesce("image__viewer_id", Value(NO_VIEWER)),
+            second=Coalesce(
+                Floor("image__offset_seconds"), Value(float(NO_SECOND)), output_field=FloatField()
+            ),
+        )
+        .values(*keys)
+        .annotate(**columns)
+        .order_by()
+        .values_list(*keys, *columns)
+    )
+    # Tens of thousands of rows of plain numbers: read them with the cursor, skipping the
+    # ORM's per-value converters (a third of the page's time at 200,000 faces).
+    try:
+        sql, params = grouped.query.sql_with_params()
+    except EmptyResultSet:  # no upload matches: the query would select nothing
+        rows = []
+    else:
+        with connections[grouped.db].cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+    table = np.array(rows, dtype=float).reshape(len(rows), len(keys) + len(columns))
+    table[:, -1] = np.nan_to_num(table[:, -1])  # a sum over no kept face is NULL
+    batch_ids = table[:, 0].astype(np.int64)
+    uploads = {
+        pk: (ad_id, timezone.localtime(created_at).date(), processed)
+        for pk, ad_id, created_at, processed in batch_queryset(
+            filters=filters, **batch_scope
+        ).values_list("pk", "ad_id", "created_at", "images_processed")
+    }
+    n = len(keys)
+    counts = table[:, n : n + len(CLASSES)]
+    return FacesScan(
+        ad_ids=np.array([uploads[b][0] for b in batch_ids.tolist()], dtype=np.int64),
+        batch_ids=batch_ids,
+        viewer_ids=table[:, 1].astype(np.int64),
+        seconds=table[:, 2],
+        counts=counts,
+        all_counts=table[:, n + len(CLASSES) : n + 2 * len(CLASSES)]
+        if filters.min_confidence > 0
+        else counts,
+        confidence_sums=table[:, -1],
+        uploads=uploads,
+    )
+
+
+def ad_summaries(*, campaign: Campaign, filters: DashboardFilters) -> list[AdSummary]:
+    """Every ad of the campaign: photos, faces per emotion, shares with intervals over units."""
+    names = dict(
+        Ad.objects.filter(campaign=campaign).order_by("name", "pk").values_list("pk", "name")
+    )
+    scan = faces_scan(filters=filters, ad__campaign=campaign)
+    return scan.breakdown(ad_names=names).summaries
+
+
+def ad_summary(*, ad: Ad, filters: DashboardFilters) -> AdSummary:
+    (summary,) = faces_scan(filters=filters, ad=ad).breakdown(ad_names={ad.pk: ad.name}).summaries
+    return summary
+
+
+def _groups(keys: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """(key, row indices) for each distinct key, in key order."""
+    if not len(keys):
+        return []
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    return [
+        (int(ordered[start]), rows)
+        for start, rows in zip(starts.tolist(), np.split(order, starts[1:]), strict=True)
+    ]
+
+
+def _units(viewer_ids: np.ndarray, counts: np.ndarray) -> UnitCounts:
+    """A group from scan rows; rows with no face (all filtered out) are no unit."""
+    some = counts.sum(axis=1) > 0
+    viewer_ids, counts = viewer_ids[some], counts[some]
+    known = viewer_ids != NO_VIEWER
+    return UnitCounts.from_arrays(
+        labels=CLASSES,
+        viewer_ids=viewer_ids[known],
+        viewer_counts=counts[known],
+        single_counts=counts[~known].sum(axis=0),
+    )
+
+
+# The verdict ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Standing:
+    ad_id: int
+    name: str
+    estimate: Estimate
+    units: UnitCounts
+    rankable: bool
+    rank: int | None = None
+    # best minus this ad, and whether Holm-corrected tests call it clear
+    behind_best: Estimate | None = None
+    clearly_behind: bool = False
+    sentence: str = ""
+
+    @property
+    def unit_count(self) -> int:
+        return self.estimate.units
+
+
+@dataclass
+class Verdict:
+    headline: Headline
+    standings: list[Standing]
+    summary: str
+    unit_note: str
+    # every pair of ranked ads: (first, second, first minus second, Holm-adjusted p-value)
+    pairs: list[tuple[Standing, Standing, Estimate, float]] = field(default_factory=list)
+
+    @property
+    def ranked(self) -> list[Standing]:
+        return [s for s in self.standings if s.rank is not None]
+
+    @property
+    def unranked(self) -> list[Standing]:
+        return [s for s in self.standings if s.rank is None and s.units.faces]
+
+
+def points(value: float) -> str:
+    return f"{100 * value:.0f}"
+
+
+def _difference_words(headline: Headline, first: str, second: str, d: Estimate) -> str:
+    low, high = d.interval.low, d.interval.high
+    if d.value < 0:  # said as a positive size ("less negative"), so its interval too
+        low, high = -high, -low
+    return (
+        f"{first} is {points(abs(d.value))} points {headline.word(d.value)} than {second} "
+        f"(95% CI {points(low)} to {points(high)})"
+    )
+
+
+def verdict(
+    *, ads: Sequence[tuple[int, str]], units: Mapping[int, UnitCounts], headline: Headline
+) -> Verdict:
+    """The ads ranked by `headline`, each against the best with its difference and interval;
+    all pairs tested, Holm-corrected; ads with too few units listed apart, unranked."""
+    standings = []
+    for ad_id, name in ads:
+        group = units.get(ad_id) or UnitCounts(CLASSES)
+        minimum = MIN_RANK_VIEWERS if group.viewer_count else MIN_RANK_FACES
+        standings.append(
+            Standing(
+                ad_id=ad_id,
+                name=name,
+                estimate=estimate_of(group, headline),
+                units=group,
+                rankable=group.units >= minimum and group.faces > 0,
+            )
+        )
+    descending = headline.higher_is_better is not False
+    ranked = sorted(
+        (s for s in standings if s.rankable),
+        key=lambda s: -s.estimate.value if descending else s.estimate.value,
+    )
+    for rank, standing in enumerate(ranked, start=1):
+        standing.rank = rank
+    pairs = [
+        (a, b, difference_estimate(a.units, b.units, headline.scores))
+        for i, a in enumerate(ranked)
+        for b in ranked[i + 1 :]
+    ]
+    adjusted = holm_adjusted([d.p_value for _, _, d in pairs])
+    tested = [(a, b, d, p) for (a, b, d), p in zip(pairs, adjusted, strict=True)]
+    best = ranked[0] if ranked else None
+    for a, b, d, p in tested:
+        if a is best:
+            b.behind_best, b.clearly_behind = d, p < ALPHA
+            clear = (
+                "a clear difference" if p < ALPHA else "not a clear difference (it may be noise)"
+            )
+            b.sentence = f"{_difference_words(headline, a.name, b.name, d)}: {clear}."
+    for standing in standings:
+        if not standing.units.faces:
+            standing.sentence = "No faces yet."
+        elif not standing.rankable:
+            word = standing.units.unit_name
+            standing.sentence = (
+                f"Too few {word} ({standing.estimate.units}) to rank: shown, not compared."
+            )
+    return Verdict(
+        headline=headline,
+        standings=sorted(standings, key=lambda s: (s.rank is None, s.rank or 0, s.name.lower())),
+        summary=_summary(headline, ranked),
+        unit_note=_unit_note(standings),
+        pairs=tested,
+    )
+
+
+def _summary(headline: Headline, ranked: list[Standing]) -> str:
+    if not ranked:
+        return "No ad has enough viewers yet to rank."
+    best = ranked[0]
+    if len(ranked) == 1:
+        return f"Only {best.name} has enough viewers to rank so far."
+    runner_up = ranked[1]
+    assert runner_up.behind_best is not None
+    direction = {True: "best", False: "best", None: "highest"}[headline.higher_is_better]
+    gap = _difference_words(headline, best.name, runner_up.name, runner_up.behind_best)
+    if all(s.clearly_behind for s in ranked[1:]):
+        if headline.higher_is_better is None:
+            lead = f"{best.name} shows the most {headline.label}"
+        else:
+            lead = f"{best.name} is the {direction} ad on {headline.key}"
+        return f"{lead}: {gap}."
+    close = [best.name] + [s.name for s in ranked[1:] if not s.clearly_behind]
+    return (
+        f"No ad is clearly {direction} on {headline.label}: "
+        f"{', '.join(close)} are within noise of each other ({gap})."
+    )
+
+
+def _unit_note(standings: list[Standing]) -> str:
+    viewers = sum(s.units.viewer_count for s in standings)
+    singles = sum(s.units.single_faces for s in standings)
+    if viewers and not singles:
+        return (
+            "Each viewer counts as one unit in every interval and test, however many faces "
+            "(photos, video frames) show them."
+        )
+    if viewers:
+        return (
+            "Each known viewer counts as one unit in every interval and test; the "
+            f"{singles:,} faces of no known viewer count as one unit each."
+        )
+    return (
+        "No viewer is known for these faces, so each face counts as one unit: several photos "
+        "of one person make the intervals narrower than they should be. Upload a manifest "
+        "(or reaction videos) to count viewers."
+    )
+
+
+# The ad's timeline ----------------------------------------------------------------------------
+
+
+@dataclass
+class TimelineBin:
+    second_from: float
+    second_to: float
+    units: UnitCounts
+
+    def estimate(self, headline: Headline) -> Estimate:
+        return estimate_of(self.units, headline)
+
+
+@dataclass
+class Timelines:
+    width: int
+    # ad id -> its bins in time order (only bins with faces)
+    bins: dict[int, list[TimelineBin]]
+
+    @property
+    def exist(self) -> bool:
+        return any(self.bins.values())
+
+
+def _width(units_per_second: Mapping[tuple[int, int], int]) -> int:
+    """The narrowest bin width whose median non-empty bin holds MIN_UNITS_PER_BIN units
+    (units of neighbouring seconds added: a viewer in both counts twice, an upper bound)."""
+    for width in TIMELINE_WIDTHS:
+        bins: dict[tuple[int, int], int] = defaultdict(int)
+        for (ad_id, second), units in units_per_second.items():
+            bins[(ad_id, second // width)] += units
+        if bins and statistics.median(bins.values()) >= MIN_UNITS_PER_BIN * min(width, 2) / 2:
+            return width
+    return TIMELINE_WIDTHS[-1]
+
+
+@dataclass
+class KeyMoment:
+    ad_id: int
+    ad_name: str
+    headline: Headline
+    second_from: float
+    second_to: float
+    change: Estimate
+    p_adjusted: float
+
+    @property
+    def sentence(self) -> str:
+        d = self.change
+        verb = "rises" if d.value > 0 else "falls"
+        low, high = d.interval.low, d.interval.high
+        if d.value < 0:
+            low, high = -high, -low
+        return (
+            f"{_clock(self.second_from)}-{_clock(self.second_to)}: the {self.headline.key} share "
+            f"{verb} by {points(abs(d.value))} points from the seconds before (95% CI "
+            f"{points(low)} to {points(high)})"
+        )
+
+
+def _clock(seconds: float) -> str:
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def key_moments(
+    *, timeline: Timelines, ad_names: Mapping[int, str], headlines: Sequence[Headline]
+) -> list[KeyMoment]:
+    """Per ad, the bins where a headline changes most from the bin before, only where the
+    change is beyond noise (Holm-corrected over all of the ad's changes), largest first."""
+    moments = []
+    for ad_id, bins in timeline.bins.items():
+        candidates = []
+        for headline in headlines:
+            for before, after in zip(bins, bins[1:], strict=False):
+                if after.second_from != before.second_to:
+                    continue  # a gap: no viewer in between, no change to read
+                change = difference_estimate(after.units, before.units, headline.scores)
+                candidates.append((headline, after, change))
+        adjusted = holm_adjusted([change.p_value for _, _, change in candidates])
+        clear = [
+            KeyMoment(ad_id, ad_names.get(ad_id, "?"), h, b.second_from, b.second_to, c, p)
+            for (h, b, c), p in zip(candidates, adjusted, strict=True)
+            if p < ALPHA
+        ]
+        clear.sort(key=lambda m: -abs(m.change.value))
+        moments += clear[:KEY_MOMENTS_PER_AD]
+    return moments
+
+
+# Segments -------------------------------------------------------------------------------------
+
+
+def attribute_names(*, campaign: Campaign) -> list[str]:
+    return sorted(
+        set(
+            ViewerAttribute.objects.filter(viewer__campaign=campaign).values_list("name", flat=True)
+        )
+    )
+
+
+def attribute_values(*, campaign: Campaign) -> dict[str, list[str]]:
+    values: dict[str, set[str]] = defaultdict(set)
+    for name, value in ViewerAttribute.objects.filter(viewer__campaign=campaign).values_list(
+        "name", "value"
+    ):
+        values[name].add(value)
+    return {name: sorted(found) for name, found in sorted(values.items())}
+
+
+@dataclass
+class SegmentRow:
+    value: str
+    # ad id -> (estimate, its units)
+    per_ad: dict[int, tuple[Estimate, UnitCounts]]
+
+
+def segment_breakdown(
+    *,
+    campaign: Campaign,
+    units: Mapping[int, UnitCounts],
+    attribute: str,
+    headline: Headline,
+) -> list[SegmentRow]:
+    """The headline of each ad for each value of a viewer attribute (viewers without it, and
+    faces of no known viewer, under 'unknown')."""
+    value_of = dict(
+        ViewerAttribute.objects.filter(viewer__campaign=campaign, name=attribute).values_list(
+            "viewer_id", "value"
+        )
+    )
+    groups: dict[str, dict[int, UnitCounts]] = defaultdict(dict)
+    for ad_id, group in units.items():
+        values = np.array(
+            [value_of.get(v, "unknown") for v in group.viewer_ids.tolist()], dtype=object
+        )
+        for value in set(values.tolist()) | ({"unknown"} if group.single_faces else set()):
+            groups[value][ad_id] = group.subset(values == value, with_singles=value == "unknown")
+    order = sorted(groups, key=lambda v: (v == "unknown", v))
+    return [
+        SegmentRow(
+            value=value,
+            per_ad={
+                ad_id: (estimate_of(group, headline), group)
+                for ad_id, group in groups[value].items()
+            },
+        )
+        for value in order
+    ]
+
+
+# Norms ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Norm:
+    ad_id: int
+    value: float
+    campaign_average: float | None
+    # Share of the team's analysed ads with a lower headline (for 'lower is better', higher).
+    percentile: float | None
+    norm_ads: int
+
+
+def norms(
+    *,
+    campaign: Campaign,
+    standings: Sequence[Standing],
+    headline: Headline,
+    campaign_values: Mapping[int, float] | None = None,
+) -> list[Norm]:
+    """Each ad against the campaign's average and against every analysed ad of its team
+    (the norm: where the ad stands among them, as a percentile). The norm counts each ad's
+    faces of its own shown version, unfiltered; `campaign_values` (ad id -> value), when the
+    caller has them unfiltered, spare counting the campaign's own ads again."""
+    team_ads = Ad.objects.filter(campaign__team_id=campaign.team_id)
+    if campaign_values is not None:
+        team_ads = team_ads.exclude(campaign=campaign)
+    versions = ad_model_versions(ad_ids=team_ads.values_list("pk", flat=True))
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    if versions:
+        team_filters = DashboardFilters(ad_versions={ad_id: v.pk for ad_id, v in versions.items()})
+        for row in (
+            face_queryset(filters=team_filters, ad__in=team_ads)
+            .values("image__batch__ad_id", "label")
+            .annotate(n=Count("id"))
+            .order_by()
+        ):
+            counts[row["image__batch__ad_id"]][row["label"]] = row["n"]
+    team_values = [
+        sum(headline.scores.get(label, 0.0) * n for label, n in c.items()) / total
+        for c in counts.values()
+        if (total := sum(c.values())) >= MIN_RANK_FACES
+    ]
+    team_values += list((campaign_values or {}).values())
+    team_values.sort()
+    ranked = [s for s in standings if s.rankable]
+    average = statistics.fmean(s.estimate.value for s in ranked) if ranked else None
+    result = []
+    for standing in standings:
+        if not standing.units.faces:
+            continue
+        value = standing.estimate.value
+        percentile = None
+        if team_values:
+            below = bisect.bisect_left(team_values, value)
+            share_below = below / len(team_values)
+            percentile = share_below if headline.higher_is_better is not False else 1 - share_below
+        result.append(
+            Norm(
+                ad_id=standing.ad_id,
+                value=value,
+                campaign_average=average,
+                percentile=percentile,
+                norm_ads=len(team_values),
+            )
+        )
+    return result

@@ -1,0 +1,277 @@
+"""The dashboard's decisions: which ad, by how much, when, for whom, against what norm.
+
+Statistics are checked against hand computations, a published example (Holm) and
+simulations with a known answer; the page through the test client.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from django.urls import reverse
+
+from campaigns.models import BatchStatus, ImageStatus, UploadBatch
+from campaigns.selectors import decisions
+from campaigns.selectors.decisions import HEADLINES, TimelineBin, Timelines, verdict
+from campaigns.stats import UnitCounts, difference_estimate, group_estimate, holm_adjusted
+from inference.services import model_version_activate
+from tests import factories
+from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
+
+POSITIVE = HEADLINES["positive"].scores
+
+
+def _viewers(shares: list[tuple[int, int]], start: int = 0) -> UnitCounts:
+    """A group of viewers, each (happy faces, other faces)."""
+    group = UnitCounts()
+    for index, (happy, other) in enumerate(shares):
+        group.add(start + index, "happy", happy)
+        group.add(start + index, "neutral", other)
+    return group
+
+
+def test_a_groups_estimate_matches_a_hand_computation():
+    # given three viewers with 2/4, 1/4 and 4/4 happy faces, and two single faces (1 happy)
+    group = _viewers([(2, 2), (1, 3), (4, 0)])
+    group.add(None, "happy", 1)
+    group.add(None, "sad", 1)
+    # then p = 8/14, and its variance sums squared residuals over the five units
+    p = 8 / 14
+    residuals = [2 - 4 * p, 1 - 4 * p, 4 - 4 * p, 1 - p, 0 - p]
+    variance = 5 / 4 * sum(r * r for r in residuals) / 14**2
+    estimate = group_estimate(group, POSITIVE)
+    assert estimate.value == pytest.approx(p)
+    assert (estimate.units, estimate.faces) == (5, 14)
+    assert estimate.standard_error == pytest.approx(math.sqrt(variance))
+
+
+def test_a_difference_counts_a_viewer_in_both_groups_once():
+    # given the same two viewers in both groups (one person who saw both ads)
+    a = _viewers([(3, 1), (1, 3)])
+    b = _viewers([(2, 2), (0, 4)])
+    d = difference_estimate(a, b, POSITIVE)
+    # then the difference's units are the 2 viewers, and its variance pairs their residuals
+    pa, pb = 4 / 8, 2 / 8
+    terms = [(3 - 4 * pa) / 8 - (2 - 4 * pb) / 8, (1 - 4 * pa) / 8 - (0 - 4 * pb) / 8]
+    assert d.value == pytest.approx(pa - pb) and d.units == 2
+    assert d.standard_error == pytest.approx(math.sqrt(2 * sum(t * t for t in terms)))
+
+
+def test_holm_matches_the_published_example():
+    # Holm (1979) as usually worked: p = 0.01, 0.04, 0.03, 0.005
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def _as_single_faces(group: UnitCounts) -> UnitCounts:
+    """The same faces with the viewers forgotten: each face a unit (the naive interval)."""
+    singles = UnitCounts()
+    for label, count in zip(group.labels, group.viewer_counts.sum(axis=0), strict=True):
+        singles.add(None, label, int(count))
+    return singles
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["different-viewers", "same-viewers"])
+def test_the_difference_interval_covers_the_truth_95_percent_of_the_time(shared, report_figure):
+    # given simulated pairs of ads seen by 40 viewers each (the same ones, or not), each
+    # viewer with their own rate, 8-30 faces each, ad A's true share 0.15 above B's
+    rng = np.random.default_rng(1)
+    covered = naive_covered = 0
+    simulations = 300
+    for _ in range(simulations):
+        base = rng.uniform(0.2, 0.6, size=40)
+        other = base if shared else rng.uniform(0.2, 0.6, size=40)
+        sizes = rng.integers(8, 30, size=(2, 40))
+        happy_a = rng.binomial(sizes[0], base + 0.15)
+        happy_b = rng.binomial(sizes[1], other)
+        a = _viewers([(int(h), int(n - h)) for h, n in zip(happy_a, sizes[0], strict=True)])
+        b = _viewers(
+            [(int(h), int(n - h)) for h, n in zip(happy_b, sizes[1], strict=True)],
+            start=0 if shared else 1000,
+        )
+        # the truth of the audience the viewers are drawn from (a viewer's number of faces
+        # does not depend on their rate, so the face-weighted share aims at the mean rate)
+        truth = 0.15
+        interval = difference_estimate(a, b, POSITIVE).interval
+        covered += interval.low <= truth <= interval.high
+        naive = difference_estimate(_as_single_faces(a), _as_single_faces(b), POSITIVE).interval
+        naive_covered += naive.low <= truth <= naive.high
+    report_figure(
+        f"95% interval covers the true difference in {covered / simulations:.1%} of "
+        f"{simulations} simulated campaigns; taking faces as units: "
+        f"{naive_covered / simulations:.1%}"
+    )
+    # then about 95% (noise of 300 runs: +-2.5 points)
+    assert 0.92 <= covered / simulations <= 0.98
+
+
+def test_the_verdict_names_the_better_ad_with_its_difference_in_words():
+    units = {
+        1: _viewers([(8, 2)] * 20),  # 80% positive, 20 viewers
+        2: _viewers([(5, 5)] * 10 + [(4, 6)] * 10, start=100),  # 45%
+        3: _viewers([(9, 1)] * 4, start=200),  # 90%, but only 4 viewers
+    }
+    result = verdict(
+        ads=[(1, "Spot A"), (2, "Spot B"), (3, "Spot C")],
+        units=units,
+        headline=HEADLINES["positive"],
+    )
+    # then A ranks first, B second with its gap; C is shown but not ranked
+    assert [s.name for s in result.ranked] == ["Spot A", "Spot B"]
+    assert result.summary.startswith(
+        "Spot A is the best ad on positive: Spot A is 35 points more positive than Spot B (95% CI"
+    )
+    b = next(s for s in result.standings if s.name == "Spot B")
+    assert b.clearly_behind and "a clear difference" in b.sentence
+    c = next(s for s in result.standings if s.name == "Spot C")
+    assert c.rank is None and c.sentence == "Too few viewers (4) to rank: shown, not compared."
+    assert "Each viewer counts as one unit" in result.unit_note
+
+
+def test_close_ads_are_called_within_noise():
+    units = {1: _viewers([(5, 5)] * 12), 2: _viewers([(5, 5)] * 11 + [(6, 4)], start=50)}
+    result = verdict(ads=[(1, "A"), (2, "B")], units=units, headline=HEADLINES["positive"])
+    assert result.summary.startswith("No ad is clearly best on positive: B, A are within noise")
+
+
+def test_on_negative_share_lower_is_better_and_the_words_say_so():
+    negative = HEADLINES["negative"]
+    a, b = UnitCounts(), UnitCounts()
+    for viewer in range(16):
+        spread = 1 if viewer % 2 else -1  # viewers differ, so the interval has width
+        a.add(viewer, "sad", 1 + spread)
+        a.add(viewer, "neutral", 9 - spread)  # 10% negative on average
+        b.add(100 + viewer, "angry", 5 + spread)
+        b.add(100 + viewer, "neutral", 5 - spread)  # 50% negative on average
+    result = verdict(ads=[(1, "Calm"), (2, "Harsh")], units={1: a, 2: b}, headline=negative)
+    assert [s.name for s in result.ranked] == ["Calm", "Harsh"]
+    assert "Calm is 40 points less negative than Harsh (95% CI" in result.summary
+    low, high = (float(x) for x in result.summary.split("95% CI ")[1].rstrip(").").split(" to "))
+    assert 0 < low < 40 < high
+
+
+def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
+    # given one ad whose 30 viewers are happy for 10 s, then not, in 5 s bins
+    bins = []
+    for index in range(4):
+        happy = 4 if index < 2 else 0
+        bins.append(TimelineBin(index * 5, (index + 1) * 5, _viewers([(happy, 4 - happy)] * 30)))
+    timeline = Timelines(width=5, bins={1: bins})
+    moments = decisions.key_moments(
+        timeline=timeline, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
+    )
+    # then the one moment is at 0:10-0:15, a fall of 100 points
+    assert len(moments) == 1
+    assert moments[0].sentence.startswith("0:10-0:15: the positive share falls by 100 points")
+    # and a flat timeline has none
+    flat = Timelines(
+        width=5,
+        bins={1: [TimelineBin(i * 5, i * 5 + 5, _viewers([(2, 2)] * 30)) for i in range(4)]},
+    )
+    assert (
+        decisions.key_moments(
+            timeline=flat, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
+        )
+        == []
+    )
+
+
+@pytest.fixture
+def reactions(db):
+    """Two ads of one campaign, 12 viewers each with an age band and a market, 0-20 s of
+    frames: Spot A happy all along; Spot B happy for 10 s, then sad (viewers 0-11 saw A,
+    12-23 saw B)."""
+    team = factories.team_create()
+    user = factories.user_create(team=team)
+    campaign = factories.campaign_create(team=team, name="Launch")
+    model = model_version_activate(model_version=factories.model_version_create(version="1.0"))
+    ads = {name: factories.ad_create(campaign=campaign, name=name) for name in ("Spot A", "Spot B")}
+    for name, ad in ads.items():
+        batch = factories.batch_create(ad=ad, status=BatchStatus.DONE)
+        UploadBatch.objects.filter(pk=batch.pk).update(model_version=model)
+        for i in range(12):
+            number = i if name == "Spot A" else 12 + i
+            viewer = viewer_create(
+                campaign=campaign,
+                external_id=f"v{number}",
+                age_band="18-34" if i % 2 else "35+",
+                market="DE" if i < 6 else "FR",
+            )
+            labels = [(t / 2, "happy" if name == "Spot A" or t < 20 else "sad") for t in range(40)]
+            viewer_reaction(batch=batch, model_version=model, viewer=viewer, labels_at=labels)
+    return user, campaign, model, ads
+
+
+@pytest.mark.django_db
+def test_the_dashboard_decides_which_when_for_whom_and_against_what(client, reactions):
+    user, campaign, model, ads = reactions
+    client.force_login(user)
+    url = reverse("campaigns:campaign_dashboard", args=[campaign.pk])
+    response = client.get(url, {"breakdown": "market"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    # which: A is the more positive, by 50 points, with viewers as the unit
+    summary = response.context["verdict"].summary
+    assert summary.startswith(
+        "Spot A is the best ad on positive: Spot A is 50 points more positive than Spot B"
+    )
+    for section in (
+        'id="verdict"',
+        'id="timeline"',
+        'id="key-moments"',
+        'id="segments"',
+        'id="norms"',
+    ):
+        assert section in html, section
+    # when: the timeline has bands per ad, and B's fall at 10 s is a key moment
+    assert response.context["timeline"].width in (1, 2, 5)
+    moments = response.context["moments"]
+    found = [(m.ad_name, m.headline.key, m.second_from, round(m.change.value, 2)) for m in moments]
+    assert found == [("Spot B", "positive", 10, -1.0), ("Spot B", "negative", 10, 1.0)]
+    assert "0:10" in moments[0].sentence
+    # for whom: the breakdown by market has DE and FR rows for both ads
+    rows = response.context["segment_rows"]
+    assert [row.value for row in rows] == ["DE", "FR"]
+    assert set(rows[0].per_ad) == {ads["Spot A"].pk, ads["Spot B"].pk}
+    assert rows[0].per_ad[ads["Spot A"].pk][1].units == 6
+    # against what: norms rest on the team's two ads
+    norms = response.context["norms"]
+    assert {n.norm_ads for n in norms} == {2}
+    # a segment filter changes the figures: only DE viewers
+    only_de = client.get(url, {"segment": "market=DE"}).context["verdict"]
+    assert {s.units.viewer_count for s in only_de.standings} == {6}
+
+
+@pytest.mark.django_db
+def test_switching_the_active_model_keeps_every_ads_results(client, reactions):
+    user, campaign, model, ads = reactions
+    client.force_login(user)
+    # when an admin activates a new version that has analysed nothing yet
+    newer = model_version_activate(model_version=factories.model_version_create(version="2.0"))
+    response = client.get(reverse("campaigns:campaign_dashboard", args=[campaign.pk]))
+    html = response.content.decode()
+    # then the dashboard still shows every ad, says which version, and offers to re-analyse
+    assert response.context["total_faces"] == 2 * 12 * 40
+    assert "shows the results of <strong>fer-cnn 1.0</strong>" in html
+    assert f"Re-analyse Spot A with fer-cnn {newer.version}" in html
+    # and the marketer's re-analysis queues the ad's uploads with the active version
+    client.post(reverse("campaigns:ad_reanalyse", args=[ads["Spot A"].pk]))
+    batch = UploadBatch.objects.get(ad=ads["Spot A"])
+    assert batch.status == BatchStatus.PROCESSING and batch.model_version == newer
+    assert batch.images.filter(status=ImageStatus.PENDING).count() == 12 * 40
+
+
+@pytest.mark.django_db
+def test_a_minimum_confidence_says_what_it_keeps_and_when_it_moves_the_mix(client, reactions):
+    user, campaign, model, ads = reactions
+    client.force_login(user)
+    response = client.get(
+        reverse("campaigns:campaign_dashboard", args=[campaign.pk]), {"min_confidence": "95"}
+    )
+    effect = response.context["confidence"]
+    # (the test faces have confidence 0.9: a 95% minimum keeps none of them)
+    assert effect.kept_faces == 0 and effect.all_faces == 960
+    assert "keeps <strong>0% of the faces</strong> (0 of 960)" in response.content.decode()
+    help_text = "0-100: only faces whose top emotion has at least this probability."
+    assert help_text in response.content.decode()
