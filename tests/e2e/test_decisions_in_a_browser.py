@@ -86,7 +86,8 @@ def test_the_dashboard_says_which_ad_when_for_whom_and_keeps_results_across_mode
     ads = {key: factories.ad_create(campaign=campaign, name=f"Spot {key.upper()}") for key in "ab"}
     settings.INGEST_CHUNK_SIZE = 40
     worker = worker_start()
-    page = browser.new_context().new_page()
+    context = browser.new_context()
+    page = context.new_page()
     dashboard = f"{base}/campaigns/{campaign.pk}/dashboard/"
 
     with step(page, "decisions-1-upload-two-ads"):
@@ -107,6 +108,9 @@ def test_the_dashboard_says_which_ad_when_for_whom_and_keeps_results_across_mode
                 workers=[worker],
             )
             assert batch.status == BatchStatus.DONE, batch.error
+        # the batch page reloads itself when its batch finishes: read on in a fresh tab
+        page.close()
+        page = context.new_page()
 
     with step(page, "decisions-2-which-ad"):
         page.goto(dashboard)
