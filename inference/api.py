@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ml import CLASSES
-from ml.preprocessing import crop_face, preprocess_faces
+from ml.preprocessing import PreprocessSpec, cut_face, preprocess_faces
 
 from .classifier import DEFAULT_MODEL_DIR, EmotionClassifier, get_classifier
 from .decoding import (
@@ -22,7 +22,7 @@ from .decoding import (
     decode_image,
     source_name,
 )
-from .detection import DEFAULT_DETECTOR, FaceDetector, get_detector
+from .detection import DEFAULT_DETECTOR, DetectedFace, FaceDetector, get_detector
 
 # Photos are shrunk to this longest side before detection; boxes are mapped back.
 DEFAULT_DETECT_MAX_SIDE = 1024
@@ -76,7 +76,7 @@ class StageTimings:
 @dataclass
 class _Pending:
     result: ImageResult
-    boxes: list[tuple[tuple[int, int, int, int], float]]
+    faces: list[DetectedFace]
     batch: np.ndarray
 
 
@@ -118,13 +118,13 @@ def analyze_images(
             timings.decode += time.perf_counter() - started
         result.width, result.height = image.width, image.height
         started = time.perf_counter()
-        boxes = _detect_in_original(image, detector, detect_max_side, min_face_size)
+        faces = _detect_in_original(image, detector, detect_max_side, min_face_size)
         timings.detect += time.perf_counter() - started
         started = time.perf_counter()
-        crops = [_crop(image, box, classifier.spec.crop_margin) for box, _ in boxes]
+        crops = [_crop(image, face, classifier.spec) for face in faces]
         batch = preprocess_faces(crops, classifier.spec) if crops else _empty_batch(classifier)
         timings.classify += time.perf_counter() - started
-        pending.append(_Pending(result, boxes, batch))
+        pending.append(_Pending(result, faces, batch))
 
     started = time.perf_counter()
     all_faces = np.concatenate([_empty_batch(classifier)] + [item.batch for item in pending])
@@ -133,7 +133,8 @@ def analyze_images(
 
     offset = 0
     for item in pending:
-        for (x, y, w, h), score in item.boxes:
+        for face in item.faces:
+            x, y, w, h = face.box
             row = probabilities[offset]
             offset += 1
             item.result.faces.append(
@@ -142,7 +143,7 @@ def analyze_images(
                     y=y,
                     w=w,
                     h=h,
-                    score=score,
+                    score=face.score,
                     label=CLASSES[int(np.argmax(row))],
                     probabilities={name: float(p) for name, p in zip(CLASSES, row, strict=True)},
                 )
@@ -158,8 +159,9 @@ def _empty_batch(classifier: EmotionClassifier) -> np.ndarray:
 
 def _detect_in_original(
     image: DecodedImage, detector: FaceDetector, max_side: int, min_face_size: int
-) -> list[tuple[tuple[int, int, int, int], float]]:
-    """Detect on a copy shrunk to `max_side`; boxes in original pixels, left to right."""
+) -> list[DetectedFace]:
+    """Detect on a copy shrunk to `max_side`; faces (boxes and eyes) in original pixels, left
+    to right."""
     pixels = image.pixels
     height, width = pixels.shape[:2]
     shrink = min(1.0, max_side / max(height, width))
@@ -174,19 +176,28 @@ def _detect_in_original(
         x0, y0 = max(0, round(x * to_original)), max(0, round(y * to_original))
         x1 = min(image.width, round((x + w) * to_original))
         y1 = min(image.height, round((y + h) * to_original))
+        eyes = None
+        if face.eyes is not None:
+            lx, ly, rx, ry = (value * to_original for value in face.eyes)
+            eyes = (lx, ly, rx, ry)
         if min(x1 - x0, y1 - y0) >= min_face_size:
-            boxes.append(((x0, y0, x1 - x0, y1 - y0), face.score))
-    return sorted(boxes, key=lambda item: (item[0][0], item[0][1]))
+            boxes.append(DetectedFace((x0, y0, x1 - x0, y1 - y0), face.score, eyes))
+    return sorted(boxes, key=lambda face: (face.box[0], face.box[1]))
 
 
-def _crop(image: DecodedImage, box: tuple[int, int, int, int], margin: float) -> np.ndarray:
-    """The face with the classifier's margin, cut from the (possibly reduced) decoded pixels."""
+def _crop(image: DecodedImage, face: DetectedFace, spec: PreprocessSpec) -> np.ndarray:
+    """The face as the classifier takes it (its margin; turned upright by its eyes when the
+    model was trained so), cut from the (possibly reduced) decoded pixels."""
     scale = image.scale
-    x, y, w, h = box
+    x, y, w, h = face.box
     scaled = (
         round(x * scale),
         round(y * scale),
         max(1, round(w * scale)),
         max(1, round(h * scale)),
     )
-    return crop_face(image.pixels, scaled, margin)
+    eyes = None
+    if face.eyes is not None:
+        lx, ly, rx, ry = (value * scale for value in face.eyes)
+        eyes = (lx, ly, rx, ry)
+    return cut_face(image.pixels, scaled, spec, eyes)

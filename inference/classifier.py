@@ -152,7 +152,10 @@ class EmotionClassifier:
             for start in range(0, len(batch), step)
         ]
         probabilities = np.concatenate(outputs, axis=0) if outputs else np.zeros((0, 7))
-        return probabilities[:, self._to_canonical].astype(np.float32)
+        # The artifact's calibration (model.json), fitted on real photos; none in older ones.
+        return self.metadata.calibration.apply(probabilities[:, self._to_canonical]).astype(
+            np.float32
+        )
 
 
 def _load_keras(model_dir: Path, precision: str) -> tuple[PredictBatch, ArtifactMetadata]:

@@ -1,7 +1,8 @@
 """The model artifact folder: model.keras, model.json, report.json, confusion.png, MODEL_CARD.md.
 
-model.json is the contract between training and serving: classes in order, input shape and
-the preprocessing spec. Loaders validate the Keras file against it.
+model.json is the contract between training and serving: classes in order, input shape, the
+preprocessing spec and, once fitted, the calibration the classifier applies to the network's
+probabilities. Loaders validate the Keras file against it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ml import CLASSES, KerasModel
+from ml.calibration import Calibration
 from ml.preprocessing import PreprocessSpec
 
 if TYPE_CHECKING:
@@ -46,6 +48,8 @@ class ArtifactMetadata:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
+    # Fitted after training (`python -m ml.calibration`); the identity until then.
+    calibration: Calibration = field(default_factory=Calibration)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -53,6 +57,7 @@ class ArtifactMetadata:
         return (size, size, self.preprocessing.channels)
 
     def to_dict(self) -> dict[str, Any]:
+        calibration = {} if self.calibration.is_identity else {"calibration": self.calibration}
         return {
             "name": self.name,
             "version": self.version,
@@ -64,6 +69,7 @@ class ArtifactMetadata:
             "training_data": self.training_data,
             "metrics": self.metrics,
             "created": self.created,
+            **{key: value.to_dict() for key, value in calibration.items()},
         }
 
     @classmethod
@@ -79,9 +85,12 @@ class ArtifactMetadata:
                 training_data=dict(data.get("training_data") or {}),
                 metrics=dict(data.get("metrics") or {}),
                 created=str(data.get("created") or ""),
+                calibration=Calibration.from_dict(data.get("calibration")),
             )
         except KeyError as exc:
             raise ArtifactError(f"model.json lacks the field {exc.args[0]!r}") from exc
+        except ValueError as exc:
+            raise ArtifactError(f"model.json: {exc}") from exc
         if sorted(meta.classes) != sorted(CLASSES) or len(meta.classes) != len(CLASSES):
             raise ArtifactError(f"model.json classes {meta.classes} are not the 7 emotions")
         declared = data.get("input", {}).get("shape")

@@ -18,8 +18,13 @@ from ml.artifact import CARD_FILE, REPORT_FILE, ArtifactMetadata, epochs_in_hist
 # report.json keys of the evaluations stored after training (the FER2013 splits are the others).
 REAL_PHOTOS_KEY = "real_photos"
 FAIRNESS_KEY = "fairness"
-EVALUATION_KEYS = (REAL_PHOTOS_KEY, FAIRNESS_KEY)
+CALIBRATION_KEY = "calibration"
+EVALUATION_KEYS = (REAL_PHOTOS_KEY, FAIRNESS_KEY, CALIBRATION_KEY)
 LONDON_SET_CREDIT = "DeBruine, L., & Jones, B. (2017). Face Research Lab London Set"
+DIFFUSIONFER_CREDIT = (
+    "DiffusionFER small set (FER-Universe/DiffusionFER): synthetic faces made with Stable "
+    "Diffusion, no real people, CC0 1.0"
+)
 # Classes and groups smaller than this get a caveat: their 95% intervals span tens of points.
 FEW = 30
 
@@ -50,12 +55,33 @@ def _confusions(report: dict[str, Any], name: str, top: int = 2) -> str:
 
 
 def _input_sentence(meta: ArtifactMetadata) -> str:
+    aligned = (
+        " Each face is first turned upright by its eye line (the eyes BlazeFace finds), in "
+        "training and in serving alike (`ml.preprocessing.cut_face`)."
+        if meta.preprocessing.align
+        else ""
+    )
     return (
         f"Input: {meta.input_shape[0]}x{meta.input_shape[1]} grayscale, produced by "
         "`ml.preprocessing.preprocess_faces` with the spec recorded in model.json "
         f"(crop margin {meta.preprocessing.crop_margin} around the detector's face frame, "
-        "which is drawn as FER2013 frames its faces)."
+        f"which is drawn as FER2013 frames its faces).{aligned}"
     )
+
+
+def _extra_training_lines(meta: ArtifactMetadata) -> list[str]:
+    """The photo folders mixed into the training split, with their counts and credits."""
+    lines = []
+    for folder, counts in (meta.training_data.get("extra_train") or {}).items():
+        credit = f" ({DIFFUSIONFER_CREDIT})" if "diffusionfer" in folder.lower() else ""
+        classes = ", ".join(f"{name} {count}" for name, count in counts["classes"].items())
+        lines.append(
+            f"- Also in the training split: `{Path(folder).name}`{credit}: {counts['photos']} "
+            f"photos through the serving path (detected, framed, aligned, cropped; "
+            f"{counts['no_face']} without a face left out), each as {counts['variants']} gray "
+            f"conversion(s) of its colours: {counts['images']} images ({classes})."
+        )
+    return lines
 
 
 def _distilled_from(config: dict[str, Any]) -> str:
@@ -124,6 +150,7 @@ def write_model_card(
         f"({sizes.get('valid', '?')}), reported on PrivateTest ({sizes.get('test', '?')}). "
         "Data fingerprint (sha256 of pixels and labels): "
         f"`{meta.training_data.get('fingerprint', '?')}`.",
+        *_extra_training_lines(meta),
         "",
         "## Intended use",
         "Aggregate audience reactions to an ad or campaign: shares of expressions across many "
@@ -177,10 +204,17 @@ def write_model_card(
         "puts human accuracy on it at about 65%: its labels are noisy.",
         "- Faces must first be found by the detector; missed faces (profile, occlusion, small "
         "faces) are not counted at all.",
-        "- Calibration: the probabilities are from a softmax trained with label smoothing; read "
-        "the mean confidence on dashboards as a relative, not absolute, figure.",
+        "- Calibration: the probabilities are from a softmax trained with label smoothing"
+        + (
+            ", recalibrated for real photos (see Calibration)"
+            if not meta.calibration.is_identity
+            else ""
+        )
+        + "; read the mean confidence on dashboards as a relative, not absolute, figure.",
         "",
     ]
+    if CALIBRATION_KEY in reports:
+        lines += _calibration_lines(reports[CALIBRATION_KEY])
     if REAL_PHOTOS_KEY in reports:
         lines += _real_photos_lines(reports[REAL_PHOTOS_KEY])
     if FAIRNESS_KEY in reports:
@@ -266,6 +300,42 @@ def _real_photos_lines(section: dict[str, Any]) -> list[str]:
         "audience would show them.",
         "",
     ]
+    return lines
+
+
+def _calibration_lines(section: dict[str, Any]) -> list[str]:
+    """The fitted temperature and offsets, and recall per class before and out-of-fold after."""
+    photos = section["real_photos"]
+    before, after = photos["uncalibrated"], photos["cross_validated"]
+    public = section["public_test"]
+    offsets = ", ".join(
+        f"{name} {value:+.1f}" for name, value in section["log_prior_offsets"].items()
+    )
+    lines = [
+        "## Calibration",
+        f"The served probabilities are softmax(log p / T + b): temperature T "
+        f"{section['temperature']:.2f} and log-prior offsets b ({offsets}), fitted on the "
+        f"{section['fitted_on_photos']} real-photos-dev photos with a face ({section['method']}). "
+        f"The figures after calibration are out-of-fold ({section['folds']}-fold "
+        "cross-validation: each photo scored by offsets fitted without it); photos without a "
+        "face stay wrong. PublicTest accuracy "
+        f"{_pct(public['uncalibrated_accuracy'])} before, {_pct(public['calibrated_accuracy'])} "
+        "after (the FER2013 figures above include the calibration).",
+        "",
+        f"- Real photos: accuracy {_share(before['correct'], before['photos'])} -> "
+        f"{_share(after['correct'], after['photos'])}, macro-F1 {_pct(before['macro_f1'])} -> "
+        f"{_pct(after['macro_f1'])}.",
+        "",
+        "| class | photos | recall uncalibrated | recall calibrated (out-of-fold) |",
+        "|---|---|---|---|",
+    ]
+    for name, row in before["per_class"].items():
+        calibrated = after["per_class"][name]
+        lines.append(
+            f"| {name} | {row['support']} | {_share(row['correct'], row['support'])} | "
+            f"{_share(calibrated['correct'], calibrated['support'])} |"
+        )
+    lines.append("")
     return lines
 
 

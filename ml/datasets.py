@@ -9,6 +9,10 @@ Forms read:
 
 Splits are named `train`, `valid` and `test`; FER2013's Training / PublicTest / PrivateTest and
 the folder names val/validation are accepted as aliases.
+
+With a spec that aligns (`PreprocessSpec.align`), every face crop is turned upright by its eyes
+as serving turns detected faces, and `extra_train` photo folders (`<class>/<image>`, such as
+DiffusionFER) join the training split through serving's own detect-align-crop path.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import io
 import logging
 import os
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeAlias
@@ -29,7 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ml import CLASSES
-from ml.preprocessing import PreprocessSpec, preprocess_faces
+from ml.preprocessing import Eyes, PreprocessSpec, cut_face, preprocess_faces
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +63,36 @@ FER2013_CSV_LABELS = {
 }
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 FER_PIXELS = 48 * 48
+
+# Colour-to-gray conversions a real photo may have gone through before it reached us (BT.601
+# luma, which serving uses; BT.709 luma; the plain mean): a colour training photo is turned to
+# gray by several, so the network does not learn one camera's gray.
+GRAY_WEIGHTS: tuple[tuple[float, float, float], ...] = (
+    (0.299, 0.587, 0.114),
+    (0.2126, 0.7152, 0.0722),
+    (1 / 3, 1 / 3, 1 / 3),
+)
+
+
+@dataclass(frozen=True)
+class FaceLocator:
+    """What training asks of serving's detector: the eyes of a face crop (to align it) and
+    the framed largest face of a photo, box (x, y, w, h) and eyes. `default_face_locator`
+    builds it from `inference.detection`, so training and serving find faces alike."""
+
+    eyes_in_crop: Callable[[np.ndarray], Eyes | None]
+    face_in_photo: Callable[[np.ndarray], tuple[tuple[int, int, int, int], Eyes | None] | None]
+
+
+def default_face_locator() -> FaceLocator:
+    """The locator built on the serving detector (BlazeFace, no Django needed)."""
+    from inference.detection import eyes_in_face_crop, largest_face
+
+    def face_in_photo(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], Eyes | None] | None:
+        face = largest_face(rgb)
+        return None if face is None else (face.box, face.eyes)
+
+    return FaceLocator(eyes_in_crop=eyes_in_face_crop, face_in_photo=face_in_photo)
 
 
 class DatasetError(ValueError):
@@ -116,6 +150,8 @@ class Dataset:
     source: str
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     duplicates: DuplicateReport = field(default_factory=DuplicateReport)
+    # Photo folders added to the training split: path -> counts (images, faces used, variants).
+    extra_train: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def split(self, name: str) -> SplitData:
         key = canonical_split(name)
@@ -135,8 +171,10 @@ class Dataset:
         return digest.hexdigest()
 
     def summary(self) -> dict[str, Any]:
+        extra = {"extra_train": self.extra_train} if self.extra_train else {}
         return {
             "source": self.source,
+            **extra,
             "fingerprint": self.fingerprint(),
             "splits": {name: data.class_counts() for name, data in self.splits.items()},
             "sizes": {name: len(data) for name, data in self.splits.items()},
@@ -257,14 +295,94 @@ def _read_images(
 # --- assembly ------------------------------------------------------------------------------
 
 
-def _to_split(rows: list[Row], spec: PreprocessSpec) -> SplitData:
+def _to_split(rows: list[Row], spec: PreprocessSpec, locator: FaceLocator | None) -> SplitData:
     shape = (spec.input_size, spec.input_size, spec.channels)
     if not rows:
         return SplitData(np.empty((0, *shape), np.uint8), np.empty((0,), np.int64), [])
     faces = [r[0] for r in rows]
     images = preprocess_faces(faces, spec) if faces[0].shape != shape else np.stack(faces)
+    if spec.align:
+        images = align_face_crops(images, spec, locator or default_face_locator())
     labels = np.array([CLASSES.index(r[1]) for r in rows], dtype=np.int64)
     return SplitData(images, labels, [r[2] for r in rows])
+
+
+def align_face_crops(images: np.ndarray, spec: PreprocessSpec, locator: FaceLocator) -> np.ndarray:
+    """Face crops (N, S, S, C) whose frame is the whole image, each turned upright by its eyes
+    (left as it is where none are found) through `cut_face`, as serving cuts detected faces."""
+    aligned = np.empty_like(images)
+    found = 0
+    side = images.shape[1]
+    for index, image in enumerate(images):
+        face = image[:, :, 0] if image.shape[2] == 1 else image
+        eyes = locator.eyes_in_crop(face)
+        found += eyes is not None
+        crop = cut_face(face, (0, 0, side, side), spec, eyes)
+        aligned[index] = preprocess_faces([crop], spec)[0]
+    logger.info("aligned %d faces: eyes found in %d", len(images), found)
+    return aligned
+
+
+def gray_variants(rgb: np.ndarray, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`count` gray versions of a colour crop: BT.601 luma first (what serving does), then
+    other conversions from `GRAY_WEIGHTS` in random order, then random channel mixes."""
+    others = [GRAY_WEIGHTS[i] for i in rng.permutation(np.arange(1, len(GRAY_WEIGHTS)))]
+    weights = [GRAY_WEIGHTS[0], *others]
+    while len(weights) < count:
+        mix = rng.dirichlet((2.0, 2.0, 2.0))
+        weights.append((float(mix[0]), float(mix[1]), float(mix[2])))
+    pixels = rgb[:, :, :3].astype(np.float32)
+    return [
+        np.clip(np.rint(pixels @ np.array(w, np.float32)), 0, 255).astype(np.uint8)
+        for w in weights[:count]
+    ]
+
+
+def load_face_photos(
+    root: Path,
+    spec: PreprocessSpec,
+    locator: FaceLocator,
+    *,
+    variants: int = 1,
+    seed: int = 0,
+) -> tuple[SplitData, dict[str, Any]]:
+    """Photos in `<class>/<image>` folders through serving's path (largest face found,
+    framed, aligned when the spec says so, cropped), each as `variants` gray conversions
+    when the model is gray; photos where no face is found are left out and counted."""
+    rng = np.random.default_rng(seed)
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    sources: list[str] = []
+    photos = no_face = 0
+    for class_dir in sorted(d for d in root.iterdir() if d.is_dir() and d.name in CLASSES):
+        for path in sorted(class_dir.iterdir()):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            photos += 1
+            rgb = _decode(path.read_bytes())
+            if rgb.ndim == 2:
+                rgb = np.stack([rgb] * 3, axis=2)
+            found = locator.face_in_photo(rgb)
+            if found is None:
+                no_face += 1
+                continue
+            crop = cut_face(rgb, found[0], spec, found[1])
+            crops = gray_variants(crop, variants, rng) if spec.channels == 1 else [crop]
+            images.extend(preprocess_faces(crops, spec))
+            labels.extend([CLASSES.index(class_dir.name)] * len(crops))
+            sources.extend(f"{path}#{i}" for i in range(len(crops)))
+    if not images:
+        raise DatasetError(f"{root}: no face found in any <class>/<image> photo")
+    data = SplitData(np.stack(images), np.array(labels, dtype=np.int64), sources)
+    counts = {
+        "photos": photos,
+        "no_face": no_face,
+        "variants": variants if spec.channels == 1 else 1,
+        "images": len(data),
+        "classes": data.class_counts(),
+    }
+    logger.info("%s: %s", root, counts)
+    return data, counts
 
 
 def _hashes(data: SplitData) -> list[bytes]:
@@ -314,18 +432,46 @@ def load_dataset(
     *,
     drop_cross_split_duplicates: bool = True,
     cache_dir: str | Path | None = None,
+    extra_train: Sequence[str | Path] = (),
+    extra_variants: int = 1,
+    locator: FaceLocator | None = None,
 ) -> Dataset:
     """Read a dataset (CSV, folder or tarball) into uint8 arrays at the model's input size.
 
     Unreadable images are logged with their paths and skipped (`Dataset.unreadable`); exact
     duplicates are counted, and training images that also stand in valid/test are dropped.
     A folder-tree with no images, or a requested split that is empty, raises `DatasetError`.
+    `extra_train` photo folders join the training split (`load_face_photos`, each photo as
+    `extra_variants` gray conversions); `locator` finds faces for them and for alignment.
     """
     spec = spec or PreprocessSpec()
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path} does not exist")
+    dataset = _load_base(path, spec, drop_cross_split_duplicates, cache_dir, locator)
+    for folder in extra_train:
+        extra, counts = load_face_photos(
+            Path(folder), spec, locator or default_face_locator(), variants=extra_variants
+        )
+        train = dataset.splits.get("train")
+        if train is not None:
+            extra = SplitData(
+                np.concatenate([train.images, extra.images]),
+                np.concatenate([train.labels, extra.labels]),
+                train.sources + extra.sources,
+            )
+        dataset.splits["train"] = extra
+        dataset.extra_train[str(folder)] = counts
+    return dataset
 
+
+def _load_base(
+    path: Path,
+    spec: PreprocessSpec,
+    drop_cross_split_duplicates: bool,
+    cache_dir: str | Path | None,
+    locator: FaceLocator | None,
+) -> Dataset:
     cached = None
     if cache_dir is not None and path.is_file():
         cached = _cache_file(path, spec, Path(cache_dir))
@@ -343,7 +489,7 @@ def load_dataset(
         logger.warning("unreadable image skipped: %s (%s)", shown, reason)
     if unreadable:
         logger.warning("%d unreadable image(s) skipped in %s", len(unreadable), path)
-    splits = {name: _to_split(rows[name], spec) for name in SPLITS if rows[name]}
+    splits = {name: _to_split(rows[name], spec, locator) for name in SPLITS if rows[name]}
     if not splits:
         raise DatasetError(f"{path}: no images found (expected <split>/<class>/<image> files)")
 

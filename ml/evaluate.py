@@ -96,7 +96,8 @@ def evaluate_artifact(
     cache_dir: str | Path | None = None,
     precision: str = "float32",
 ) -> dict[str, Any]:
-    """Load the artifact and dataset with the artifact's own preprocessing, and report."""
+    """Load the artifact and dataset with the artifact's own preprocessing, and report, with
+    the calibration it serves with applied."""
     from ml.datasets import load_dataset
 
     model, meta = load_keras_model(model_dir)
@@ -104,7 +105,9 @@ def evaluate_artifact(
     model = with_precision(model, precision)
     dataset = load_dataset(data, meta.preprocessing, cache_dir=cache_dir)
     subset = dataset.split(split)
-    probabilities = predict_probabilities(model, subset.images, tta=tta)
+    probabilities = meta.calibration.apply(
+        predict_probabilities(model, subset.images, tta=tta), meta.classes
+    )
     report = classification_report(probabilities, subset.labels, meta.classes)
     report.update(
         {

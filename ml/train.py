@@ -3,6 +3,7 @@
     python -m ml.train --data PATH --config NAME --out DIR [--epochs N] [--seed S] [--resume]
         [--init-from ARTIFACT_DIR [--init-member N]] [--learning-rate LR]
         [--teacher ARTIFACT_DIR [--teacher-weight W] [--teacher-temperature T]]
+        [--align] [--extra-train PHOTO_DIR [--extra-variants K]]
 
 Checkpoints every epoch (last.keras, with optimizer state, so --resume continues a run cut
 off by the end of a session) and keeps the best by validation (PublicTest) accuracy.
@@ -10,6 +11,9 @@ off by the end of a session) and keeps the best by validation (PublicTest) accur
 schedule (a warm restart), so CPU budget spent in one session carries into the next.
 --teacher distils a trained model (typically the shipped ensemble) into the network being
 trained: its probabilities on the Training faces become part of the target.
+--align turns every face upright by its eyes (training and, through model.json, serving);
+--extra-train mixes a folder of `<class>/<photo>` (DiffusionFER) into the training split
+through serving's detect-align-crop path, each colour photo as K gray conversions.
 """
 
 from __future__ import annotations
@@ -307,6 +311,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, help="peak rate; the config's by default")
     parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
     parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
+    parser.add_argument(
+        "--align", action="store_true", help="turn faces upright by their eyes (model.json)"
+    )
+    parser.add_argument(
+        "--extra-train",
+        action="append",
+        default=[],
+        metavar="PHOTO_DIR",
+        help="<class>/<photo> folder added to the training split (repeatable)",
+    )
+    parser.add_argument(
+        "--extra-variants",
+        type=int,
+        default=3,
+        help="gray conversions of each --extra-train colour photo (default 3)",
+    )
     parser.add_argument("--name", default="fer-cnn")
     parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y.%m.%d"))
     add_cache_dir_argument(parser)
@@ -333,7 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         config, seed, epochs = resumed_settings(out, config, seed, epochs)
     epochs = epochs or config.epochs
-    dataset = load_dataset(args.data, PreprocessSpec(), cache_dir=args.cache_dir)
+    dataset = load_dataset(
+        args.data,
+        PreprocessSpec(align=args.align),
+        cache_dir=args.cache_dir,
+        extra_train=args.extra_train,
+        extra_variants=args.extra_variants,
+    )
     logger.info("data: %s", json.dumps(dataset.summary()["sizes"]))
     logger.info("duplicates: %s", json.dumps(dataset.summary()["duplicates"]))
 

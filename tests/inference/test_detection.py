@@ -2,6 +2,7 @@
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -165,3 +166,97 @@ def test_framing_is_measured_from_scenes_of_pasted_faces(fer_faces, tmp_path):
 def test_unknown_detector_name_is_refused():
     with pytest.raises(ValueError, match="unknown face detector"):
         get_detector("yolo")
+
+
+class CountingDetector:
+    """A real detector that also counts the images it is run on."""
+
+    def __init__(self, detector):
+        self.name = detector.name
+        self.detector = detector
+        self.calls = 0
+
+    def detect(self, rgb):
+        self.calls += 1
+        return self.detector.detect(rgb)
+
+
+def without_padding() -> TiledDetector:
+    return TiledDetector("unpadded", raw_detector("blazeface-short"), pad_fraction=0.0)
+
+
+def test_a_face_half_cut_by_the_frame_edge_is_found(sample_photos):
+    # given: a group-photo-wide scene whose left edge cuts a real face in half
+    portrait = decode_image(sample_photos / "images_1.jpg").pixels  # face at x 20-423
+    half = portrait[:, 20 + 201 :]
+    scene = np.full((portrait.shape[0] + 40, 1400, 3), 90, dtype=np.uint8)
+    scene[20 : 20 + half.shape[0], : half.shape[1]] = half
+    # when
+    found = get_detector(DEFAULT_DETECTOR).detect(scene)
+    # then: found by the padded pass, which the whole-frame pass alone misses
+    assert len(found) == 1 and found[0].box[0] == 0
+    assert found[0].box[2] >= 150 and found[0].box[3] >= 250
+    assert without_padding().detect(scene) == []
+
+
+def test_a_close_up_larger_than_the_frame_is_found(sample_photos):
+    # given: the middle half of a face filling a photo (the frame cuts brow and chin)
+    portrait = decode_image(sample_photos / "images_1.jpg").pixels
+    close_up = portrait[110 + 100 : 110 + 300, 20 + 100 : 20 + 300]
+    # when
+    found = get_detector(DEFAULT_DETECTOR).detect(close_up)
+    # then
+    assert len(found) == 1 and found[0].box[2] >= 190
+    assert without_padding().detect(close_up) == []
+
+
+def test_tiles_run_only_where_they_can_find_something(sample_photos, fer_faces):
+    # given: a small portrait, the same portrait at 1,200 px, and a wide scene of small faces
+    portrait = decode_image(sample_photos / "images_1.jpg").pixels
+    large_portrait = cv2.resize(portrait, None, fx=2.4, fy=2.4)
+    rng = np.random.default_rng(4)
+    faces = [face for face, _ in fer_faces][:4]
+    scene, _ = compose_scene(faces, [110, 120, 100, 130], height=800, width=1200, rng=rng)
+    calls = {}
+    for name, image in (("small", portrait), ("large", large_portrait), ("group", scene)):
+        counting = CountingDetector(raw_detector("blazeface-short"))
+        # when
+        found = TiledDetector("blazeface", counting).detect(image)
+        calls[name] = counting.calls
+        assert found, name
+    # then: the plain and the padded whole-frame pass only, unless small faces may hide
+    assert calls["small"] == 2 and calls["large"] == 2
+    assert calls["group"] > 2
+
+
+def test_eyes_come_with_every_blazeface_box_and_lie_inside_it(fer_faces):
+    # given
+    rng = np.random.default_rng(8)
+    faces = [face for face, _ in fer_faces][:4]
+    scene, _ = compose_scene(faces, [200, 170, 150, 190], height=700, width=1100, rng=rng)
+    # when
+    found = get_detector(DEFAULT_DETECTOR).detect(scene)
+    # then: the left eye left of the right one, both in the upper part of the face frame
+    assert len(found) >= 3
+    for face in found:
+        x, y, w, h = face.box
+        assert face.eyes is not None
+        left_x, left_y, right_x, right_y = face.eyes
+        assert x < left_x < right_x < x + w
+        assert y < min(left_y, right_y) and max(left_y, right_y) < y + 0.75 * h
+
+
+def test_merging_averages_eyes_over_the_boxes_that_have_them():
+    # given: two boxes of one face, one with eyes (BlazeFace) and one without (Haar)
+    rows = np.array(
+        [
+            [10, 10, 110, 110, 40, 50, 80, 50],
+            [14, 14, 114, 114, np.nan, np.nan, np.nan, np.nan],
+        ]
+    )
+    # when
+    merged = weighted_nms(rows, np.array([0.6, 0.9]), iou_threshold=0.3)
+    # then: the box is the score-weighted mean, the eyes those of the box that had them
+    assert len(merged) == 1
+    np.testing.assert_allclose(merged[0][0][:4], [12.4, 12.4, 112.4, 112.4])
+    np.testing.assert_allclose(merged[0][0][4:], [40, 50, 80, 50])

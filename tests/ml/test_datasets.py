@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from ml import CLASSES
-from ml.datasets import DatasetError, load_dataset
+from ml.datasets import GRAY_WEIGHTS, DatasetError, load_dataset
+from ml.preprocessing import PreprocessSpec
+from tests.shared_data import shared_file
 
 from .conftest import face_pixels, write_csv, write_image
 
@@ -125,3 +127,29 @@ def test_release_tarball_uses_the_file_name_prefix_for_the_split(tmp_path: Path)
     assert CLASSES[dataset.split("PrivateTest").labels[0]] == "sad"
     assert cached.fingerprint() == dataset.fingerprint()
     assert list((tmp_path / "cache").glob("*.npz"))
+
+
+def test_photo_folders_join_training_through_the_serving_path(image_tree, tmp_path):
+    # given: three real photos in class folders, beside a small FER-style tree
+
+    photos = tmp_path / "photos"
+    for label, name in (
+        ("happy", "demo_7.jpg"),
+        ("angry", "images_1.jpg"),
+        ("sad", "images_2.jpg"),
+    ):
+        (photos / label).mkdir(parents=True)
+        (photos / label / name).write_bytes(shared_file(f"sample-photos/{name}").read_bytes())
+    spec = PreprocessSpec(align=True)
+    # when
+    dataset = load_dataset(image_tree, spec, extra_train=[photos], extra_variants=3)
+    # then: each photo's face joins the training split as three gray conversions
+    train = dataset.split("train")
+    assert len(train) == 14 + 9
+    assert train.class_counts()["angry"] == 2 + 3
+    assert dataset.summary()["extra_train"][str(photos)]["images"] == 9
+    variants = train.images[-3:].astype(int)
+    assert len({variant.tobytes() for variant in variants}) == 3
+    assert np.abs(variants[0] - variants[1]).mean() < 20
+    assert GRAY_WEIGHTS[0] == (0.299, 0.587, 0.114)
+    assert dataset.fingerprint() != load_dataset(image_tree, spec).fingerprint()
