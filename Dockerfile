@@ -18,6 +18,7 @@ COPY fer_site ./fer_site
 COPY campaigns ./campaigns
 COPY inference ./inference
 COPY ml ./ml
+COPY api ./api
 RUN pip install . \
     && if [ "$WITH_CUDA" = "true" ]; then pip install "tensorflow[and-cuda]>=2.18,<2.22"; fi
 COPY manage.py ./

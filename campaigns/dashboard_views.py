@@ -7,7 +7,6 @@ or export is a 404.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -16,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,96 +26,73 @@ from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.forms import DashboardFilterForm
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
-from campaigns.selectors import batches, dashboards, decisions, scoping
+from campaigns.selectors import batches, dashboards, decisions, results, scoping
 from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.services import reprocess
-from campaigns.stats import UnitCounts
+from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.decoding import photo_as_jpeg, pixels_as_jpeg
-from inference.models import ModelVersion
-from inference.selectors import model_version_active, model_version_report
+from inference.selectors import model_version_active
 from inference.video import VideoError, read_frames
 from ml import CLASSES
 
 PHOTOS_PER_PAGE = 24
 
 
-def _filters(request: HttpRequest) -> tuple[DashboardFilterForm, DashboardFilters]:
-    form = DashboardFilterForm(request.GET)
+def _filters(
+    request: HttpRequest, *, campaign: Campaign | None = None
+) -> tuple[DashboardFilterForm, DashboardFilters]:
+    """The page's filters; with the campaign, its viewer segments are valid choices too."""
+    segments = decisions.attribute_values(campaign=campaign) if campaign is not None else None
+    form = DashboardFilterForm(request.GET, segments=segments)
     return form, form.filters()
 
 
-# A confidence filter that moves an ad's positive share by more than this is called out.
-CONFIDENCE_SHIFT_WARNING = 0.05
+def _campaign_results(
+    request: AuthenticatedHttpRequest, campaign_id: int
+) -> tuple[Campaign, DashboardFilterForm, results.CampaignResults]:
+    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
+    form = DashboardFilterForm(request.GET, segments=decisions.attribute_values(campaign=campaign))
+    chosen = form.cleaned_data if form.is_valid() else {}
+    found = results.campaign_results(
+        campaign=campaign,
+        filters=form.filters(),
+        headline=chosen.get("headline"),
+        breakdown=chosen.get("breakdown") or "",
+    )
+    return campaign, form, found
 
 
 @login_required
 @require_GET
 def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> HttpResponse:
-    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
-    segments = decisions.attribute_values(campaign=campaign)
-    form = DashboardFilterForm(request.GET, segments=segments)
-    ads = list(
-        Ad.objects.filter(campaign=campaign).order_by("name", "pk").values_list("pk", "name")
-    )
-    ad_ids = [pk for pk, _ in ads]
-    filters = dashboards.with_ad_versions(form.filters(), ad_ids=ad_ids)
-    chosen = form.cleaned_data if form.is_valid() else {}
-    headline = decisions.headline_get(chosen.get("headline"))
-    faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
-    breakdown = faces.breakdown(ad_names=dict(ads))
-    summaries = breakdown.summaries
-    units = faces.ad_units()
-    verdict = decisions.verdict(ads=ads, units=units, headline=headline)
-    timeline = faces.timelines()
-    names = dict(ads)
-    moments = decisions.key_moments(
-        timeline=timeline,
-        ad_names=names,
-        headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
-    )
-    attribute = chosen.get("breakdown") or ""
-    segment_rows = (
-        decisions.segment_breakdown(
-            campaign=campaign, units=units, attribute=attribute, headline=headline
-        )
-        if attribute
-        else []
-    )
-    notes = _version_notes(ads=ads, filters=filters)
+    """The campaign's results; the timeline and key moments (which read every viewer's
+    every second) follow from `campaign_dashboard_timeline` once the page is shown."""
+    campaign, form, found = _campaign_results(request, campaign_id)
+    summaries = found.summaries
     return render(
         request,
         "campaigns/campaign_dashboard.html",
         {
             "campaign": campaign,
             "form": form,
-            "filters": filters,
-            "headline": headline,
+            "filters": found.filters,
+            "headline": found.headline,
             "summaries": summaries,
             "with_faces": [s for s in summaries if s.faces],
-            "total_faces": sum(s.faces for s in summaries),
-            "unfinished_uploads": batches.unfinished_upload_count(campaign=campaign),
-            "verdict": verdict,
-            "timeline": timeline,
-            "moments": moments,
-            "video_creatives": {
-                ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
-            },
-            "attribute": attribute,
-            "segment_rows": segment_rows,
-            "ads": ads,
-            "norms": decisions.norms(
-                campaign=campaign,
-                standings=verdict.standings,
-                headline=headline,
-                campaign_values=_norm_values(faces, filters, headline),
-            ),
-            "versions": notes,
-            "shown_versions": list({note.shown.pk: note.shown for note in notes}.values()),
-            "confidence": _confidence_effect(campaign, filters, faces),
-            "how_to_read": _how_to_read(filters),
+            "total_faces": found.total_faces,
+            "unfinished_uploads": found.unfinished_uploads,
+            "verdict": found.verdict,
+            "has_timeline": found.has_timeline,
+            "attribute": found.attribute,
+            "segment_rows": found.segment_rows,
+            "ads": found.ads,
+            "norms": found.norms,
+            "versions": found.versions,
+            "shown_versions": found.shown_versions,
+            "confidence": found.confidence,
+            "how_to_read": found.how_to_read,
             "bar_chart": charts.emotion_mix_bars(summaries),
-            "timeline_chart": charts.headline_timeline(timeline, ads=ads, headline=headline),
-            "days_chart": charts.ad_upload_days(breakdown.ad_days, ads=ads),
+            "days_chart": charts.ad_upload_days(found.breakdown.ad_days, ads=found.ads),
             "positive_emotions": dashboards.POSITIVE_EMOTIONS,
             "negative_emotions": dashboards.NEGATIVE_EMOTIONS,
             "query": request.GET.urlencode(),
@@ -123,94 +100,30 @@ def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> H
     )
 
 
-def _norm_values(
-    faces: decisions.FacesScan, filters: DashboardFilters, headline: decisions.Headline
-) -> dict[int, float] | None:
-    """The campaign's own ads' values for the team norm, from the page's scan, unless the
-    page is narrowed by more than the minimum confidence (the norm is never narrowed)."""
-    narrowed = (filters.date_from, filters.date_to, filters.segment, filters.model_version)
-    return None if any(narrowed) else faces.norm_values(headline)
-
-
-@dataclass
-class _VersionNote:
-    ad_id: int
-    ad_name: str
-    shown: ModelVersion
-    active: ModelVersion | None
-
-    @property
-    def is_active(self) -> bool:
-        return self.active is not None and self.shown.pk == self.active.pk
-
-
-def _version_notes(*, ads: list[tuple[int, str]], filters: DashboardFilters) -> list[_VersionNote]:
-    """Which model version's results each ad shows, so the page can say so (and offer to
-    re-analyse with the active one)."""
-    active = model_version_active()
-    if filters.model_version is not None:
-        return [_VersionNote(pk, name, filters.model_version, active) for pk, name in ads]
-    versions = {
-        v.pk: v
-        for v in ModelVersion.objects.filter(pk__in=set((filters.ad_versions or {}).values()))
-    }
-    return [
-        _VersionNote(pk, name, versions[filters.ad_versions[pk]], active)
-        for pk, name in ads
-        if filters.ad_versions and pk in filters.ad_versions
-    ]
-
-
-@dataclass
-class _ConfidenceEffect:
-    kept_faces: int
-    all_faces: int
-    # ad name -> (positive share without the filter, with it), for ads it moves noticeably
-    moved: dict[str, tuple[float, float]]
-
-    @property
-    def kept_share(self) -> float:
-        return self.kept_faces / self.all_faces if self.all_faces else 0.0
-
-
-def _confidence_effect(
-    campaign: Campaign, filters: DashboardFilters, faces: decisions.FacesScan
-) -> _ConfidenceEffect | None:
-    """With a minimum confidence: how many faces it keeps and whose mix it moves."""
-    if filters.min_confidence <= 0:
-        return None
-    kept, everything = faces.ad_units(), faces.ad_units(before_confidence=True)
-    positive = decisions.HEADLINES["positive"]
-    moved = {}
-    names = dict(Ad.objects.filter(campaign=campaign).values_list("pk", "name"))
-    for ad_id, group in everything.items():
-        before = decisions.estimate_of(group, positive).value
-        after = decisions.estimate_of(kept.get(ad_id) or UnitCounts(CLASSES), positive).value
-        if abs(after - before) > CONFIDENCE_SHIFT_WARNING:
-            moved[names.get(ad_id, "?")] = (before, after)
-    return _ConfidenceEffect(
-        kept_faces=sum(u.faces for u in kept.values()),
-        all_faces=sum(u.faces for u in everything.values()),
-        moved=moved,
+@login_required
+@require_GET
+def campaign_dashboard_timeline(
+    request: AuthenticatedHttpRequest, campaign_id: int
+) -> HttpResponse:
+    """The dashboard's timeline and key moments under the page's filters (an HTML fragment
+    the page loads into its #timeline and #key-moments sections)."""
+    campaign, _, found = _campaign_results(request, campaign_id)
+    return render(
+        request,
+        "campaigns/dashboard_timeline.html",
+        {
+            "campaign": campaign,
+            "headline": found.headline,
+            "timeline": found.timeline,
+            "moments": found.moments,
+            "video_creatives": {
+                ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
+            },
+            "timeline_chart": charts.headline_timeline(
+                found.timeline, ads=found.ads, headline=found.headline
+            ),
+        },
     )
-
-
-def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
-    """The shown model's measured accuracy, for the panel that says what the figures are."""
-    model_version = filters.model_version or model_version_active()
-    if model_version is None:
-        return {}
-    report = model_version_report(model_version)
-    real = report.get("real_photos", {})
-    ours = real.get("reports", {}) if isinstance(real, dict) else {}
-    first = next(iter(ours.values()), None) if isinstance(ours, dict) else None
-    return {
-        "model_version": model_version,
-        "fer2013_accuracy": (model_version.metrics or {}).get("accuracy"),
-        "real_accuracy": first.get("accuracy") if isinstance(first, dict) else None,
-        "real_photos": first.get("photos") if isinstance(first, dict) else None,
-        "real_macro_f1": first.get("macro_f1") if isinstance(first, dict) else None,
-    }
 
 
 @login_required
@@ -273,12 +186,18 @@ def photo_detail(request: AuthenticatedHttpRequest, image_id: int) -> HttpRespon
 
 @login_required
 @require_GET
-def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> FileResponse:
-    """The stored photo, read through default_storage; private to the owning team."""
+def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponseBase:
+    """The stored photo, streamed from default_storage after the team check: the bucket or
+    folder is never public, and no storage URL reaches the browser."""
     image = scoping.image_get(user=request.user, image_id=image_id)
-    if not image.file or not default_storage.exists(image.file.name):
+    if not image.file:
         raise Http404("This photo is no longer stored.")
-    stored = default_storage.open(image.file.name, "rb")
+    try:
+        stored = default_storage.open(image.file.name, "rb")
+    except FileNotFoundError as exc:
+        raise Http404("This photo is no longer stored.") from exc
+    except STORE_ERRORS:
+        return _store_unreachable("photo")
     if image.file.name.endswith(".heic"):
         # Browsers do not show HEIC: send the upright photo as a JPEG of the same size.
         with stored:
@@ -293,7 +212,7 @@ def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> FileResponse
 def _export(
     request: HttpRequest, *, campaign: Campaign, ad: Ad | None = None, stem: str
 ) -> StreamingHttpResponse:
-    _, filters = _filters(request)
+    _, filters = _filters(request, campaign=campaign)
     filters = dashboards.with_ad_versions(
         filters, ad_ids=[ad.pk] if ad is not None else campaign.ads.values_list("pk", flat=True)
     )
@@ -379,10 +298,23 @@ def creative_frame(request: AuthenticatedHttpRequest, ad_id: int) -> HttpRespons
             frames = list(read_frames(handle, [seconds], max_side=480))
     except (OSError, VideoError) as exc:
         raise Http404("The creative's video cannot be read.") from exc
+    except STORE_ERRORS:
+        return _store_unreachable("creative")
     if not frames:
         raise Http404("The creative is shorter than that.")
     response = HttpResponse(pixels_as_jpeg(frames[0][1]), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+def _store_unreachable(what: str) -> HttpResponse:
+    """503: the file store failed (the file itself may well be there); retry shortly."""
+    response = HttpResponse(
+        f"The {what} cannot be shown just now: {STORE_UNREACHABLE}. Try again in a minute.",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "60"
     return response
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from campaigns.models import Ad, Campaign, Team
+from campaigns.models import CONFIDENCE_STEPS, Ad, Campaign, Team
 from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
 
@@ -103,6 +103,26 @@ class ReprocessForm(forms.Form):
     )
 
 
+class ConfidenceStepField(forms.TypedChoiceField):
+    """A minimum confidence, one of the tallies' steps (percent). "70", "70%" and the
+    fraction "0.7" (links from older pages) all mean 70%."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        choices = [(str(step), f"{step}%" if step else "none") for step in CONFIDENCE_STEPS]
+        super().__init__(choices=choices, coerce=int, **kwargs)
+
+    def to_python(self, value: Any) -> str:
+        text = str(value or "").strip().rstrip("%").strip()
+        if not text:
+            return ""
+        try:
+            number = float(text)
+        except ValueError:
+            return text  # not a number: refused as not one of the choices
+        percent = number * 100 if 0 < number <= 1 else number
+        return str(round(percent)) if abs(percent - round(percent)) < 1e-6 else text
+
+
 class DashboardFilterForm(forms.Form):
     date_from = forms.DateField(
         required=False, label="Uploaded from", widget=forms.DateInput(attrs={"type": "date"})
@@ -110,13 +130,10 @@ class DashboardFilterForm(forms.Form):
     date_to = forms.DateField(
         required=False, label="Uploaded to", widget=forms.DateInput(attrs={"type": "date"})
     )
-    min_confidence = forms.FloatField(
+    min_confidence = ConfidenceStepField(
         required=False,
-        min_value=0.0,
-        max_value=100.0,
-        label="Minimum confidence (%)",
-        help_text="0-100: only faces whose top emotion has at least this probability.",
-        widget=forms.NumberInput(attrs={"step": "5", "min": "0", "max": "100"}),
+        label="Minimum confidence",
+        help_text="Only faces whose top emotion has at least this probability.",
     )
     model_version = forms.ModelChoiceField(
         queryset=ModelVersion.objects.all(),
@@ -170,14 +187,13 @@ class DashboardFilterForm(forms.Form):
         Without a chosen version, each ad shows its own newest results (see
         `selectors.dashboards.with_ad_versions`)."""
         data = self.cleaned_data if self.is_valid() else {}
-        confidence = data.get("min_confidence") or 0.0
+        confidence = data.get("min_confidence") or 0
         segment = data.get("segment") or ""
         name, _, value = segment.partition("=")
         return DashboardFilters(
             model_version=data.get("model_version"),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
-            # A percentage; 0-1 is read as the fraction it is (links from older pages).
-            min_confidence=confidence / 100 if confidence > 1 else confidence,
+            min_confidence=confidence / 100,
             segment=(name, value) if name and value else None,
         )

@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest
 from kombu import Connection
 
+from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.selectors import model_version_active
 
 BROKER_TIMEOUT_S = 2
@@ -71,7 +72,12 @@ def model_check() -> Check:
         return Check(
             False, "no active model version: run `manage.py register_model DIR --activate`"
         )
-    if not default_storage.exists(model_version.artifact + "model.json"):
+    unreachable: tuple[type[Exception], ...] = (OSError, *STORE_ERRORS)
+    try:
+        present = default_storage.exists(model_version.artifact + "model.json")
+    except unreachable as exc:
+        return Check(False, f"{STORE_UNREACHABLE}: {type(exc).__name__}")
+    if not present:
         return Check(False, f"{model_version} has no model.json at {model_version.artifact}")
     return Check(True, f"{model_version.name} {model_version.version}")
 

@@ -432,3 +432,72 @@ class Face(models.Model):
     def probabilities(self) -> dict[str, float]:
         """Class name -> probability, in the canonical order."""
         return {name: getattr(self, f"prob_{name}") for name in CLASSES}
+
+
+# Minimum confidences (percent of the top class probability) the dashboards filter by: the
+# tallies below keep counts at each, so any of them is answered without reading faces.
+CONFIDENCE_STEPS: tuple[int, ...] = (0, 40, 50, 60, 70, 80, 90)
+# A tally's `viewer_key` for the faces of no known viewer (viewer ids start at 1).
+NO_VIEWER_KEY = 0
+
+
+def tally_count_field(label: str, step: int) -> str:
+    """The tally column of faces labelled `label` whose confidence is at least `step`%."""
+    return f"faces_{label}_{step}"
+
+
+def tally_confidence_field(step: int) -> str:
+    """The tally column summing the confidence of the faces at least `step`% confident."""
+    return f"confidence_sum_{step}"
+
+
+class Tally(models.Model):
+    """Face counts kept in step with the faces (`campaigns.services.tallies`), so dashboards
+    and summaries read a few rows per viewer instead of every face: per upload, model
+    version and viewer (`viewer_key` 0: faces of no known viewer), each label's faces at
+    each confidence step, and their summed confidence."""
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        "inference.ModelVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    viewer_key = models.BigIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"tally of upload {self.batch_id}, viewer {self.viewer_key or 'unknown'}"
+
+
+for _step in CONFIDENCE_STEPS:
+    for _label in CLASSES:
+        Tally.add_to_class(tally_count_field(_label, _step), models.IntegerField(default=0))
+    Tally.add_to_class(tally_confidence_field(_step), models.FloatField(default=0.0))
+
+
+class ViewerTally(Tally):
+    """Per (upload, model version, viewer): what the verdict, segments, norms and the per-ad
+    summaries sum."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "model_version", "viewer_key"], name="viewer_tally_key"
+            )
+        ]
+
+
+class SecondTally(Tally):
+    """Per (upload, model version, viewer, second of the ad): what the timeline and its key
+    moments sum. Only faces of photos and frames with an offset."""
+
+    second = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["batch", "model_version", "viewer_key", "second"],
+                name="second_tally_key",
+            )
+        ]

@@ -10,6 +10,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from campaigns.services import batches, extraction, images, retention
+from campaigns.storage import StoreUnreachable
 
 # Database hiccups pass; everything else is a bug or bad input that a retry would repeat.
 _TRANSIENT = extraction.TRANSIENT_ERRORS
@@ -32,7 +33,9 @@ def batch_extract_task(batch_id: int) -> None:
 
 @shared_task(
     bind=True,
-    autoretry_for=_TRANSIENT,
+    # A store outage gives the chunk's claims back (StoreUnreachable): retried for minutes;
+    # past that the photos stay pending and the sweeper re-sends them.
+    autoretry_for=(*_TRANSIENT, StoreUnreachable),
     retry_backoff=True,
     retry_backoff_max=60,
     max_retries=8,

@@ -20,6 +20,11 @@ urlpatterns = [
         name="campaign_dashboard",
     ),
     path(
+        "campaigns/<int:campaign_id>/dashboard/timeline/",
+        dashboard_views.campaign_dashboard_timeline,
+        name="campaign_dashboard_timeline",
+    ),
+    path(
         "campaigns/<int:campaign_id>/export.csv",
         dashboard_views.campaign_export,
         name="campaign_export",

@@ -71,8 +71,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "campaigns",
     "inference",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +174,7 @@ STATICFILES_FINDERS = [
 ]
 MEDIA_URL = "media/"
 MEDIA_ROOT = _env_path("MEDIA_ROOT", VAR_DIR / "media")
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
@@ -186,6 +190,53 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 # Most loose photos in one upload (more go in a ZIP); Django's own default is 100.
 DATA_UPLOAD_MAX_NUMBER_FILES = _env_int("UPLOAD_MAX_PHOTOS", 1000)
+
+# Object storage: with S3_BUCKET set every file (uploads, photos, videos, model artifacts) lives
+# in that private bucket of any S3-compatible store, so web and workers need no shared folder.
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+if S3_BUCKET:
+    from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config as BotoConfig
+
+    _S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL") or None
+    _S3_TRANSFER = TransferConfig(
+        multipart_threshold=8 * 1024**2, multipart_chunksize=8 * 1024**2, max_concurrency=4
+    )
+    # Parts of a stream that s3transfer reads ahead into memory (10 by default: 80 MiB).
+    _S3_TRANSFER.max_in_memory_upload_chunks = 4
+    _S3_TRANSFER.max_in_memory_download_chunks = 4
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": _S3_ENDPOINT_URL,
+            "region_name": os.environ.get("S3_REGION") or "us-east-1",
+            # None: boto3's own chain (an instance role, ~/.aws) finds the credentials.
+            "access_key": os.environ.get("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY") or None,
+            # Private objects: the browser gets photos only through the team-checked views.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            # Unique names as on a local disk: two ads' creatives "spot.mp4" never overwrite.
+            "file_overwrite": False,
+            # A file read back (an archive, a video) spills to a temporary file past this size.
+            "max_memory_size": FILE_UPLOAD_MAX_MEMORY_SIZE,
+            "client_config": BotoConfig(
+                signature_version="s3v4",
+                # MinIO and most self-hosted stores want path-style URLs (host/bucket/key).
+                s3={
+                    "addressing_style": os.environ.get("S3_ADDRESSING_STYLE")
+                    or ("path" if _S3_ENDPOINT_URL else "virtual")
+                },
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"mode": "standard", "max_attempts": 3},
+            ),
+            # Uploads go in 8 MiB parts, 4 at a time: a 2 GB ZIP never sits in memory.
+            "transfer_config": _S3_TRANSFER,
+        },
+    }
 
 # Celery: the broker is the only shared state between web and workers (no result backend).
 _BROKER_DIR = VAR_DIR / "broker"
@@ -209,6 +260,19 @@ FER_DATA_DIR = _env_path("FER_DATA_DIR", BASE_DIR.parent / "shared" / "datasets"
 SHIPPED_MODEL_DIR = _env_path("SHIPPED_MODEL_DIR", ml.SHIPPED_MODEL_DIR)
 MODEL_CACHE_DIR = _env_path("MODEL_CACHE_DIR", VAR_DIR / "model-cache")
 INFERENCE_BATCH_SIZE = _env_int("INFERENCE_BATCH_SIZE", 64)
+# Feeder threads per inference worker process (inference/pipeline.py) that decode and detect
+# while the classifier runs; 0 analyses a chunk's photos one after another, as before.
+INFERENCE_DECODE_THREADS = _env_int(
+    "INFERENCE_DECODE_THREADS",
+    len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+)
+# Longest a face waits (ms) for its classifier batch to fill while photos are still coming.
+INFERENCE_BATCH_WAIT_MS = _env_int("INFERENCE_BATCH_WAIT_MS", 500)
+if INFERENCE_BATCH_SIZE < 1 or INFERENCE_DECODE_THREADS < 0 or INFERENCE_BATCH_WAIT_MS < 0:
+    raise ImproperlyConfigured(
+        "INFERENCE_BATCH_SIZE must be at least 1, INFERENCE_DECODE_THREADS and "
+        "INFERENCE_BATCH_WAIT_MS at least 0"
+    )
 # Compute precision of the classifier (ml/precision.py): "auto" is bfloat16 on CPUs with
 # native bfloat16 (AMX, AVX512-BF16), about twice as fast there, and float32 elsewhere.
 INFERENCE_PRECISION = os.environ.get("INFERENCE_PRECISION", "auto").strip().lower() or "auto"
@@ -278,6 +342,46 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 # /healthz answers a bare {"ok": ...} to everyone (load balancers); its details (database
 # vendor, broker, errors) only to staff or to a request bearing this token.
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
+
+# REST API (api/): bearer tokens per user and team, or the browser's session; JSON only;
+# API_RATE_LIMIT requests per token (per user for a session), e.g. 600/minute or 20/second.
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
+# A token's last-used time is written at most this often.
+API_TOKEN_TOUCH_SECONDS = _env_int("API_TOKEN_TOUCH_SECONDS", 60)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First: its WWW-Authenticate makes a missing or bad token a 401 (not a 403).
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiTokenRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exceptions.api_exception_handler",
+    # Formats are chosen with the Accept header only (no ?format=).
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "FER analytics API",
+    "DESCRIPTION": "Push reaction photos and videos, pull the dashboard's results. Send an API "
+    "token as `Authorization: Bearer <token>`; it reaches one team's data.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Swagger UI and Redoc from the installed drf-spectacular-sidecar: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.error_responses",
+    ],
+}
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)

@@ -16,5 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
+    path("", include("api.urls")),
     path("", include("campaigns.urls")),
 ]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import cv2
@@ -23,11 +25,14 @@ from .decoding import (
     source_name,
 )
 from .detection import DEFAULT_DETECTOR, DetectedFace, FaceDetector, get_detector
+from .pipeline import Classified, FeederJob, Pipeline, pipeline_use
 
 # Photos are shrunk to this longest side before detection; boxes are mapped back.
 DEFAULT_DETECT_MAX_SIDE = 1024
 # Faces narrower than this (in original pixels) are too small to read an expression from.
 DEFAULT_MIN_FACE_SIZE = 24
+# Longest a face waits for its batch to fill while other photos are still being prepared.
+DEFAULT_BATCH_WAIT_MS = 500.0
 
 
 @dataclass
@@ -64,20 +69,38 @@ class ImageResult:
 
 @dataclass
 class StageTimings:
-    """Seconds spent per stage, summed over calls (the bench reads them)."""
+    """Seconds spent per stage, summed over calls and over feeder threads (the bench reads
+    them); `classify_wait` is wall time a call waited for the classifier after its last photo
+    was prepared."""
 
     decode: float = 0.0
     detect: float = 0.0
+    preprocess: float = 0.0
     classify: float = 0.0
+    classify_wait: float = 0.0
     images: int = 0
     faces: int = 0
 
+    def add(self, other: StageTimings) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 @dataclass
-class _Pending:
+class _Prepared:
+    """A photo decoded, its faces found and cropped into the classifier's input batch."""
+
     result: ImageResult
     faces: list[DetectedFace]
     batch: np.ndarray
+    timings: StageTimings
+
+
+@dataclass(frozen=True)
+class _Options:
+    detect_max_side: int
+    min_face_size: int
+    max_pixels: int
 
 
 def analyze_images(
@@ -90,11 +113,19 @@ def analyze_images(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     batch_size: int | None = None,
     timings: StageTimings | None = None,
+    decode_threads: int = 0,
+    batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
+    timeout: float | None = None,
 ) -> list[ImageResult]:
     """Decode, detect, crop and classify every face of every photo, in input order.
 
     A photo that cannot be decoded gets `error` set and no faces; the others are unaffected.
-    The faces of all photos go through the classifier together, `batch_size` at a time.
+    With `decode_threads` 0 the photos are prepared one after another in the calling thread
+    and their faces go through the classifier together, `batch_size` at a time. With 1 or
+    more, the process's pipeline (`inference.pipeline`) prepares them on that many feeder
+    threads while its classifier thread runs batches of up to `batch_size` faces gathered
+    across the photos of every call in flight, waiting at most `batch_wait_ms` for a batch
+    to fill; `timeout` bounds the call's wait for it (`TimeoutError`).
     """
     if isinstance(detector, str):
         detector = get_detector(detector)
@@ -103,54 +134,138 @@ def analyze_images(
     elif not isinstance(classifier, EmotionClassifier):
         classifier = get_classifier(classifier)
     timings = timings if timings is not None else StageTimings()
-
-    pending = []
-    for index, source in enumerate(sources):
-        result = ImageResult(source=source_name(source, index))
+    options = _Options(detect_max_side, min_face_size, max_pixels)
+    if decode_threads < 1:
+        prepared = [
+            _prepare(source, index, detector, classifier, options)
+            for index, source in enumerate(sources)
+        ]
         started = time.perf_counter()
-        try:
-            image = decode_image(source, max_pixels=max_pixels, min_side=detect_max_side)
-        except ImageDecodeError as exc:
-            result.error = str(exc)
-            pending.append(_Pending(result, [], _empty_batch(classifier)))
-            continue
-        finally:
-            timings.decode += time.perf_counter() - started
-        result.width, result.height = image.width, image.height
-        started = time.perf_counter()
-        faces = _detect_in_original(image, detector, detect_max_side, min_face_size)
-        timings.detect += time.perf_counter() - started
-        started = time.perf_counter()
-        crops = [_crop(image, face, classifier.spec) for face in faces]
-        batch = preprocess_faces(crops, classifier.spec) if crops else _empty_batch(classifier)
+        all_faces = np.concatenate([_empty_batch(classifier)] + [p.batch for p in prepared])
+        probabilities = classifier.predict_preprocessed(all_faces, batch_size=batch_size)
         timings.classify += time.perf_counter() - started
-        pending.append(_Pending(result, faces, batch))
+        offset = 0
+        for item in prepared:
+            _attach(item, probabilities[offset : offset + len(item.faces)])
+            offset += len(item.faces)
+    else:
+        with pipeline_use(
+            detector=detector,
+            classifier=classifier,
+            decode_threads=decode_threads,
+            batch_size=batch_size or classifier.batch_size,
+            batch_wait_ms=batch_wait_ms,
+        ) as pipeline:
+            prepared = _analyze_pipelined(sources, pipeline, options, timings, timeout)
+    for item in prepared:
+        timings.add(item.timings)
+    timings.images += len(prepared)
+    timings.faces += sum(len(item.result.faces) for item in prepared)
+    return [item.result for item in prepared]
 
+
+def _analyze_pipelined(
+    sources: Sequence[ImageSource],
+    pipeline: Pipeline,
+    options: _Options,
+    timings: StageTimings,
+    timeout: float | None,
+) -> list[_Prepared]:
+    """Hand every photo to the feeders, their faces to the batcher; wait for all of them."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    cancelled = threading.Event()
+    jobs: list[Future[tuple[_Prepared, Future[Classified]]]] = []
+
+    def job(
+        source: ImageSource, index: int, done: Future[tuple[_Prepared, Future[Classified]]]
+    ) -> FeederJob:
+        def run(detector: FaceDetector) -> None:
+            if cancelled.is_set():
+                done.cancel()
+                return
+            try:
+                item = _prepare(source, index, detector, pipeline.classifier, options)
+                done.set_result((item, pipeline.batcher.submit(item.batch)))
+            except Exception as exc:  # a bug, not a bad photo: the call raises it
+                done.set_exception(exc)
+
+        return run
+
+    try:
+        with pipeline.batcher.feeding():
+            for index, source in enumerate(sources):
+                future: Future[tuple[_Prepared, Future[Classified]]] = Future()
+                jobs.append(future)
+                pipeline.feeders.put(job(source, index, future))
+            handed = [future.result(timeout=_left(deadline)) for future in jobs]
+        started = time.perf_counter()
+        prepared = []
+        for item, classified in handed:
+            outcome = classified.result(timeout=_left(deadline))
+            item.timings.classify += outcome.seconds
+            _attach(item, outcome.probabilities)
+            prepared.append(item)
+        timings.classify_wait += time.perf_counter() - started
+        return prepared
+    except TimeoutError:  # concurrent.futures' own is this one since Python 3.11
+        raise TimeoutError(
+            f"the inference pipeline did not analyse {len(sources)} photos in {timeout:g} s"
+        ) from None
+    finally:
+        # Photos not started yet are skipped when this call gave up (an error, a time limit).
+        cancelled.set()
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _prepare(
+    source: ImageSource,
+    index: int,
+    detector: FaceDetector,
+    classifier: EmotionClassifier,
+    options: _Options,
+) -> _Prepared:
+    """Decode one photo, find its faces and crop them into the classifier's input."""
+    result = ImageResult(source=source_name(source, index))
+    timings = StageTimings()
     started = time.perf_counter()
-    all_faces = np.concatenate([_empty_batch(classifier)] + [item.batch for item in pending])
-    probabilities = classifier.predict_preprocessed(all_faces, batch_size=batch_size)
-    timings.classify += time.perf_counter() - started
+    try:
+        image = decode_image(
+            source, max_pixels=options.max_pixels, min_side=options.detect_max_side
+        )
+    except ImageDecodeError as exc:
+        result.error = str(exc)
+        return _Prepared(result, [], _empty_batch(classifier), timings)
+    finally:
+        timings.decode += time.perf_counter() - started
+    result.width, result.height = image.width, image.height
+    started = time.perf_counter()
+    faces = _detect_in_original(image, detector, options.detect_max_side, options.min_face_size)
+    timings.detect += time.perf_counter() - started
+    started = time.perf_counter()
+    crops = [_crop(image, face, classifier.spec) for face in faces]
+    batch = preprocess_faces(crops, classifier.spec) if crops else _empty_batch(classifier)
+    timings.preprocess += time.perf_counter() - started
+    return _Prepared(result, faces, batch, timings)
 
-    offset = 0
-    for item in pending:
-        for face in item.faces:
-            x, y, w, h = face.box
-            row = probabilities[offset]
-            offset += 1
-            item.result.faces.append(
-                FaceResult(
-                    x=x,
-                    y=y,
-                    w=w,
-                    h=h,
-                    score=face.score,
-                    label=CLASSES[int(np.argmax(row))],
-                    probabilities={name: float(p) for name, p in zip(CLASSES, row, strict=True)},
-                )
+
+def _attach(item: _Prepared, probabilities: np.ndarray) -> None:
+    """The photo's faces: each box with its row of probabilities, in box order."""
+    for face, row in zip(item.faces, probabilities, strict=True):
+        x, y, w, h = face.box
+        item.result.faces.append(
+            FaceResult(
+                x=x,
+                y=y,
+                w=w,
+                h=h,
+                score=face.score,
+                label=CLASSES[int(np.argmax(row))],
+                probabilities={name: float(p) for name, p in zip(CLASSES, row, strict=True)},
             )
-    timings.images += len(pending)
-    timings.faces += offset
-    return [item.result for item in pending]
+        )
 
 
 def _empty_batch(classifier: EmotionClassifier) -> np.ndarray:

@@ -17,6 +17,7 @@ from campaigns.models import (
     UploadBatch,
 )
 from campaigns.services import teams
+from campaigns.services.tallies import tallies_tracking
 from inference.models import ModelVersion
 from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata
@@ -68,17 +69,20 @@ def model_version_create(*, name: str = "fer-cnn", version: str | None = None) -
 
 def face_create(*, image: ReactionImage, model_version: ModelVersion, label: str = "happy") -> Face:
     probabilities = {f"prob_{name}": (0.94 if name == label else 0.01) for name in CLASSES}
-    return Face.objects.create(
-        image=image,
-        x=10,
-        y=20,
-        w=64,
-        h=64,
-        detector_score=0.9,
-        label=label,
-        model_version=model_version,
-        **probabilities,
-    )
+    # as the pipeline writes faces: the dashboards' tallies follow
+    with tallies_tracking(image_ids=[image.pk], model_version_id=model_version.pk):
+        face = Face.objects.create(
+            image=image,
+            x=10,
+            y=20,
+            w=64,
+            h=64,
+            detector_score=0.9,
+            label=label,
+            model_version=model_version,
+            **probabilities,
+        )
+    return face
 
 
 def artifact_dir_create(

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import io
 import os
+import runpy
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -145,9 +149,12 @@ def worker_start(tmp_path, settings) -> Iterator[Callable[..., Worker]]:
     """Start real `celery worker` processes (both queues, beat embedded) on the test database."""
     started: list[Worker] = []
 
-    def start(*, beat: bool = True, **env_overrides: str) -> Worker:
+    def start(
+        *, beat: bool = True, pool: str = "prefork", concurrency: int = 1, **env_overrides: str
+    ) -> Worker:
         """A worker with the sweeper's beat embedded, or without it (`beat=False`: lost work
-        then comes back only through redelivery, never through the sweeper)."""
+        then comes back only through redelivery, never through the sweeper); one prefork
+        process unless told otherwise."""
         log = tmp_path / f"worker-{len(started) + 1}.log"
         env = {
             **os.environ,
@@ -164,7 +171,7 @@ def worker_start(tmp_path, settings) -> Iterator[Callable[..., Worker]]:
         }
         command = [
             sys.executable, "-m", "celery", "-A", "fer_site", "worker",
-            "--queues", "ingest,inference", "--pool", "prefork", "--concurrency", "1",
+            "--queues", "ingest,inference", "--pool", pool, "--concurrency", str(concurrency),
             "--without-gossip", "--without-mingle", "--loglevel", "INFO",
         ]  # fmt: skip
         if beat:
@@ -203,3 +210,106 @@ def batch_wait(
         time.sleep(0.3)
     logs = "\n\n".join(f"--- {w.log.name}\n{w.log.read_text()[-6000:]}" for w in workers)
     pytest.fail(f"batch {batch.pk} stuck in {batch.status} after {timeout}s\n{logs}")
+
+
+@dataclass
+class S3Store:
+    """A real S3 HTTP API (moto's server, in this process) on a loopback port, with one
+    bucket; `default_storage` of the test points at it, and `env()` points a worker there."""
+
+    endpoint: str
+    bucket: str
+    port: int
+    server: Any = None
+
+    def env(self) -> dict[str, str]:
+        """The environment that selects this bucket (fer_site/settings.py reads it)."""
+        return {
+            "S3_BUCKET": self.bucket,
+            "S3_ENDPOINT_URL": self.endpoint,
+            "S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "test-key",
+            "AWS_SECRET_ACCESS_KEY": "test-secret",
+        }
+
+    def client(self) -> Any:
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test-key",
+            aws_secret_access_key="test-secret",
+        )
+
+    def object_names(self, prefix: str = "") -> list[str]:
+        """Every object key in the bucket under `prefix`, read over the S3 API."""
+        pages = (
+            self.client()
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=self.bucket, Prefix=prefix)
+        )
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", ()))
+
+    def start(self) -> None:
+        """(Re)start the server on the same port; the buckets and objects are still there."""
+        from moto.server import ThreadedMotoServer
+
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        self.server.start()
+
+    def stop(self) -> None:
+        """The store goes away: connections to the port are refused until `start`."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def storages_from_env(env: dict[str, str]) -> dict[str, Any]:
+    """STORAGES exactly as fer_site/settings.py builds it from `env`."""
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(Path(__file__).resolve().parent.parent / "fer_site/settings.py"))
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return dict(conf["STORAGES"])
+
+
+@pytest.fixture
+def s3_store(settings) -> Iterator[S3Store]:
+    """moto's S3 server on a free loopback port, a fresh private bucket, and the test's
+    default_storage on it (the same settings a worker gets from `S3Store.env()`)."""
+    import logging
+
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.WARNING)  # one access-log line per request otherwise
+    port = free_port()
+    store = S3Store(
+        endpoint=f"http://127.0.0.1:{port}", bucket=f"fer-{uuid.uuid4().hex[:12]}", port=port
+    )
+    store.start()
+    store.client().create_bucket(Bucket=store.bucket)
+    settings.STORAGES = storages_from_env(store.env())
+    yield store
+    if store.server is None:
+        store.start()
+    # The server keeps its objects in this process's memory: drop them with the bucket.
+    client = store.client()
+    for key in store.object_names():
+        client.delete_object(Bucket=store.bucket, Key=key)
+    client.delete_bucket(Bucket=store.bucket)
+    store.stop()
+    werkzeug_log.setLevel(level)

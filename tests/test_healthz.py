@@ -68,3 +68,21 @@ def test_healthz_is_red_when_the_active_models_files_are_gone(client, active_mod
     # then the model check fails
     assert response.status_code == 503
     assert response.json()["model"]["ok"] is False
+
+
+def test_healthz_says_the_file_store_cannot_be_reached_when_it_is_down(client, s3_store, tmp_path):
+    # given an active model in an S3 bucket, then the store goes away
+    model_version_register(
+        source_dir=factories.artifact_dir_create(tmp_path / "artifact"), activate=True
+    )
+    s3_store.stop()
+    try:
+        # when /healthz is asked
+        response = _health(client)
+    finally:
+        s3_store.start()
+    # then it answers (not a server error), not ok, and names the store
+    body = response.json()
+    assert response.status_code == 503, body
+    assert body["model"]["ok"] is False
+    assert body["model"]["detail"].startswith("the file store could not be reached")

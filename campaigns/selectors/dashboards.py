@@ -11,16 +11,21 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
 
 from campaigns.models import (
+    CONFIDENCE_STEPS,
     PROB_FIELDS,
     Face,
     ReactionImage,
+    SecondTally,
     UploadBatch,
+    ViewerAttribute,
+    ViewerTally,
 )
 from campaigns.selectors.scoping import scoped_to_user
 from campaigns.stats import UnitCounts, group_estimate
@@ -125,6 +130,24 @@ def batch_queryset(*, filters: DashboardFilters, **scope: object) -> QuerySet[Up
     return batches
 
 
+def _version_condition(
+    uploads: list[tuple[int, int]], filters: DashboardFilters, *, batch_field: str
+) -> Q | None:
+    """The rows of the filters' model version(s): one for every ad, or each ad its own."""
+    if filters.model_version is not None:
+        return Q(model_version_id=filters.model_version.pk)
+    if filters.ad_versions is None:
+        return None
+    by_version: dict[int, list[int]] = defaultdict(list)
+    for pk, ad_id in uploads:
+        if ad_id in filters.ad_versions:
+            by_version[filters.ad_versions[ad_id]].append(pk)
+    condition = Q(pk__in=[])
+    for version_id, batch_ids in by_version.items():
+        condition |= Q(**{f"{batch_field}__in": batch_ids}, model_version_id=version_id)
+    return condition
+
+
 def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
     """Faces of the uploads under `batch_scope` matching `filters`.
 
@@ -134,17 +157,9 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
     """
     uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
     faces = Face.objects.filter(image__batch_id__in=[pk for pk, _ in uploads])
-    if filters.model_version is not None:
-        faces = faces.filter(model_version=filters.model_version)
-    elif filters.ad_versions is not None:
-        by_version: dict[int, list[int]] = defaultdict(list)
-        for pk, ad_id in uploads:
-            if ad_id in filters.ad_versions:
-                by_version[filters.ad_versions[ad_id]].append(pk)
-        version_of = Q(pk__in=[])
-        for version_id, batch_ids in by_version.items():
-            version_of |= Q(image__batch_id__in=batch_ids, model_version_id=version_id)
-        faces = faces.filter(version_of)
+    version = _version_condition(uploads, filters, batch_field="image__batch_id")
+    if version is not None:
+        faces = faces.filter(version)
     if filters.segment is not None:
         name, value = filters.segment
         faces = faces.filter(
@@ -155,6 +170,36 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
             confidence__gte=filters.min_confidence
         )
     return faces
+
+
+TallyModel = TypeVar("TallyModel", ViewerTally, SecondTally)
+
+
+def tally_queryset(
+    tally: type[TallyModel], *, filters: DashboardFilters, **batch_scope: object
+) -> QuerySet[TallyModel]:
+    """The tally rows of the uploads under `batch_scope` matching `filters`, all but the
+    minimum confidence (a tally holds every confidence step: the caller picks its columns,
+    see `confidence_step`)."""
+    uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
+    rows = tally.objects.filter(batch_id__in=[pk for pk, _ in uploads])
+    version = _version_condition(uploads, filters, batch_field="batch_id")
+    if version is not None:
+        rows = rows.filter(version)
+    if filters.segment is not None:
+        name, value = filters.segment
+        viewers = ViewerAttribute.objects.filter(name=name, value=value).values("viewer_id")
+        rows = rows.filter(viewer_key__in=viewers)
+    return rows
+
+
+def confidence_step(min_confidence: float) -> int:
+    """The tally step (percent) of a minimum confidence; ValueError for one between steps."""
+    step = round(min_confidence * 100)
+    if step not in CONFIDENCE_STEPS or abs(step - min_confidence * 100) > 1e-6:
+        steps = ", ".join(f"{s}%" for s in CONFIDENCE_STEPS)
+        raise ValueError(f"A minimum confidence is one of {steps}; got {min_confidence:.0%}.")
+    return step
 
 
 @dataclass

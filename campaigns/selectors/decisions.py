@@ -15,16 +15,25 @@ import datetime as dt
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Aggregate, Count, FloatField, Q, Sum, Value
-from django.db.models.functions import Coalesce, Floor
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from campaigns.models import Ad, Campaign, ViewerAttribute
+from campaigns.models import (
+    NO_VIEWER_KEY,
+    Ad,
+    Campaign,
+    SecondTally,
+    ViewerAttribute,
+    ViewerTally,
+    tally_confidence_field,
+    tally_count_field,
+)
 from campaigns.selectors.dashboards import (
     NEGATIVE_EMOTIONS,
     POSITIVE_EMOTIONS,
@@ -33,8 +42,8 @@ from campaigns.selectors.dashboards import (
     DashboardFilters,
     ad_model_versions,
     batch_queryset,
-    face_confidence,
-    face_queryset,
+    confidence_step,
+    tally_queryset,
 )
 from campaigns.stats import (
     Estimate,
@@ -109,24 +118,26 @@ def estimate_of(units: UnitCounts, headline: Headline) -> Estimate:
 
 @dataclass
 class FacesScan:
-    """A campaign's (or an ad's) faces counted per (upload, viewer, second of the ad) and
-    label, in one grouped query: the verdict, timeline, segments, per-ad summaries and the
-    confidence filter's effect are all sums of these rows (viewer-seconds, not faces).
+    """A campaign's (or an ad's) faces counted per (upload, viewer) and label, read from the
+    viewer tallies (a row per viewer however many faces): the verdict, segments, per-ad
+    summaries, norms and the confidence filter's effect are sums of these rows. The
+    timeline reads the second tallies when asked (`timelines`).
 
-    Rows without a viewer hold the faces of no known viewer; rows without a second hold the
-    faces of photos with no offset. `counts` are the faces the filters keep; `all_counts`
-    the same rows before the minimum confidence (equal to `counts` without one).
+    Rows of no known viewer (NO_VIEWER) hold those faces of one upload together.
+    `counts` are the faces the filters keep; `all_counts` the same rows before the minimum
+    confidence (equal to `counts` without one).
     """
 
     ad_ids: np.ndarray
     batch_ids: np.ndarray
-    viewer_ids: np.ndarray  # NO_VIEWER where none is known
-    seconds: np.ndarray  # NO_SECOND where the photo has no offset
+    viewer_ids: np.ndarray
     counts: np.ndarray  # rows x CLASSES
     all_counts: np.ndarray
     confidence_sums: np.ndarray
     # upload id -> (ad id, upload day, photos analysed), every upload in the filters' dates
     uploads: dict[int, tuple[int, dt.date, int]]
+    filters: DashboardFilters
+    batch_scope: dict[str, object]
     _ad_units: dict[bool, dict[int, UnitCounts]] = field(default_factory=dict, repr=False)
 
     def ad_units(self, *, before_confidence: bool = False) -> dict[int, UnitCounts]:
@@ -173,19 +184,30 @@ class FacesScan:
             ad_days={ad_id: sorted(by_day.items()) for ad_id, by_day in ad_days.items()},
         )
 
+    def has_timeline(self) -> bool:
+        return tally_queryset(SecondTally, filters=self.filters, **self.batch_scope).exists()
+
     def timelines(self) -> Timelines:
         """Each ad's faces that have an offset, in bins of the ad's seconds."""
-        timed = (self.seconds != NO_SECOND) & (self.counts.sum(axis=1) > 0)
-        if not timed.any():
+        step = confidence_step(self.filters.min_confidence)
+        rows = _fetch(
+            tally_queryset(SecondTally, filters=self.filters, **self.batch_scope),
+            ["batch_id", "viewer_key", "second", *_count_fields(step)],
+        )
+        rows = rows[rows[:, 3:].sum(axis=1) > 0]
+        if not len(rows):
             return Timelines(width=TIMELINE_WIDTHS[0], bins={})
-        ads, seconds = self.ad_ids[timed], self.seconds[timed].astype(np.int64)
-        viewers, counts = self.viewer_ids[timed], self.counts[timed]
+        ads = np.array([self.uploads[b][0] for b in rows[:, 0].astype(np.int64).tolist()])
+        viewers, seconds = rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64)
+        counts = rows[:, 3:]
         # Units per (ad, second): distinct viewers (a viewer has one row per upload and
         # second) plus the faces of no known viewer.
         ad_seconds = ads * SECONDS_KEY + seconds
         known = viewers != NO_VIEWER
-        distinct = np.unique(np.stack([ad_seconds[known], viewers[known]], axis=1), axis=0)
-        keys, viewer_units = np.unique(distinct[:, 0], return_counts=True)
+        keys, position = np.unique(ad_seconds[known], return_inverse=True)
+        # (ad second, viewer) as one integer, so one 1-D unique finds the distinct pairs
+        pairs = np.unique(position * (int(viewers.max()) + 1) + viewers[known])
+        viewer_units = np.bincount(pairs // (int(viewers.max()) + 1), minlength=len(keys))
         units: dict[tuple[int, int], int] = defaultdict(int)
         for key, n in zip(keys.tolist(), viewer_units.tolist(), strict=True):
             units[divmod(key, SECONDS_KEY)] += n
@@ -194,58 +216,48 @@ class FacesScan:
             units[divmod(key, SECONDS_KEY)] += n
         width = _width(units)
         bins: dict[int, list[TimelineBin]] = defaultdict(list)
-        for value, rows in _groups(ads * SECONDS_KEY + seconds // width):
-            ad_id, index = divmod(value, SECONDS_KEY)
+        for value, group in _groups(ads * SECONDS_KEY + seconds // width):
+            ad_id, index = divmod(int(value), SECONDS_KEY)
             bins[ad_id].append(
-                TimelineBin(index * width, (index + 1) * width, _units(viewers[rows], counts[rows]))
+                TimelineBin(
+                    index * width, (index + 1) * width, _units(viewers[group], counts[group])
+                )
             )
         return Timelines(width=width, bins=dict(bins))
 
 
-NO_VIEWER = -1
-NO_SECOND = -1
+NO_VIEWER = NO_VIEWER_KEY
 # (ad id, second) packed in one integer key; an ad is at most this many seconds long.
 SECONDS_KEY = 10_000_000
 
 
-def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan:
-    """Scan the faces of the uploads under `batch_scope` (ad__campaign=c, or ad=a) once."""
-    faces = face_queryset(filters=replace(filters, min_confidence=0.0), **batch_scope)
-    kept = Q()
-    if filters.min_confidence > 0:
-        faces = faces.alias(confidence=face_confidence())
-        kept = Q(confidence__gte=filters.min_confidence)
-    columns: dict[str, Aggregate] = {
-        f"n_{label}": Count("id", filter=Q(label=label) & kept) for label in CLASSES
-    }
-    if filters.min_confidence > 0:
-        columns |= {f"all_{label}": Count("id", filter=Q(label=label)) for label in CLASSES}
-    columns["confidence_sum"] = Sum(face_confidence(), filter=kept or None)
-    keys = ("image__batch_id", "viewer", "second")
-    grouped = (
-        faces.annotate(
-            viewer=Coalesce("image__viewer_id", Value(NO_VIEWER)),
-            second=Coalesce(
-                Floor("image__offset_seconds"), Value(float(NO_SECOND)), output_field=FloatField()
-            ),
-        )
-        .values(*keys)
-        .annotate(**columns)
-        .order_by()
-        .values_list(*keys, *columns)
-    )
-    # Tens of thousands of rows of plain numbers: read them with the cursor, skipping the
-    # ORM's per-value converters (a third of the page's time at 200,000 faces).
+def _count_fields(step: int) -> list[str]:
+    return [tally_count_field(label, step) for label in CLASSES]
+
+
+def _fetch(rows: QuerySet[Any], columns: list[str]) -> np.ndarray:
+    """The rows' columns as a float array. Tens of thousands of rows of plain numbers: read
+    with the cursor, skipping the ORM's per-value converters."""
+    query = rows.order_by().values_list(*columns)
     try:
-        sql, params = grouped.query.sql_with_params()
+        sql, params = query.query.sql_with_params()
     except EmptyResultSet:  # no upload matches: the query would select nothing
-        rows = []
+        found: list[tuple[Any, ...]] = []
     else:
-        with connections[grouped.db].cursor() as cursor:
+        with connections[query.db].cursor() as cursor:
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    table = np.array(rows, dtype=float).reshape(len(rows), len(keys) + len(columns))
-    table[:, -1] = np.nan_to_num(table[:, -1])  # a sum over no kept face is NULL
+            found = cursor.fetchall()
+    return np.array(found, dtype=float).reshape(len(found), len(columns))
+
+
+def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan:
+    """The faces of the uploads under `batch_scope` (ad__campaign=c, or ad=a), from the
+    viewer tallies. ValueError for a minimum confidence between the tallies' steps."""
+    step = confidence_step(filters.min_confidence)
+    columns = ["batch_id", "viewer_key", *_count_fields(step), tally_confidence_field(step)]
+    if step:
+        columns += _count_fields(0)
+    table = _fetch(tally_queryset(ViewerTally, filters=filters, **batch_scope), columns)
     batch_ids = table[:, 0].astype(np.int64)
     uploads = {
         pk: (ad_id, timezone.localtime(created_at).date(), processed)
@@ -253,19 +265,18 @@ def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan
             filters=filters, **batch_scope
         ).values_list("pk", "ad_id", "created_at", "images_processed")
     }
-    n = len(keys)
-    counts = table[:, n : n + len(CLASSES)]
+    n = len(CLASSES)
+    counts = table[:, 2 : 2 + n]
     return FacesScan(
         ad_ids=np.array([uploads[b][0] for b in batch_ids.tolist()], dtype=np.int64),
         batch_ids=batch_ids,
         viewer_ids=table[:, 1].astype(np.int64),
-        seconds=table[:, 2],
         counts=counts,
-        all_counts=table[:, n + len(CLASSES) : n + 2 * len(CLASSES)]
-        if filters.min_confidence > 0
-        else counts,
-        confidence_sums=table[:, -1],
+        all_counts=table[:, 3 + n : 3 + 2 * n] if step else counts,
+        confidence_sums=table[:, 2 + n],
         uploads=uploads,
+        filters=filters,
+        batch_scope=batch_scope,
     )
 
 
@@ -555,21 +566,18 @@ def key_moments(
 # Segments -------------------------------------------------------------------------------------
 
 
-def attribute_names(*, campaign: Campaign) -> list[str]:
-    return sorted(
-        set(
-            ViewerAttribute.objects.filter(viewer__campaign=campaign).values_list("name", flat=True)
-        )
-    )
-
-
 def attribute_values(*, campaign: Campaign) -> dict[str, list[str]]:
-    values: dict[str, set[str]] = defaultdict(set)
-    for name, value in ViewerAttribute.objects.filter(viewer__campaign=campaign).values_list(
-        "name", "value"
+    """Each viewer attribute of the campaign and its values (distinct in the database: a
+    campaign may have tens of thousands of viewers)."""
+    values: dict[str, list[str]] = defaultdict(list)
+    for name, value in (
+        ViewerAttribute.objects.filter(viewer__campaign=campaign)
+        .values_list("name", "value")
+        .distinct()
+        .order_by("name", "value")
     ):
-        values[name].add(value)
-    return {name: sorted(found) for name, found in sorted(values.items())}
+        values[name].append(value)
+    return dict(values)
 
 
 @dataclass
@@ -644,13 +652,14 @@ def norms(
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     if versions:
         team_filters = DashboardFilters(ad_versions={ad_id: v.pk for ad_id, v in versions.items()})
+        per_label = {label: Sum(tally_count_field(label, 0)) for label in CLASSES}
         for row in (
-            face_queryset(filters=team_filters, ad__in=team_ads)
-            .values("image__batch__ad_id", "label")
-            .annotate(n=Count("id"))
+            tally_queryset(ViewerTally, filters=team_filters, ad__in=team_ads)
+            .values("batch__ad_id")
+            .annotate(**per_label)
             .order_by()
         ):
-            counts[row["image__batch__ad_id"]][row["label"]] = row["n"]
+            counts[row["batch__ad_id"]] = {label: row[label] or 0 for label in CLASSES}
     team_values = [
         sum(headline.scores.get(label, 0.0) * n for label, n in c.items()) / total
         for c in counts.values()

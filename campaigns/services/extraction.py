@@ -57,6 +57,7 @@ from campaigns.models import (
 )
 from campaigns.services.batches import batch_fail, batch_fan_out, batch_recount
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
+from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from inference.video import VideoError, VideoInfo, probe_video, sample_times
@@ -153,16 +154,17 @@ def batch_extract(*, batch_id: int) -> None:
         logger.exception(
             "extracting batch %s failed (attempt %s)", batch_id, batch.extract_attempts
         )
+        cause = STORE_UNREACHABLE if isinstance(exc, STORE_ERRORS) else "a server error"
         if batch.extract_attempts >= limit:
             _extraction_fail(
                 batch,
-                f"it could not be unpacked in {limit} attempts (a server error, logged for "
+                f"it could not be unpacked in {limit} attempts ({cause}, logged for "
                 "the administrators)",
             )
             return
         attempt = f"attempt {batch.extract_attempts} of {limit}"
         UploadBatch.objects.filter(pk=batch_id).update(
-            error=f"Unpacking failed on {attempt}, retrying: a server error, logged for the "
+            error=f"Unpacking failed on {attempt}, retrying: {cause}, logged for the "
             "administrators."
         )
         raise ExtractionRetry(f"{type(exc).__name__}: {exc}") from exc
@@ -197,6 +199,8 @@ def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
     manifest_problem = ""
     heartbeat = time.monotonic()
     try:
+        # zipfile seeks: from object storage the open copies the archive to a temporary file
+        # (memory only up to S3's max_memory_size), removed again when it closes.
         with batch.archive.open("rb") as handle, open_archive(handle) as archive:
             listed = archive_members(archive, limits=limits, archive_bytes=batch.archive.size)
             for member in listed:
@@ -581,6 +585,11 @@ def _after_extraction(batch_id: int) -> None:
 
 def _archive_delete(batch: UploadBatch) -> None:
     if batch.archive:
-        default_storage.delete(batch.archive.name)
+        try:
+            default_storage.delete(batch.archive.name)
+        except STORE_ERRORS:
+            # Kept on the row: deleting the upload deletes the file once the store answers.
+            logger.warning("archive of batch %s not deleted: the store failed", batch.pk)
+            return
         UploadBatch.objects.filter(pk=batch.pk).update(archive="")
         batch.archive.name = ""

@@ -8,8 +8,13 @@ batch is closed by whichever chunk finds nothing left to do.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import os
+import time
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,12 +27,19 @@ from django.utils import timezone
 from campaigns.models import PROB_FIELDS, Face, ImageKind, ImageStatus, ReactionImage, UploadBatch
 from campaigns.services.batches import batch_close, batch_progress_touch
 from campaigns.services.retention import photos_purge
+from campaigns.services.tallies import tallies_tracking
 from campaigns.services.transitions import IN_CHUNK, status_change
+from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE, StoreUnreachable
 from inference.models import ModelVersion
 
 if TYPE_CHECKING:
     # The inference core (OpenCV, the detectors) loads on the worker, at its first chunk.
-    from inference.api import ImageResult
+    from inference.api import ImageResult, StageTimings
+
+logger = logging.getLogger(__name__)
+
+# Starts the log line of each chunk's stage timings (read back by `manage.py bench_ingest`).
+CHUNK_TIMINGS_PREFIX = "chunk timings "
 
 
 def images_claim(
@@ -91,6 +103,20 @@ def images_claim(
     return won
 
 
+def images_release(*, image_ids: Sequence[int], claimed_at: dt.datetime) -> int:
+    """Give back the claims made at `claimed_at` (the store failed before any photo could be
+    read): the photos are pending again and this attempt is not counted against them."""
+    return status_change(
+        ReactionImage.objects.filter(
+            pk__in=list(image_ids), status=ImageStatus.PROCESSING, claimed_at=claimed_at
+        ),
+        to=ImageStatus.PENDING,
+        claimed_at=None,
+        claim_token="",
+        attempts=F("attempts") - 1,
+    )
+
+
 def images_classify(
     *, image_ids: Sequence[int], model_version_id: int, claim_token: str = ""
 ) -> list[int]:
@@ -101,10 +127,11 @@ def images_classify(
     Photos another worker holds are left alone; a photo that cannot be read or decoded fails
     alone with its reason; results of photos whose claim was lost meanwhile are dropped.
     """
-    from inference.api import analyze_images
+    from inference.api import StageTimings, analyze_images
     from inference.registry import classifier_get, detector_get
 
     now = timezone.now()
+    started = time.perf_counter()
     model_version = ModelVersion.objects.get(pk=model_version_id)
     claimed = images_claim(
         image_ids=image_ids, model_version_id=model_version_id, claim_token=claim_token, now=now
@@ -115,13 +142,27 @@ def images_classify(
             .select_related("video")
             .order_by("video_id", "frame_seconds", "pk")
         )
-        sources, readable, errors = _chunk_sources(images)
+        claimed_s = time.perf_counter() - started
+        try:
+            sources, readable, errors = _chunk_sources(images)
+        except STORE_ERRORS as exc:
+            images_release(image_ids=claimed, claimed_at=now)
+            raise StoreUnreachable(f"{STORE_UNREACHABLE}: {type(exc).__name__}") from exc
+        read_s = time.perf_counter() - started - claimed_s
+        timings = StageTimings()
+        # The process's pipeline: feeder threads decode and detect while its classifier thread
+        # runs batches filled across photos and across the chunks this process runs at once.
         results = analyze_images(
             sources,
             detector=detector_get(),
             classifier=classifier_get(model_version=model_version),
             batch_size=settings.INFERENCE_BATCH_SIZE,
+            decode_threads=settings.INFERENCE_DECODE_THREADS,
+            batch_wait_ms=settings.INFERENCE_BATCH_WAIT_MS,
+            timeout=settings.INGEST_CHUNK_TIME_LIMIT,
+            timings=timings,
         )
+        analysed_at = time.perf_counter()
         outcomes = {image.pk: result for image, result in zip(readable, results, strict=True)}
         image_results_store(
             images=images,
@@ -129,6 +170,13 @@ def images_classify(
             errors=errors,
             model_version_id=model_version_id,
             claimed_at=now,
+        )
+        _chunk_timings_log(
+            timings,
+            claim=claimed_s,
+            read=read_s,
+            analyse=analysed_at - started - claimed_s - read_s,
+            store=time.perf_counter() - analysed_at,
         )
         if settings.PHOTO_RETENTION == "immediate":
             photos_purge(image_ids=[image.pk for image in images], cutoff=timezone.now())
@@ -138,6 +186,23 @@ def images_classify(
     for batch_id in batch_ids:
         batch_close(batch_id=batch_id)
     return batch_ids
+
+
+def _chunk_timings_log(timings: StageTimings, **wall: float) -> None:
+    """One log line per chunk: seconds per stage (decode, detect and preprocess summed over
+    the feeder threads), wall seconds of the chunk's own steps, and the process's classifier
+    totals so far; `manage.py bench_ingest` adds them up from its worker's log."""
+    from inference.pipeline import pipeline_stats
+
+    record = {
+        "pid": os.getpid(),
+        **{name: round(value, 6) for name, value in asdict(timings).items()},
+        **{name: round(value, 6) for name, value in wall.items()},
+    }
+    stats = pipeline_stats()
+    if stats is not None:
+        record["classifier"] = asdict(stats)
+    logger.info("%s%s", CHUNK_TIMINGS_PREFIX, json.dumps(record))
 
 
 def _chunk_sources(
@@ -249,9 +314,11 @@ def image_results_store(
                         **{field: probabilities[field] for field in PROB_FIELDS},
                     )
                 )
-        for start in range(0, len(done), IN_CHUNK):
-            Face.objects.filter(
-                image_id__in=done[start : start + IN_CHUNK], model_version_id=model_version_id
-            ).delete()
-        Face.objects.bulk_create(faces, batch_size=IN_CHUNK)
+        # The faces are replaced, and the dashboards' tallies with them, in this transaction.
+        with tallies_tracking(image_ids=done, model_version_id=model_version_id):
+            for start in range(0, len(done), IN_CHUNK):
+                Face.objects.filter(
+                    image_id__in=done[start : start + IN_CHUNK], model_version_id=model_version_id
+                ).delete()
+            Face.objects.bulk_create(faces, batch_size=IN_CHUNK)
         batch_progress_touch(batch_ids=sorted({image.batch_id for image in images}), now=now)

@@ -7,6 +7,7 @@ Boxes and results always stay; a row remembers that its photo or video is gone.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -16,6 +17,9 @@ from django.utils import timezone
 
 from campaigns.models import ImageStatus, ReactionImage, ReactionVideo
 from campaigns.services.transitions import IN_CHUNK
+from campaigns.storage import STORE_ERRORS
+
+logger = logging.getLogger(__name__)
 
 
 def retention_description() -> str:
@@ -76,9 +80,7 @@ def photos_purge(
             .exclude(eligible)
             .values_list("file", flat=True)
         )
-        removable = [name for name in part if name not in blocked]
-        for name in removable:
-            default_storage.delete(name)
+        removable = _stored_delete([name for name in part if name not in blocked])
         deleted += len(removable)
         ReactionImage.objects.filter(file__in=removable).update(file="", photo_deleted_at=now)
     return deleted
@@ -102,9 +104,21 @@ def _videos_purge(*, cutoff: dt.datetime, video_ids: set[int] | None, now: dt.da
             .filter(unfinished_or_recent)
             .values_list("video__file", flat=True)
         )
-        removable = [name for name in part if name not in blocked]
-        for name in removable:
-            default_storage.delete(name)
+        removable = _stored_delete([name for name in part if name not in blocked])
         deleted += len(removable)
         ReactionVideo.objects.filter(file__in=removable).update(file="", file_deleted_at=now)
+    return deleted
+
+
+def _stored_delete(names: Sequence[str]) -> list[str]:
+    """Delete each stored file; the names deleted. A file the store failed to delete keeps its
+    row pointing at it, so the next purge (hourly under beat) deletes it then."""
+    deleted = []
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except STORE_ERRORS:
+            logger.warning("retention: %s not deleted, the file store failed", name)
+            continue
+        deleted.append(name)
     return deleted

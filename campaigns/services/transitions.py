@@ -47,8 +47,11 @@ TRANSITIONS: Final[
         ),
     },
     ReactionImage: {
-        # A photo to analyse; or an analysed one queued again (reprocessing).
-        ImageStatus.PENDING: frozenset({NEW, ImageStatus.DONE, ImageStatus.FAILED}),
+        # A photo to analyse; an analysed one queued again (reprocessing); or a claim given
+        # back because the file store could not be reached (the chunk is retried).
+        ImageStatus.PENDING: frozenset(
+            {NEW, ImageStatus.DONE, ImageStatus.FAILED, ImageStatus.PROCESSING}
+        ),
         # Not analysed on purpose (duplicate, not a photo): decided when the row is written.
         ImageStatus.SKIPPED: frozenset({NEW}),
         # A claim; from processing only when the earlier claim was abandoned (the caller

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from django.utils import timezone
 
 from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
 from campaigns.services.batches import batch_recount
+from campaigns.services.tallies import tallies_tracking
 from inference.models import ModelVersion
 from ml import CLASSES
 from tests import factories
@@ -25,17 +27,20 @@ def face_add(
     rest = (1.0 - confidence) / (len(CLASSES) - 1)
     probabilities = {f"prob_{n}": (confidence if n == label else rest) for n in CLASSES}
     x, y, w, h = box
-    return Face.objects.create(
-        image=image,
-        x=x,
-        y=y,
-        w=w,
-        h=h,
-        detector_score=0.95,
-        label=label,
-        model_version=model_version,
-        **probabilities,
-    )
+    # as the pipeline writes faces: the dashboards' tallies follow
+    with tallies_tracking(image_ids=[image.pk], model_version_id=model_version.pk):
+        face = Face.objects.create(
+            image=image,
+            x=x,
+            y=y,
+            w=w,
+            h=h,
+            detector_score=0.95,
+            label=label,
+            model_version=model_version,
+            **probabilities,
+        )
+    return face
 
 
 def photo_with_faces(
@@ -66,19 +71,55 @@ def batch_on(*, ad, day: dt.date | None = None) -> UploadBatch:
     return batch
 
 
+def _face(image: ReactionImage, model_version: ModelVersion, label: str, confidence: float) -> Face:
+    rest = (1.0 - confidence) / (len(CLASSES) - 1)
+    return Face(
+        image=image,
+        x=10,
+        y=20,
+        w=64,
+        h=64,
+        detector_score=0.95,
+        label=label,
+        model_version=model_version,
+        **{f"prob_{n}": (confidence if n == label else rest) for n in CLASSES},
+    )
+
+
 def viewer_reaction(
     *,
     batch: UploadBatch,
     model_version: ModelVersion,
     viewer: Viewer,
     labels_at: list[tuple[float, str]],
+    confidence: Mapping[str, float] | None = None,
 ) -> None:
-    """One viewer's analysed frames: a photo row with one face at each (offset, label)."""
-    for offset, label in labels_at:
-        image = factories.image_create(batch=batch, status=ImageStatus.DONE)
-        image.viewer, image.offset_seconds, image.processed_at = viewer, offset, timezone.now()
-        image.save()
-        face_add(image=image, model_version=model_version, label=label)
+    """One viewer's analysed frames: a photo row with one face at each (offset, label), its
+    confidence 0.9 unless `confidence` (label -> confidence) says otherwise."""
+    now = timezone.now()
+    images = []
+    for offset, _ in labels_at:
+        n = next(factories._seq)
+        images.append(
+            ReactionImage(
+                batch=batch,
+                original_name=f"frame-{n}.jpg",
+                sha256=f"{n:064x}",
+                status=ImageStatus.DONE,
+                viewer=viewer,
+                offset_seconds=offset,
+                processed_at=now,
+            )
+        )
+    images = ReactionImage.objects.bulk_create(images)
+    if images and images[0].pk is None:  # no RETURNING on this backend's bulk insert
+        images = list(ReactionImage.objects.filter(batch=batch, viewer=viewer).order_by("id"))
+    image_ids = [image.pk for image in images]
+    with tallies_tracking(image_ids=image_ids, model_version_id=model_version.pk):
+        Face.objects.bulk_create(
+            _face(image, model_version, label, (confidence or {}).get(label, 0.9))
+            for image, (_, label) in zip(images, labels_at, strict=True)
+        )
 
 
 def viewer_create(*, campaign, external_id: str, **attributes: str) -> Viewer:

@@ -199,7 +199,13 @@ def reactions(db):
                 market="DE" if i < 6 else "FR",
             )
             labels = [(t / 2, "happy" if name == "Spot A" or t < 20 else "sad") for t in range(40)]
-            viewer_reaction(batch=batch, model_version=model, viewer=viewer, labels_at=labels)
+            viewer_reaction(
+                batch=batch,
+                model_version=model,
+                viewer=viewer,
+                labels_at=labels,
+                confidence={"sad": 0.55},
+            )
     return user, campaign, model, ads
 
 
@@ -224,9 +230,15 @@ def test_the_dashboard_decides_which_when_for_whom_and_against_what(client, reac
         'id="norms"',
     ):
         assert section in html, section
-    # when: the timeline has bands per ad, and B's fall at 10 s is a key moment
-    assert response.context["timeline"].width in (1, 2, 5)
-    moments = response.context["moments"]
+    # when: the timeline (loaded after the page, under the same filters) has bands per ad,
+    # and B's fall at 10 s is a key moment
+    assert response.context["has_timeline"]
+    timeline_url = reverse("campaigns:campaign_dashboard_timeline", args=[campaign.pk])
+    assert f'data-src="{timeline_url}?breakdown=market"' in html
+    part = client.get(timeline_url, {"breakdown": "market"})
+    assert part.context["timeline"].width in (1, 2, 5)
+    assert {t.get("name") for t in part.context["timeline_chart"]["traces"]} >= {"Spot A", "Spot B"}
+    moments = part.context["moments"]
     found = [(m.ad_name, m.headline.key, m.second_from, round(m.change.value, 2)) for m in moments]
     assert found == [("Spot B", "positive", 10, -1.0), ("Spot B", "negative", 10, 1.0)]
     assert "0:10" in moments[0].sentence
@@ -266,12 +278,19 @@ def test_switching_the_active_model_keeps_every_ads_results(client, reactions):
 def test_a_minimum_confidence_says_what_it_keeps_and_when_it_moves_the_mix(client, reactions):
     user, campaign, model, ads = reactions
     client.force_login(user)
-    response = client.get(
-        reverse("campaigns:campaign_dashboard", args=[campaign.pk]), {"min_confidence": "95"}
-    )
+    url = reverse("campaigns:campaign_dashboard", args=[campaign.pk])
+    response = client.get(url, {"min_confidence": "60"})
+    html = response.content.decode()
     effect = response.context["confidence"]
-    # (the test faces have confidence 0.9: a 95% minimum keeps none of them)
-    assert effect.kept_faces == 0 and effect.all_faces == 960
-    assert "keeps <strong>0% of the faces</strong> (0 of 960)" in response.content.decode()
-    help_text = "0-100: only faces whose top emotion has at least this probability."
-    assert help_text in response.content.decode()
+    # (Spot B's sad faces have confidence 0.55: a 60% minimum drops them, 12 viewers x 20)
+    assert (effect.kept_faces, effect.all_faces) == (720, 960)
+    assert "keeps <strong>75% of the faces</strong> (720 of 960)" in html
+    # and B's positive share goes from 50% to 100%: the page says the filter moves the mix
+    assert effect.moved == {"Spot B": (pytest.approx(0.5), pytest.approx(1.0))}
+    assert "Spot B's positive share goes from 50% to 100%" in html
+    assert "Only faces whose top emotion has at least this probability." in html
+    # a fraction from an older link means the same step; a value between steps is refused
+    assert client.get(url, {"min_confidence": "0.6"}).context["confidence"].kept_faces == 720
+    between = client.get(url, {"min_confidence": "65"})
+    assert between.context["confidence"] is None
+    assert "Select a valid choice" in between.content.decode()

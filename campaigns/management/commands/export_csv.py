@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns import exports
 from campaigns.models import Ad, Campaign
-from campaigns.selectors.dashboards import DashboardFilters, with_ad_versions
+from campaigns.selectors.dashboards import DashboardFilters, confidence_step, with_ad_versions
 from inference.models import ModelVersion
 
 
@@ -37,7 +37,8 @@ class Command(BaseCommand):
             "--min-confidence",
             type=float,
             default=0.0,
-            help="0-1: only faces whose top emotion has at least this probability",
+            help="0-1: only faces whose top emotion has at least this probability (for the "
+            "ads level one of 0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)",
         )
         parser.add_argument(
             "--bin-seconds",
@@ -64,6 +65,12 @@ class Command(BaseCommand):
             campaign = Campaign.objects.filter(pk=options["campaign"]).first()
             if campaign is None:
                 raise CommandError(f"no campaign with id {options['campaign']}")
+        if options["level"] == "ads":
+            # The per-ad summary comes from the tallies, which count faces at these steps.
+            try:
+                confidence_step(options["min_confidence"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
         filters = DashboardFilters(
             model_version=self._model_version(options["model_version"]),
             min_confidence=options["min_confidence"],

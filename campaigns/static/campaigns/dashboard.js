@@ -20,17 +20,50 @@
     }, config).then(function () { barTarget.dataset.rendered = "true"; });
   }
 
-  const timeline = chartData("timeline-chart-data");
-  const timelineTarget = document.getElementById("timeline-chart");
-  if (timeline && timelineTarget && timeline.traces.length) {
-    Plotly.newPlot(timelineTarget, timeline.traces, {
+  // The timeline and key moments read every viewer's seconds: they come after the page.
+  function timelineDraw(timeline) {
+    const target = document.getElementById("timeline-chart");
+    if (!timeline || !target || !timeline.traces.length) { return; }
+    Plotly.newPlot(target, timeline.traces, {
       yaxis: { title: { text: timeline.label + " (points)" } },
       xaxis: { title: { text: "Second of the ad" }, rangemode: "tozero" },
       legend: { orientation: "h", y: -0.25 },
       margin: { t: 10, r: 10 },
       hovermode: "closest",
-    }, config).then(function () { timelineTarget.dataset.rendered = "true"; });
+    }, config).then(function () { target.dataset.rendered = "true"; });
   }
+
+  function timelineLoad(section) {
+    const moments = document.getElementById("key-moments");
+    fetch(section.dataset.src, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("status " + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        const fragment = new DOMParser().parseFromString(html, "text/html");
+        const part = fragment.getElementById("timeline-part");
+        section.replaceChildren(...part.childNodes);
+        moments.replaceChildren(...fragment.getElementById("key-moments-part").childNodes);
+        section.removeAttribute("aria-busy");
+        moments.removeAttribute("aria-busy");
+        const exportLink = document.getElementById("export-timeline");
+        if (exportLink) {
+          const url = new URL(exportLink.href);
+          url.searchParams.set("bin_seconds", part.dataset.width);
+          exportLink.href = url.toString();
+        }
+        const data = fragment.getElementById("timeline-chart-data");
+        timelineDraw(data ? JSON.parse(data.textContent) : null);
+      })
+      .catch(function () {
+        const note = document.getElementById("timeline-loading");
+        if (note) { note.textContent = "The timeline could not be loaded: reload the page to try again."; }
+      });
+  }
+
+  const timelineSection = document.getElementById("timeline");
+  if (timelineSection && timelineSection.dataset.src) { timelineLoad(timelineSection); }
 
   const days = chartData("days-chart-data");
   const daysTarget = document.getElementById("days-chart");

@@ -1,0 +1,216 @@
+"""A campaign's results as its dashboard shows them and the API returns them.
+
+One function computes them, from one scan of the tallies (`decisions.faces_scan`): the
+verdict, the per-ad mix with intervals, the timeline and its key moments (on demand),
+segments, norms, the model versions shown and the minimum confidence's effect. The
+dashboard view only renders what it returns and the API only serialises it, so the two can
+never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from campaigns.models import Ad, Campaign
+from campaigns.selectors import batches, dashboards, decisions
+from campaigns.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters
+from campaigns.stats import UnitCounts
+from inference.models import ModelVersion
+from inference.selectors import model_version_active, model_version_report
+from ml import CLASSES
+
+# A minimum confidence that moves an ad's positive share by more than this is called out.
+CONFIDENCE_SHIFT_WARNING = 0.05
+
+
+@dataclass
+class VersionNote:
+    """Which model version's results an ad shows, against the active one."""
+
+    ad_id: int
+    ad_name: str
+    shown: ModelVersion
+    active: ModelVersion | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.active is not None and self.shown.pk == self.active.pk
+
+
+@dataclass
+class ConfidenceEffect:
+    """What a minimum confidence keeps, and whose positive share it moves noticeably."""
+
+    kept_faces: int
+    all_faces: int
+    # ad name -> (positive share without the filter, with it), for ads it moves noticeably
+    moved: dict[str, tuple[float, float]]
+
+    @property
+    def kept_share(self) -> float:
+        return self.kept_faces / self.all_faces if self.all_faces else 0.0
+
+
+@dataclass
+class CampaignResults:
+    campaign: Campaign
+    # (ad id, name) of every ad of the campaign, by name
+    ads: list[tuple[int, str]]
+    # The filters applied, each ad's shown model version resolved (`ad_versions`).
+    filters: DashboardFilters
+    headline: decisions.Headline
+    breakdown: CampaignBreakdown
+    verdict: decisions.Verdict
+    # The scan the figures come from; the timeline and key moments are read from it only
+    # when asked (they read every viewer-second: the dashboard loads them after the page).
+    scan: decisions.FacesScan
+    # The viewer attribute broken down by ("" for none) and its rows.
+    attribute: str
+    segment_rows: list[decisions.SegmentRow]
+    norms: list[decisions.Norm]
+    versions: list[VersionNote]
+    confidence: ConfidenceEffect | None
+    # The shown model's measured accuracy (empty without a model).
+    how_to_read: dict[str, object]
+    unfinished_uploads: int
+
+    @cached_property
+    def timeline(self) -> decisions.Timelines:
+        return self.scan.timelines()
+
+    @cached_property
+    def moments(self) -> list[decisions.KeyMoment]:
+        return decisions.key_moments(
+            timeline=self.timeline,
+            ad_names=dict(self.ads),
+            headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
+        )
+
+    @property
+    def has_timeline(self) -> bool:
+        """Whether any face shown has an offset (without reading the timeline)."""
+        return self.scan.has_timeline()
+
+    @property
+    def summaries(self) -> list[AdSummary]:
+        return self.breakdown.summaries
+
+    @property
+    def total_faces(self) -> int:
+        return sum(s.faces for s in self.summaries)
+
+    @property
+    def shown_versions(self) -> list[ModelVersion]:
+        return list({note.shown.pk: note.shown for note in self.versions}.values())
+
+
+def campaign_results(
+    *,
+    campaign: Campaign,
+    filters: DashboardFilters,
+    headline: str | None = None,
+    breakdown: str = "",
+) -> CampaignResults:
+    """Everything the campaign's dashboard shows under `filters` (as the dashboard's filter
+    form gives them), ranked by the headline named `headline` (positive share by default)
+    and broken down by the viewer attribute `breakdown` when one is named."""
+    ads = list(
+        Ad.objects.filter(campaign=campaign).order_by("name", "pk").values_list("pk", "name")
+    )
+    names = dict(ads)
+    filters = dashboards.with_ad_versions(filters, ad_ids=list(names))
+    chosen = decisions.headline_get(headline)
+    faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
+    units = faces.ad_units()
+    verdict = decisions.verdict(ads=ads, units=units, headline=chosen)
+    return CampaignResults(
+        campaign=campaign,
+        ads=ads,
+        filters=filters,
+        headline=chosen,
+        breakdown=faces.breakdown(ad_names=names),
+        verdict=verdict,
+        scan=faces,
+        attribute=breakdown,
+        segment_rows=decisions.segment_breakdown(
+            campaign=campaign, units=units, attribute=breakdown, headline=chosen
+        )
+        if breakdown
+        else [],
+        norms=decisions.norms(
+            campaign=campaign,
+            standings=verdict.standings,
+            headline=chosen,
+            campaign_values=_norm_values(faces, filters, chosen),
+        ),
+        versions=_version_notes(ads=ads, filters=filters),
+        confidence=_confidence_effect(names, filters, faces),
+        how_to_read=_how_to_read(filters),
+        unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
+    )
+
+
+def _norm_values(
+    faces: decisions.FacesScan, filters: DashboardFilters, headline: decisions.Headline
+) -> dict[int, float] | None:
+    """The campaign's own ads' values for the team norm, from the page's scan, unless the
+    page is narrowed by more than the minimum confidence (the norm is never narrowed)."""
+    narrowed = (filters.date_from, filters.date_to, filters.segment, filters.model_version)
+    return None if any(narrowed) else faces.norm_values(headline)
+
+
+def _version_notes(*, ads: list[tuple[int, str]], filters: DashboardFilters) -> list[VersionNote]:
+    """Which model version's results each ad shows, so the page can say so (and offer to
+    re-analyse with the active one)."""
+    active = model_version_active()
+    if filters.model_version is not None:
+        return [VersionNote(pk, name, filters.model_version, active) for pk, name in ads]
+    versions = {
+        v.pk: v
+        for v in ModelVersion.objects.filter(pk__in=set((filters.ad_versions or {}).values()))
+    }
+    return [
+        VersionNote(pk, name, versions[filters.ad_versions[pk]], active)
+        for pk, name in ads
+        if filters.ad_versions and pk in filters.ad_versions
+    ]
+
+
+def _confidence_effect(
+    names: dict[int, str], filters: DashboardFilters, faces: decisions.FacesScan
+) -> ConfidenceEffect | None:
+    """With a minimum confidence: how many faces it keeps and whose mix it moves."""
+    if filters.min_confidence <= 0:
+        return None
+    kept, everything = faces.ad_units(), faces.ad_units(before_confidence=True)
+    positive = decisions.HEADLINES["positive"]
+    moved = {}
+    for ad_id, group in everything.items():
+        before = decisions.estimate_of(group, positive).value
+        after = decisions.estimate_of(kept.get(ad_id) or UnitCounts(CLASSES), positive).value
+        if abs(after - before) > CONFIDENCE_SHIFT_WARNING:
+            moved[names.get(ad_id, "?")] = (before, after)
+    return ConfidenceEffect(
+        kept_faces=sum(u.faces for u in kept.values()),
+        all_faces=sum(u.faces for u in everything.values()),
+        moved=moved,
+    )
+
+
+def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
+    """The shown model's measured accuracy, for the panel that says what the figures are."""
+    model_version = filters.model_version or model_version_active()
+    if model_version is None:
+        return {}
+    report = model_version_report(model_version)
+    real = report.get("real_photos", {})
+    ours = real.get("reports", {}) if isinstance(real, dict) else {}
+    first = next(iter(ours.values()), None) if isinstance(ours, dict) else None
+    return {
+        "model_version": model_version,
+        "fer2013_accuracy": (model_version.metrics or {}).get("accuracy"),
+        "real_accuracy": first.get("accuracy") if isinstance(first, dict) else None,
+        "real_photos": first.get("photos") if isinstance(first, dict) else None,
+        "real_macro_f1": first.get("macro_f1") if isinstance(first, dict) else None,
+    }

@@ -1,0 +1,224 @@
+"""The tallies answer what a scan of the faces answers, for any of the dashboard's filters,
+and stay in step with the faces through the pipeline's writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+from collections import Counter, defaultdict
+
+import pytest
+from django.db.models import F
+from django.db.models.functions import Floor
+from django.utils import timezone
+
+from campaigns.models import (
+    CONFIDENCE_STEPS,
+    ImageStatus,
+    ReactionImage,
+    SecondTally,
+    UploadBatch,
+    ViewerTally,
+)
+from campaigns.selectors import decisions
+from campaigns.selectors.dashboards import DashboardFilters, face_queryset, with_ad_versions
+from campaigns.services import images
+from campaigns.services.batches import batch_delete
+from campaigns.services.tallies import tallies_rebuild, tally_value_fields
+from inference.api import FaceResult, ImageResult
+from ml import CLASSES
+from tests import factories
+from tests.campaigns.dashboard_data import batch_on, face_add, viewer_create
+
+pytestmark = pytest.mark.django_db
+
+DAYS = [dt.date(2026, 3, d) for d in (1, 4, 9)]
+
+
+@pytest.fixture
+def campaign_faces():
+    """Two ads over three upload days, faces of two model versions, viewers with a market
+    and an age band (frames with offsets), and photos of no known viewer (some with
+    offsets), every confidence between 0.3 and 1."""
+    rng = random.Random(3)
+    team = factories.team_create()
+    campaign = factories.campaign_create(team=team, name="Tallied")
+    versions = [factories.model_version_create(version=v) for v in ("1", "2")]
+    ads = [factories.ad_create(campaign=campaign, name=n) for n in ("Spot A", "Spot B")]
+    viewers = [
+        viewer_create(
+            campaign=campaign,
+            external_id=f"v{i}",
+            market=rng.choice(["DE", "FR"]),
+            age_band=rng.choice(["18-34", "35+"]),
+        )
+        for i in range(8)
+    ]
+    for ad in ads:
+        for day in DAYS:
+            batch = batch_on(ad=ad, day=day)
+            UploadBatch.objects.filter(pk=batch.pk).update(model_version=versions[0])
+            for _ in range(14):
+                image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+                if rng.random() < 0.7:
+                    image.viewer = rng.choice(viewers)
+                if rng.random() < 0.8:
+                    image.offset_seconds = rng.uniform(0, 12)
+                image.processed_at = timezone.now()
+                image.save()
+                for version in versions if rng.random() < 0.5 else versions[:1]:
+                    for _ in range(rng.randint(1, 2)):
+                        face_add(
+                            image=image,
+                            model_version=version,
+                            label=rng.choice(CLASSES),
+                            confidence=rng.uniform(0.3, 1.0),
+                        )
+    return campaign, ads, versions, viewers
+
+
+def _scanned(filters: DashboardFilters, campaign) -> dict:
+    """What the dashboard reads from the tallies: per (ad, viewer) label counts (viewer None:
+    the faces of no known viewer), per (ad, timeline bin) label counts."""
+    scan = decisions.faces_scan(filters=filters, ad__campaign=campaign)
+    units = {}
+    for ad_id, group in scan.ad_units().items():
+        for viewer, row in zip(group.viewer_ids.tolist(), group.viewer_counts, strict=True):
+            units[(ad_id, viewer)] = dict(zip(group.labels, row.astype(int).tolist(), strict=True))
+        units[(ad_id, None)] = dict(
+            zip(group.labels, group.single_counts.astype(int).tolist(), strict=True)
+        )
+    timeline = scan.timelines()
+    seconds: dict[tuple[int, int], Counter] = defaultdict(Counter)
+    for ad_id, bins in timeline.bins.items():
+        for bin_ in bins:
+            group = bin_.units
+            totals = group.viewer_counts.sum(axis=0) + group.single_counts
+            for label, n in zip(group.labels, totals.astype(int).tolist(), strict=True):
+                if n:
+                    seconds[(ad_id, int(bin_.second_from) // timeline.width)][label] += n
+    return {"units": _nonzero(units), "seconds": dict(seconds), "width": timeline.width}
+
+
+def _nonzero(units: dict) -> dict:
+    return {k: {lab: n for lab, n in v.items() if n} for k, v in units.items() if any(v.values())}
+
+
+def _counted(filters: DashboardFilters, campaign, width: int) -> dict:
+    """The same read from the faces themselves."""
+    faces = face_queryset(filters=filters, ad__campaign=campaign)
+    units: dict = defaultdict(Counter)
+    for ad_id, viewer, label in faces.values_list(
+        "image__batch__ad_id", "image__viewer_id", "label"
+    ):
+        units[(ad_id, viewer)][label] += 1
+    seconds: dict = defaultdict(Counter)
+    timed = faces.filter(image__offset_seconds__isnull=False).annotate(
+        second=Floor(F("image__offset_seconds"))
+    )
+    for ad_id, second, label in timed.values_list("image__batch__ad_id", "second", "label"):
+        seconds[(ad_id, int(second) // width)][label] += 1
+    return {"units": _nonzero(units), "seconds": dict(seconds)}
+
+
+def test_the_tallies_answer_what_the_faces_answer_for_random_filters(campaign_faces):
+    campaign, ads, versions, viewers = campaign_faces
+    rng = random.Random(11)
+    segments = [None, ("market", "DE"), ("market", "FR"), ("age_band", "35+")]
+    for _ in range(30):
+        # given random filters of the dashboard
+        first, last = sorted(rng.sample([None, *DAYS], 2), key=lambda d: d or dt.date.min)
+        filters = DashboardFilters(
+            model_version=rng.choice([None, *versions]),
+            date_from=first,
+            date_to=last if rng.random() < 0.5 else None,
+            min_confidence=rng.choice(CONFIDENCE_STEPS) / 100,
+            segment=rng.choice(segments),
+        )
+        if filters.model_version is None and rng.random() < 0.5:
+            filters = with_ad_versions(filters, ad_ids=[ad.pk for ad in ads])
+        # when the tallies and a scan of the faces are read
+        scanned = _scanned(filters, campaign)
+        counted = _counted(filters, campaign, scanned["width"])
+        # then they agree on every viewer's, every photo's and every second's counts
+        assert scanned["units"] == counted["units"], filters
+        assert scanned["seconds"] == counted["seconds"], filters
+
+
+def test_the_per_ad_summaries_count_faces_and_confidence_like_the_faces(campaign_faces):
+    campaign, ads, versions, _ = campaign_faces
+    filters = DashboardFilters(model_version=versions[0], min_confidence=0.6)
+    summaries = decisions.ad_summaries(campaign=campaign, filters=filters)
+    for summary in summaries:
+        faces = face_queryset(filters=filters, ad=next(a for a in ads if a.pk == summary.ad_id))
+        confidences = [max(f.probabilities.values()) for f in faces]
+        assert summary.faces == len(confidences)
+        assert summary.confidence_sum == pytest.approx(math.fsum(confidences))
+        assert summary.counts == {label: faces.filter(label=label).count() for label in CLASSES}
+
+
+def _tally_rows() -> dict:
+    fields = ["batch_id", "model_version_id", "viewer_key", *tally_value_fields()]
+    snapshot = {}
+    for tally in (ViewerTally, SecondTally):
+        keys = fields[:3] + (["second"] if tally is SecondTally else [])
+        values = tally.objects.values_list(*keys, *tally_value_fields())
+        snapshot[tally.__name__] = {
+            row[: len(keys)]: tuple(round(v, 9) for v in row[len(keys) :]) for row in values
+        }
+    return snapshot
+
+
+def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces):
+    campaign, ads, versions, viewers = campaign_faces
+    batch = UploadBatch.objects.filter(ad=ads[0]).earliest("pk")
+    rows = list(batch.images.all()[:6])
+    # given photos claimed by a worker and analysed twice (a redelivered chunk), the second
+    # time with other faces, one photo failing
+    for attempt, labels in enumerate((["happy", "sad"], ["angry"])):
+        now = timezone.now() + dt.timedelta(seconds=attempt)
+        ReactionImage.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=ImageStatus.PROCESSING, claimed_at=now
+        )
+        outcomes = {
+            row.pk: ImageResult(
+                source=row.original_name,
+                width=64,
+                height=48,
+                error="cannot decode" if index == 0 and attempt else None,
+                faces=[
+                    FaceResult(
+                        x=index,
+                        y=0,
+                        w=20,
+                        h=20,
+                        score=0.9,
+                        label=label,
+                        probabilities={c: (0.52 if c == label else 0.08) for c in CLASSES},
+                    )
+                    for label in labels
+                ],
+            )
+            for index, row in enumerate(rows)
+        }
+        images.image_results_store(
+            images=rows,
+            outcomes=outcomes,
+            errors={},
+            model_version_id=versions[0].pk,
+            claimed_at=now,
+        )
+    # then the tallies are what a recount of the faces gives
+    kept = _tally_rows()
+    tallies_rebuild(batch_ids=list(UploadBatch.objects.values_list("pk", flat=True)))
+    assert kept == _tally_rows()
+
+
+def test_deleting_an_upload_deletes_its_tallies(campaign_faces):
+    campaign, ads, *_ = campaign_faces
+    batch = UploadBatch.objects.filter(ad=ads[0]).earliest("pk")
+    assert ViewerTally.objects.filter(batch=batch).exists()
+    batch_delete(batch=batch)
+    assert not ViewerTally.objects.filter(batch_id=batch.pk).exists()
+    assert not SecondTally.objects.filter(batch_id=batch.pk).exists()
