@@ -4,7 +4,7 @@
                               [--peer-python /work/fer-peer-venv/bin/python]
                               [--faces FER_DIR] [--chunk 32] [--limit N]
     python -m inference.bench --make-scenes OUT --fer-dir FER_DIR [--count 120]
-                              [--scene-split Training] [--seed S]
+                              [--scene-split Training] [--seed S] [--edge-scenes]
     python -m inference.bench --calibrate-framing --images SCENES
 
 A `scenes.json` beside the photos (written by --make-scenes) adds face recall and
@@ -272,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0, help="layout seed for --make-scenes")
     parser.add_argument(
+        "--edge-scenes",
+        action="store_true",
+        help="--make-scenes: cut each scene's first face by the frame (side or close-up)",
+    )
+    parser.add_argument(
         "--calibrate-framing",
         action="store_true",
         help="measure each base detector's box -> FER2013 frame mapping on --images scenes",
@@ -288,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 count=args.count,
                 seed=args.seed,
                 split=args.scene_split,
+                edge=args.edge_scenes,
             )
         )
         return 0

@@ -7,8 +7,9 @@
   code fails on NumPy 2, so MediaPipe's anchors, box decoding and weighted NMS are redone here.
 - `blazeface` (the default): the short-range model on the whole photo, on the photo padded
   with gray (close-ups larger than the frame and faces cut by its edge), and, on photos
-  large enough to hold faces the whole-frame passes cannot see, on overlapping tiles, so
-  small faces in group photos are found too (see the README's figures).
+  large enough to hold faces the whole-frame passes cannot see, on overlapping tiles and on
+  tiles reaching over the photo's edges, so small faces in group photos are found too,
+  whole or cut by the edge (see the README's figures).
 - `blazeface-full-tiled`, `blazeface-short+full`, `blazeface+haar`: combinations measured
   against it.
 
@@ -281,12 +282,12 @@ class TiledDetector:
     side is lost; on tiles a third of that side, faces down to about 5% of it are found.
     A box touching a tile's inner edge is a cut face and is dropped: the overlap gives that
     face whole to a neighbouring tile. The short-range model also misses a face larger than
-    its anchors (a close-up filling the frame) or cut by the frame's edge: a second pass on
-    the photo with `pad_fraction` of its longest side of gray added around it finds both, and
-    tiles on the photo's edge are padded on that side likewise.
-    Tiles run only where they can find something: not on photos too small for a tile of
-    `min_tile` px, and not on a portrait, where the whole-frame passes found a face at least
-    `portrait_face` of the photo's shorter side (faces a tile could add would be tiny beside it).
+    its anchors (a close-up filling the frame) or cut by the frame's edge: a second
+    whole-frame pass on the photo with `pad_fraction` of its longest side of gray around it
+    finds both, and every tile on the photo's edge has a twin shifted `edge_shift` of its side
+    out over the edge (into gray), which finds the faces that edge cuts at tile scale. Tiles
+    run only on photos large enough for a tile of `min_tile` px: on smaller ones the whole
+    frame already shows every face at a size the model reads.
     """
 
     def __init__(
@@ -300,7 +301,8 @@ class TiledDetector:
         tile_min_score: float = 0.5,
         iou_threshold: float = 0.3,
         pad_fraction: float = 0.25,
-        portrait_face: float = 0.4,
+        edge_shift: float = 0.3,
+        edge_min_score: float = 0.65,
     ):
         self.name = name
         self.tile_min_score = tile_min_score
@@ -310,7 +312,8 @@ class TiledDetector:
         self.min_tile = min_tile
         self.iou_threshold = iou_threshold
         self.pad_fraction = pad_fraction
-        self.portrait_face = portrait_face
+        self.edge_shift = edge_shift
+        self.edge_min_score = edge_min_score
 
     def tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:
         """(x, y, side) of the square tiles covering the image with overlap."""
@@ -322,52 +325,73 @@ class TiledDetector:
         ys = list(range(0, max(1, height - side), step)) + [height - side]
         return [(x, y, side) for y in sorted(set(ys)) for x in sorted(set(xs))]
 
+    def edge_tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:
+        """(x, y, side) of the tiles that reach `edge_shift` of their side past the photo's
+        edges (x or y negative, or beyond the far edge): one per edge tile, per edge."""
+        tiles = self.tiles(width, height)
+        if not tiles or self.edge_shift <= 0:
+            return []
+        side = tiles[0][2]
+        shift = round(side * self.edge_shift)
+        shifted = set()
+        for x, y, _ in tiles:
+            if x == 0:
+                shifted.add((-shift, y))
+            if x + side >= width:
+                shifted.add((width - side + shift, y))
+            if y == 0:
+                shifted.add((x, -shift))
+            if y + side >= height:
+                shifted.add((x, height - side + shift))
+        return [(x, y, side) for x, y in sorted(shifted)]
+
     def whole_frame(self, rgb: np.ndarray) -> list[DetectedFace]:
         """The faces of the plain and of the padded whole-frame pass, not yet merged."""
         faces = self.detector.detect(rgb)
         pad = round(max(rgb.shape[:2]) * self.pad_fraction)
         if pad > 0:
-            padded = cv2.copyMakeBorder(
-                rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128)
-            )
-            faces += [_shifted(face, -pad, -pad) for face in self.detector.detect(padded)]
+            faces += [
+                _shifted(face, -pad, -pad) for face in self.detector.detect(_padded(rgb, pad))
+            ]
         return faces
-
-    def _detect_in_tile(self, rgb: np.ndarray, tx: int, ty: int, side: int) -> list[DetectedFace]:
-        """Faces of one tile, in its pixels. The sides of a tile that are the photo's edges
-        are padded with gray as the whole frame is, so a face the edge cuts is found there."""
-        height, width = rgb.shape[:2]
-        pad = round(side * self.pad_fraction)
-        left, top = pad * (tx == 0), pad * (ty == 0)
-        right, bottom = pad * (tx + side >= width), pad * (ty + side >= height)
-        tile = rgb[ty : ty + side, tx : tx + side]
-        if left or top or right or bottom:
-            tile = cv2.copyMakeBorder(
-                tile, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(128, 128, 128)
-            )
-        return [_shifted(face, -left, -top) for face in self.detector.detect(tile)]
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         height, width = rgb.shape[:2]
         faces = self.whole_frame(rgb)
-        largest = max((max(face.box[2:]) for face in faces), default=0)
-        if largest < self.portrait_face * min(width, height):
-            for tx, ty, side in self.tiles(width, height):
-                for face in self._detect_in_tile(rgb, tx, ty, side):
-                    x, y, w, h = face.box
-                    cut = (
-                        (x <= 1 and tx > 0)
-                        or (y <= 1 and ty > 0)
-                        or (x + w >= side - 1 and tx + side < width)
-                        or (y + h >= side - 1 and ty + side < height)
-                    )
-                    if not cut and face.score >= self.tile_min_score:
-                        faces.append(_shifted(face, tx, ty))
+        tiles = self.tiles(width, height)
+        edge_tiles = self.edge_tiles(width, height)
+        # Edge tiles are cut from the photo padded by as much as they reach past it.
+        pad = round(tiles[0][2] * self.edge_shift) if edge_tiles else 0
+        canvas = _padded(rgb, pad) if pad else rgb
+        # A face at a tile's side is cut by the tile unless that side is the outer limit of
+        # what the tile was cut from: the photo's edge, or for an edge tile the gray margin's.
+        passes = [(tile, self.tile_min_score, 0) for tile in tiles]
+        passes += [(tile, self.edge_min_score, pad) for tile in edge_tiles]
+        for (tx, ty, side), min_score, margin in passes:
+            tile = canvas[ty + pad : ty + pad + side, tx + pad : tx + pad + side]
+            for face in self.detector.detect(tile):
+                x, y, w, h = face.box
+                cut = (
+                    (x <= 1 and tx > -margin)
+                    or (y <= 1 and ty > -margin)
+                    or (x + w >= side - 1 and tx + side < width + margin)
+                    or (y + h >= side - 1 and ty + side < height + margin)
+                )
+                if not cut and face.score >= min_score:
+                    faces.append(_shifted(face, tx, ty))
         if not faces:
             return []
         scores = np.array([face.score for face in faces])
         merged = weighted_nms(_face_rows(faces), scores, self.iou_threshold)
         return [_to_face(row, score, width, height) for row, score in merged]
+
+
+def _padded(rgb: np.ndarray, pad: int) -> np.ndarray:
+    """The image with `pad` px of mid-gray around it (BlazeFace's own letterbox colour)."""
+    padded: np.ndarray = cv2.copyMakeBorder(
+        rgb, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(128, 128, 128)
+    )
+    return padded
 
 
 def weighted_nms(

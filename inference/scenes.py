@@ -99,6 +99,55 @@ def compose_scene(
     return scene, boxes
 
 
+def compose_edge_scene(
+    faces: list[np.ndarray],
+    *,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+    close_up: bool,
+) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """A scene whose first face the frame cuts: by its left or right edge (25-50% of the face
+    outside), or, with `close_up`, a foreground face of 0.8-1.2 times the photo's height cut
+    by its bottom and side; the other faces (60-200 px) stand whole where there is room.
+    Boxes are the visible part of each face."""
+    scene = make_background(height, width, rng)
+    first = faces[0]
+    if close_up:
+        size = int(height * rng.uniform(0.8, 1.2))
+        x = -int(size * rng.uniform(0.1, 0.3)) if rng.random() < 0.5 else width - int(size * 0.8)
+        y = height - int(size * rng.uniform(0.8, 0.95))
+    else:
+        size = int(rng.integers(120, max(121, min(300, height // 2))))
+        outside = int(size * rng.uniform(0.25, 0.5))
+        x = -outside if rng.random() < 0.5 else width - size + outside
+        y = int(rng.integers(0, height - size + 1))
+    scaled = cv2.resize(first, (size, size), interpolation=cv2.INTER_CUBIC)
+    x0, y0, x1, y1 = max(0, x), max(0, y), min(width, x + size), min(height, y + size)
+    visible = scaled[y0 - y : y1 - y, x0 - x : x1 - x]
+    scene[y0:y1, x0:x1] = visible[:, :, None] if visible.ndim == 2 else visible
+    boxes = [(x0, y0, x1 - x0, y1 - y0)]
+    for face in faces[1:]:
+        size = int(rng.integers(60, 201))
+        for _ in range(200):
+            fx, fy = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+            gap = size // 4
+            if all(
+                fx + size + gap <= bx
+                or bx + bw + gap <= fx
+                or fy + size + gap <= by
+                or by + bh + gap <= fy
+                for bx, by, bw, bh in boxes
+            ):
+                scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+                scene[fy : fy + size, fx : fx + size] = (
+                    scaled[:, :, None] if scaled.ndim == 2 else scaled
+                )
+                boxes.append((fx, fy, size, size))
+                break
+    return scene, boxes
+
+
 def write_scenes(
     fer_dir: str | Path,
     out_dir: str | Path,
@@ -106,12 +155,14 @@ def write_scenes(
     count: int = 120,
     seed: int = 0,
     split: str = "PrivateTest",
+    edge: bool = False,
 ) -> Path:
     """Write `count` JPEG scenes (1 to 4 faces, 60 to 260 px, in 480 to 1600 px photos).
 
     Faces come from FER2013 `split` (PrivateTest for benches; Training for calibrating
     the face framing without touching test faces), each used once while they last;
-    scenes.json lists boxes and labels.
+    scenes.json lists boxes and labels. With `edge`, every scene's first face is cut by the
+    frame (`compose_edge_scene`: half of them at a side, half close-ups in the foreground).
     """
     rng = np.random.default_rng(seed)
     pool = load_fer_faces(fer_dir, prefix=split)
@@ -129,6 +180,16 @@ def write_scenes(
         while True:  # a random layout with no room for every face is drawn again
             width = int(rng.integers(480, 1601))
             height = int(width * rng.uniform(0.6, 1.0))
+            if edge:
+                scene, boxes = compose_edge_scene(
+                    [face for face, _ in chosen],
+                    height=height,
+                    width=width,
+                    rng=rng,
+                    close_up=index % 2 == 1,
+                )
+                chosen = chosen[: len(boxes)]
+                break
             sizes = [int(rng.integers(60, max(61, min(261, height // 3)))) for _ in chosen]
             try:
                 scene, boxes = compose_scene(

@@ -2,7 +2,6 @@
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -182,14 +181,16 @@ class CountingDetector:
 
 
 def without_padding() -> TiledDetector:
-    return TiledDetector("unpadded", raw_detector("blazeface-short"), pad_fraction=0.0)
+    return TiledDetector(
+        "unpadded", raw_detector("blazeface-short"), pad_fraction=0.0, edge_shift=0.0
+    )
 
 
 def test_a_face_half_cut_by_the_frame_edge_is_found(sample_photos):
     # given: a group-photo-wide scene whose left edge cuts a real face in half
     portrait = decode_image(sample_photos / "images_1.jpg").pixels  # face at x 20-423
     half = portrait[:, 20 + 201 :]
-    scene = np.full((portrait.shape[0] + 40, 1400, 3), 90, dtype=np.uint8)
+    scene = np.full((portrait.shape[0] + 40, 900, 3), 90, dtype=np.uint8)
     scene[20 : 20 + half.shape[0], : half.shape[1]] = half
     # when
     found = get_detector(DEFAULT_DETECTOR).detect(scene)
@@ -210,23 +211,28 @@ def test_a_close_up_larger_than_the_frame_is_found(sample_photos):
     assert without_padding().detect(close_up) == []
 
 
-def test_tiles_run_only_where_they_can_find_something(sample_photos, fer_faces):
-    # given: a small portrait, the same portrait at 1,200 px, and a wide scene of small faces
+def test_tiles_run_only_on_photos_large_enough_to_hide_small_faces(sample_photos, fer_faces):
+    # given: a 425x521 portrait and a 1200x800 scene of small faces
     portrait = decode_image(sample_photos / "images_1.jpg").pixels
-    large_portrait = cv2.resize(portrait, None, fx=2.4, fy=2.4)
     rng = np.random.default_rng(4)
     faces = [face for face, _ in fer_faces][:4]
     scene, _ = compose_scene(faces, [110, 120, 100, 130], height=800, width=1200, rng=rng)
     calls = {}
-    for name, image in (("small", portrait), ("large", large_portrait), ("group", scene)):
+    for name, image in (("portrait", portrait), ("group", scene)):
         counting = CountingDetector(raw_detector("blazeface-short"))
+        tiled = TiledDetector("blazeface", counting)
         # when
-        found = TiledDetector("blazeface", counting).detect(image)
-        calls[name] = counting.calls
+        found = tiled.detect(image)
+        calls[name] = (counting.calls, tiled.tiles(*image.shape[1::-1]))
         assert found, name
-    # then: the plain and the padded whole-frame pass only, unless small faces may hide
-    assert calls["small"] == 2 and calls["large"] == 2
-    assert calls["group"] > 2
+    # then: the portrait gets the plain and the padded whole-frame pass only; the scene also
+    # its tiles and, on every edge, tiles reaching over it
+    assert calls["portrait"] == (2, [])
+    group_calls, group_tiles = calls["group"]
+    edge_tiles = TiledDetector("blazeface", raw_detector("blazeface-short")).edge_tiles(1200, 800)
+    assert len(group_tiles) >= 6 and len(edge_tiles) >= 6
+    assert group_calls == 2 + len(group_tiles) + len(edge_tiles)
+    assert all(x < 0 or y < 0 or x + side > 1200 or y + side > 800 for x, y, side in edge_tiles)
 
 
 def test_eyes_come_with_every_blazeface_box_and_lie_inside_it(fer_faces):
