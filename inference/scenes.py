@@ -79,24 +79,39 @@ def compose_scene(
     scene = make_background(height, width, rng)
     boxes: list[tuple[int, int, int, int]] = []
     for face, size in zip(faces, sizes, strict=True):
-        for _ in range(200):
-            x = int(rng.integers(0, width - size + 1))
-            y = int(rng.integers(0, height - size + 1))
-            gap = size // 4
-            if all(
-                x + size + gap <= bx
-                or bx + bw + gap <= x
-                or y + size + gap <= by
-                or by + bh + gap <= y
-                for bx, by, bw, bh in boxes
-            ):
-                break
-        else:
+        place = _free_place(boxes, size, height=height, width=width, rng=rng)
+        if place is None:
             raise ValueError(f"no room for a {size}px face in a {width}x{height} scene")
-        scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
-        scene[y : y + size, x : x + size] = scaled[:, :, None] if scaled.ndim == 2 else scaled
-        boxes.append((x, y, size, size))
+        _paste(scene, face, place, size)
+        boxes.append((*place, size, size))
     return scene, boxes
+
+
+def _free_place(
+    boxes: Sequence[tuple[int, int, int, int]],
+    size: int,
+    *,
+    height: int,
+    width: int,
+    rng: np.random.Generator,
+) -> tuple[int, int] | None:
+    """A random (x, y) where a `size` px face stands a quarter of its size clear of `boxes`."""
+    for _ in range(200):
+        x = int(rng.integers(0, width - size + 1))
+        y = int(rng.integers(0, height - size + 1))
+        gap = size // 4
+        if all(
+            x + size + gap <= bx or bx + bw + gap <= x or y + size + gap <= by or by + bh + gap <= y
+            for bx, by, bw, bh in boxes
+        ):
+            return x, y
+    return None
+
+
+def _paste(scene: np.ndarray, face: np.ndarray, place: tuple[int, int], size: int) -> None:
+    x, y = place
+    scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    scene[y : y + size, x : x + size] = scaled[:, :, None] if scaled.ndim == 2 else scaled
 
 
 def compose_edge_scene(
@@ -129,22 +144,10 @@ def compose_edge_scene(
     boxes = [(x0, y0, x1 - x0, y1 - y0)]
     for face in faces[1:]:
         size = int(rng.integers(60, 201))
-        for _ in range(200):
-            fx, fy = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
-            gap = size // 4
-            if all(
-                fx + size + gap <= bx
-                or bx + bw + gap <= fx
-                or fy + size + gap <= by
-                or by + bh + gap <= fy
-                for bx, by, bw, bh in boxes
-            ):
-                scaled = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
-                scene[fy : fy + size, fx : fx + size] = (
-                    scaled[:, :, None] if scaled.ndim == 2 else scaled
-                )
-                boxes.append((fx, fy, size, size))
-                break
+        place = _free_place(boxes, size, height=height, width=width, rng=rng)
+        if place is not None:
+            _paste(scene, face, place, size)
+            boxes.append((*place, size, size))
     return scene, boxes
 
 
