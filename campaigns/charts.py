@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from campaigns.selectors.dashboards import POSITIVE_EMOTIONS, AdSummary
-from campaigns.selectors.decisions import Headline, Timelines
+from campaigns.selectors.decisions import Headline
+from campaigns.timelines import Timelines
 from ml import CLASSES
 
 # One colour per emotion, the same on every chart and photo.

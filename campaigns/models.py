@@ -145,6 +145,9 @@ class Ad(models.Model):
     # Length of the ad, for its timeline; offsets past it are still kept.
     duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped by every write of the ad's tallies, in the same transaction: a timeline rollup
+    # stamped with another value is out of date (`campaigns.services.tallies`).
+    tally_generation = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name", "id"]
@@ -501,3 +504,30 @@ class SecondTally(Tally):
                 name="second_tally_key",
             )
         ]
+
+
+class TimelineRollup(models.Model):
+    """One ad's timeline for a model version, a confidence step and a bin width, stored as
+    the rows of `campaigns.timelines.timeline_pack` (each bin's moments), so the dashboard
+    reads a few rows instead of every viewer's every second. Current only while its
+    `generation` is the ad's `tally_generation`; rebuilt when an upload finishes."""
+
+    ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="+")
+    model_version = models.ForeignKey(
+        "inference.ModelVersion", on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.PositiveSmallIntegerField()
+    width = models.PositiveSmallIntegerField()
+    generation = models.BigIntegerField()
+    first_bin = models.IntegerField()
+    bins = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ad", "model_version", "step", "width"], name="timeline_rollup_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"timeline of ad {self.ad_id}, {self.step}% confidence, {self.width} s bins"

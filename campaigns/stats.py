@@ -161,6 +161,26 @@ class UnitCounts:
     def score_vector(self, scores: Scores) -> np.ndarray:
         return np.array([scores.get(label, 0.0) for label in self._labels])
 
+    def relabelled(self, labels: Sequence[str]) -> UnitCounts:
+        """The same counts over `labels` (which hold every label of this group), in that order."""
+        group = UnitCounts(labels)
+        columns = [group._index[label] for label in self._labels]
+        group._ids = self.viewer_ids
+        group._counts = np.zeros((len(group._ids), len(group._labels)))
+        group._counts[:, columns] = self.viewer_counts
+        group._singles[columns] = self.single_counts
+        return group
+
+    def moments(self) -> Moments:
+        counts, singles = self.viewer_counts, self.single_counts
+        return Moments(
+            labels=tuple(self._labels),
+            viewer_count=len(counts),
+            single_faces=int(singles.sum()),
+            sums=counts.sum(axis=0) + singles,
+            squares=counts.T @ counts + np.diag(singles),
+        )
+
     def subset(self, viewers: np.ndarray, *, with_singles: bool) -> UnitCounts:
         """The viewers where `viewers` (a mask over `viewer_ids`) is true, and the single
         faces if asked."""
@@ -169,6 +189,59 @@ class UnitCounts:
         if with_singles:
             group._singles = self.single_counts.copy()
         return group
+
+
+@dataclass(frozen=True)
+class Moments:
+    """All that an estimate of a group needs, whatever its headline: its viewers and single
+    faces, its faces per label (`sums`), and the sum over its units of each unit's label
+    counts times themselves (`squares`, labels x labels; a single face adds 1 on its label's
+    diagonal). The moments of disjoint sets of units add up, so a group's can be stored and
+    summed (the timeline's rollups) instead of reading every viewer again."""
+
+    labels: tuple[str, ...]
+    viewer_count: int
+    single_faces: int
+    sums: np.ndarray
+    squares: np.ndarray
+
+    @property
+    def faces(self) -> int:
+        return int(round(float(self.sums.sum())))
+
+    @property
+    def units(self) -> int:
+        return self.viewer_count + self.single_faces
+
+    @property
+    def unit_name(self) -> str:
+        """What one unit is here: viewers when any are known, else faces."""
+        return "viewers" if self.viewer_count else "faces"
+
+    def score_vector(self, scores: Scores) -> np.ndarray:
+        return np.array([scores.get(label, 0.0) for label in self.labels])
+
+
+@dataclass(frozen=True)
+class CrossMoments:
+    """What two groups' units have in common: the viewers in both (one person who saw both
+    ads, or two neighbouring seconds of one recording) and, summed over them, the first
+    group's label counts times the second's (rows: the first group's labels)."""
+
+    shared: int
+    products: np.ndarray
+
+    def transposed(self) -> CrossMoments:
+        """The same seen from the second group."""
+        return CrossMoments(self.shared, self.products.T)
+
+
+def cross_moments(a: UnitCounts, b: UnitCounts) -> CrossMoments:
+    """The viewers of `a` and `b` (both over the same labels) in common."""
+    _, in_a, in_b = np.intersect1d(
+        a.viewer_ids, b.viewer_ids, assume_unique=True, return_indices=True
+    )
+    return CrossMoments(len(in_a), a.viewer_counts[in_a].T @ b.viewer_counts[in_b])
 
 
 @dataclass(frozen=True)
@@ -215,62 +288,64 @@ class Estimate:
         return math.erfc(abs(self.value) / self.standard_error / math.sqrt(2))
 
 
-@dataclass(frozen=True)
-class _Residuals:
-    value: float
-    faces: float
-    viewer_ids: np.ndarray
-    # each viewer's summed (score - value) over their faces
-    viewer_residuals: np.ndarray
-    # the single faces: how many, and their summed squared residuals
-    single_faces: float
-    single_squares: float
+def _quadratic(weights: np.ndarray, matrix: np.ndarray, other: np.ndarray) -> float:
+    """weights' matrix other, with the rounding left by cancelling terms taken as 0: the
+    sums of squares below are exactly 0 when every unit scores the group's mean."""
+    value = float(weights @ matrix @ other)
+    scale = float(np.abs(weights) @ np.abs(matrix) @ np.abs(other))
+    return 0.0 if abs(value) <= 1e-9 * scale else value
 
 
-def _residuals(group: UnitCounts, scores: Scores) -> _Residuals:
+def moments_estimate(group: Moments, scores: Scores, *, is_share: bool = True) -> Estimate:
+    """The mean score of the group's faces, its variance over units (clustered by viewer):
+    n/(n-1) times the sum over units of (unit's summed score - mean x unit's faces)^2, over
+    faces^2."""
     vector = group.score_vector(scores)
-    counts, singles = group.viewer_counts, group.single_counts
-    faces = float(counts.sum() + singles.sum())
-    value = float((counts @ vector).sum() + singles @ vector) / faces if faces else 0.0
-    return _Residuals(
-        value=value,
-        faces=faces,
-        viewer_ids=group.viewer_ids,
-        viewer_residuals=counts @ vector - value * counts.sum(axis=1),
-        single_faces=float(singles.sum()),
-        single_squares=float(singles @ (vector - value) ** 2),
+    faces = float(group.sums.sum())
+    value = float(group.sums @ vector) / faces if faces else 0.0
+    n = group.units
+    if n < 2 or not faces:
+        return Estimate(value, 0.0, n, int(round(faces)), is_share)
+    residual = vector - value
+    squares = max(0.0, _quadratic(residual, group.squares, residual))
+    variance = n / (n - 1) * squares / faces**2
+    return Estimate(value, math.sqrt(variance), n, int(round(faces)), is_share)
+
+
+def moments_difference(a: Moments, b: Moments, shared: CrossMoments, scores: Scores) -> Estimate:
+    """a's mean score minus b's; a viewer in both groups is one unit of both, and the
+    covariance it brings (`shared`, a's counts times b's) is counted."""
+    vector = a.score_vector(scores)
+    faces_a, faces_b = float(a.sums.sum()), float(b.sums.sum())
+    faces = int(round(faces_a + faces_b))
+    value_a = float(a.sums @ vector) / faces_a if faces_a else 0.0
+    value_b = float(b.sums @ vector) / faces_b if faces_b else 0.0
+    if not faces_a or not faces_b:
+        return Estimate(value_a - value_b, math.inf, 0, faces, False)
+    n = a.units + b.units - shared.shared
+    if n < 2:
+        return Estimate(value_a - value_b, math.inf, n, faces, False)
+    ra, rb = vector - value_a, vector - value_b
+    squares = (
+        _quadratic(ra, a.squares, ra) / faces_a**2
+        + _quadratic(rb, b.squares, rb) / faces_b**2
+        - 2 * _quadratic(ra, shared.products, rb) / (faces_a * faces_b)
     )
+    variance = n / (n - 1) * max(0.0, squares)
+    return Estimate(value_a - value_b, math.sqrt(variance), n, faces, False)
 
 
 def group_estimate(group: UnitCounts, scores: Scores, *, is_share: bool = True) -> Estimate:
     """The mean score of the group's faces, its variance over units (clustered by viewer)."""
-    r = _residuals(group, scores)
-    n = group.units
-    if n < 2 or not r.faces:
-        return Estimate(r.value, 0.0, n, int(r.faces), is_share)
-    squares = r.single_squares + float(r.viewer_residuals @ r.viewer_residuals)
-    variance = n / (n - 1) * squares / r.faces**2
-    return Estimate(r.value, math.sqrt(variance), n, int(r.faces), is_share)
+    return moments_estimate(group.moments(), scores, is_share=is_share)
 
 
 def difference_estimate(a: UnitCounts, b: UnitCounts, scores: Scores) -> Estimate:
     """a's mean score minus b's. A viewer in both groups (one person who saw both ads, or two
     seconds of one recording) is one unit of both: the covariance it brings is counted."""
-    ra, rb = _residuals(a, scores), _residuals(b, scores)
-    faces = int(ra.faces + rb.faces)
-    if not ra.faces or not rb.faces:
-        return Estimate(ra.value - rb.value, math.inf, 0, faces, False)
-    shared = np.union1d(ra.viewer_ids, rb.viewer_ids)
-    per_viewer = np.zeros(len(shared))
-    per_viewer[np.searchsorted(shared, ra.viewer_ids)] += ra.viewer_residuals / ra.faces
-    per_viewer[np.searchsorted(shared, rb.viewer_ids)] -= rb.viewer_residuals / rb.faces
-    squares = ra.single_squares / ra.faces**2 + rb.single_squares / rb.faces**2
-    squares += float(per_viewer @ per_viewer)
-    n = len(shared) + int(ra.single_faces + rb.single_faces)
-    if n < 2:
-        return Estimate(ra.value - rb.value, math.inf, n, faces, False)
-    variance = n / (n - 1) * squares
-    return Estimate(ra.value - rb.value, math.sqrt(variance), n, faces, False)
+    labels = list(dict.fromkeys([*a.labels, *b.labels]))
+    a, b = a.relabelled(labels), b.relabelled(labels)
+    return moments_difference(a.moments(), b.moments(), cross_moments(a, b), scores)
 
 
 def holm_adjusted(p_values: Sequence[float]) -> list[float]:

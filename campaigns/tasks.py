@@ -9,7 +9,7 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from campaigns.services import batches, extraction, images, retention
+from campaigns.services import batches, extraction, images, retention, tallies
 from campaigns.storage import StoreUnreachable
 
 # Database hiccups pass; everything else is a bug or bad input that a retry would repeat.
@@ -64,3 +64,9 @@ def batches_resume_stalled_task() -> None:
 def photos_purge_task() -> None:
     """Periodic (beat): delete stored photos past the retention period."""
     retention.photos_purge()
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
+def ad_timeline_rollups_task(ad_id: int) -> None:
+    """Rebuild an ad's timeline rollups (after one of its uploads finished or was deleted)."""
+    tallies.timeline_rollups_rebuild(ad_id=ad_id)

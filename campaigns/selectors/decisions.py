@@ -16,12 +16,9 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-from django.core.exceptions import EmptyResultSet
-from django.db import connections
-from django.db.models import QuerySet, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from campaigns.models import (
@@ -29,6 +26,7 @@ from campaigns.models import (
     Ad,
     Campaign,
     SecondTally,
+    TimelineRollup,
     ViewerAttribute,
     ViewerTally,
     tally_confidence_field,
@@ -44,6 +42,7 @@ from campaigns.selectors.dashboards import (
     batch_queryset,
     confidence_step,
     tally_queryset,
+    values_array,
 )
 from campaigns.stats import (
     Estimate,
@@ -52,15 +51,21 @@ from campaigns.stats import (
     difference_estimate,
     group_estimate,
     holm_adjusted,
+    moments_difference,
+)
+from campaigns.timelines import (
+    SecondRows,
+    TimelineBin,
+    Timelines,
+    timeline_bins,
+    timeline_unpack,
+    timeline_width,
 )
 from ml import CLASSES
 
 # Fewer units than this and an ad is shown but not ranked: its interval is too wide to say.
 MIN_RANK_VIEWERS = 10
 MIN_RANK_FACES = 30
-# Timeline bins: the narrowest of these widths (s) whose typical bin holds this many units.
-TIMELINE_WIDTHS = (1, 2, 5, 10, 15, 30, 60)
-MIN_UNITS_PER_BIN = 10
 KEY_MOMENTS_PER_AD = 3
 # A family of tests is clear at this family-wise error rate (Holm).
 ALPHA = 0.05
@@ -188,66 +193,92 @@ class FacesScan:
         return tally_queryset(SecondTally, filters=self.filters, **self.batch_scope).exists()
 
     def timelines(self) -> Timelines:
-        """Each ad's faces that have an offset, in bins of the ad's seconds."""
+        """Each ad's faces that have an offset, in bins of the ad's seconds: from the ad's
+        rollups where they are current and the filters allow (no upload dates, no segment:
+        a rollup holds every upload and viewer of the ad), else from its second tallies."""
         step = confidence_step(self.filters.min_confidence)
-        rows = _fetch(
-            tally_queryset(SecondTally, filters=self.filters, **self.batch_scope),
+        ad_ids = sorted({ad_id for ad_id, _, _ in self.uploads.values()})
+        stored = timeline_rollups(filters=self.filters, ad_ids=ad_ids, step=step, width=1)
+        tallied = self._second_rows(step, [ad_id for ad_id in ad_ids if ad_id not in stored])
+        units = {
+            (ad_id, int(bin_.second_from)): bin_.units.units
+            for ad_id, bins in stored.items()
+            for bin_ in bins
+        }
+        for ad_id, rows in tallied.items():
+            units.update({(ad_id, s): n for s, n in rows.units_per_second().items()})
+        width = timeline_width(units)
+        if width != 1:
+            stored = timeline_rollups(
+                filters=self.filters, ad_ids=list(stored), step=step, width=width
+            )
+            # An ad whose rollups changed since (an upload finishing) reads its tallies.
+            missing = [ad_id for ad_id in ad_ids if ad_id not in stored and ad_id not in tallied]
+            tallied.update(self._second_rows(step, missing))
+        bins = dict(stored)
+        for ad_id, rows in tallied.items():
+            bins[ad_id] = timeline_bins(rows, width=width, labels=CLASSES)
+        return Timelines(width=width, bins={ad_id: found for ad_id, found in bins.items() if found})
+
+    def _second_rows(self, step: int, ad_ids: Sequence[int]) -> dict[int, SecondRows]:
+        """The second tallies of these ads under the filters, per ad."""
+        if not ad_ids:
+            return {}
+        batch_ids = [b for b, (ad_id, _, _) in self.uploads.items() if ad_id in set(ad_ids)]
+        table = values_array(
+            tally_queryset(SecondTally, filters=self.filters, **self.batch_scope).filter(
+                batch_id__in=batch_ids
+            ),
             ["batch_id", "viewer_key", "second", *_count_fields(step)],
         )
-        rows = rows[rows[:, 3:].sum(axis=1) > 0]
-        if not len(rows):
-            return Timelines(width=TIMELINE_WIDTHS[0], bins={})
-        ads = np.array([self.uploads[b][0] for b in rows[:, 0].astype(np.int64).tolist()])
-        viewers, seconds = rows[:, 1].astype(np.int64), rows[:, 2].astype(np.int64)
-        counts = rows[:, 3:]
-        # Units per (ad, second): distinct viewers (a viewer has one row per upload and
-        # second) plus the faces of no known viewer.
-        ad_seconds = ads * SECONDS_KEY + seconds
-        known = viewers != NO_VIEWER
-        keys, position = np.unique(ad_seconds[known], return_inverse=True)
-        # (ad second, viewer) as one integer, so one 1-D unique finds the distinct pairs
-        pairs = np.unique(position * (int(viewers.max()) + 1) + viewers[known])
-        viewer_units = np.bincount(pairs // (int(viewers.max()) + 1), minlength=len(keys))
-        units: dict[tuple[int, int], int] = defaultdict(int)
-        for key, n in zip(keys.tolist(), viewer_units.tolist(), strict=True):
-            units[divmod(key, SECONDS_KEY)] += n
-        anonymous = counts[~known].sum(axis=1).astype(np.int64)
-        for key, n in zip(ad_seconds[~known].tolist(), anonymous.tolist(), strict=True):
-            units[divmod(key, SECONDS_KEY)] += n
-        width = _width(units)
-        bins: dict[int, list[TimelineBin]] = defaultdict(list)
-        for value, group in _groups(ads * SECONDS_KEY + seconds // width):
-            ad_id, index = divmod(int(value), SECONDS_KEY)
-            bins[ad_id].append(
-                TimelineBin(
-                    index * width, (index + 1) * width, _units(viewers[group], counts[group])
-                )
+        ads = np.array(
+            [self.uploads[b][0] for b in table[:, 0].astype(np.int64).tolist()], dtype=np.int64
+        )
+        return {
+            ad_id: SecondRows(
+                viewers=table[rows, 1].astype(np.int64),
+                seconds=table[rows, 2].astype(np.int64),
+                counts=table[rows, 3:],
             )
-        return Timelines(width=width, bins=dict(bins))
+            for ad_id, rows in _groups(ads)
+        }
+
+
+def timeline_rollups(
+    *, filters: DashboardFilters, ad_ids: Sequence[int], step: int, width: int
+) -> dict[int, list[TimelineBin]]:
+    """The current rollups of these ads' timelines in bins of `width` at a confidence step,
+    where the filters show one model version per ad and no upload dates or segment (what a
+    rollup holds); an ad without one is left out."""
+    if filters.date_from or filters.date_to or filters.segment is not None:
+        return {}
+    versions = {
+        ad_id: filters.model_version.pk
+        if filters.model_version is not None
+        else (filters.ad_versions or {}).get(ad_id)
+        for ad_id in ad_ids
+    }
+    wanted = [(ad_id, version) for ad_id, version in versions.items() if version is not None]
+    if not wanted:
+        return {}
+    rollups = TimelineRollup.objects.filter(
+        ad_id__in=[ad_id for ad_id, _ in wanted],
+        step=step,
+        width=width,
+        generation=F("ad__tally_generation"),
+    ).values_list("ad_id", "model_version_id", "first_bin", "bins")
+    return {
+        ad_id: timeline_unpack(first, bytes(data), width=width, labels=CLASSES)
+        for ad_id, version, first, data in rollups
+        if versions.get(ad_id) == version
+    }
 
 
 NO_VIEWER = NO_VIEWER_KEY
-# (ad id, second) packed in one integer key; an ad is at most this many seconds long.
-SECONDS_KEY = 10_000_000
 
 
 def _count_fields(step: int) -> list[str]:
     return [tally_count_field(label, step) for label in CLASSES]
-
-
-def _fetch(rows: QuerySet[Any], columns: list[str]) -> np.ndarray:
-    """The rows' columns as a float array. Tens of thousands of rows of plain numbers: read
-    with the cursor, skipping the ORM's per-value converters."""
-    query = rows.order_by().values_list(*columns)
-    try:
-        sql, params = query.query.sql_with_params()
-    except EmptyResultSet:  # no upload matches: the query would select nothing
-        found: list[tuple[Any, ...]] = []
-    else:
-        with connections[query.db].cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
-    return np.array(found, dtype=float).reshape(len(found), len(columns))
 
 
 def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan:
@@ -257,7 +288,7 @@ def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan
     columns = ["batch_id", "viewer_key", *_count_fields(step), tally_confidence_field(step)]
     if step:
         columns += _count_fields(0)
-    table = _fetch(tally_queryset(ViewerTally, filters=filters, **batch_scope), columns)
+    table = values_array(tally_queryset(ViewerTally, filters=filters, **batch_scope), columns)
     batch_ids = table[:, 0].astype(np.int64)
     uploads = {
         pk: (ad_id, timezone.localtime(created_at).date(), processed)
@@ -477,39 +508,6 @@ def _unit_note(standings: list[Standing]) -> str:
 
 
 @dataclass
-class TimelineBin:
-    second_from: float
-    second_to: float
-    units: UnitCounts
-
-    def estimate(self, headline: Headline) -> Estimate:
-        return estimate_of(self.units, headline)
-
-
-@dataclass
-class Timelines:
-    width: int
-    # ad id -> its bins in time order (only bins with faces)
-    bins: dict[int, list[TimelineBin]]
-
-    @property
-    def exist(self) -> bool:
-        return any(self.bins.values())
-
-
-def _width(units_per_second: Mapping[tuple[int, int], int]) -> int:
-    """The narrowest bin width whose median non-empty bin holds MIN_UNITS_PER_BIN units
-    (units of neighbouring seconds added: a viewer in both counts twice, an upper bound)."""
-    for width in TIMELINE_WIDTHS:
-        bins: dict[tuple[int, int], int] = defaultdict(int)
-        for (ad_id, second), units in units_per_second.items():
-            bins[(ad_id, second // width)] += units
-        if bins and statistics.median(bins.values()) >= MIN_UNITS_PER_BIN * min(width, 2) / 2:
-            return width
-    return TIMELINE_WIDTHS[-1]
-
-
-@dataclass
 class KeyMoment:
     ad_id: int
     ad_name: str
@@ -548,9 +546,11 @@ def key_moments(
         candidates = []
         for headline in headlines:
             for before, after in zip(bins, bins[1:], strict=False):
-                if after.second_from != before.second_to:
+                if before.to_next is None:
                     continue  # a gap: no viewer in between, no change to read
-                change = difference_estimate(after.units, before.units, headline.scores)
+                change = moments_difference(
+                    after.units, before.units, before.to_next.transposed(), headline.scores
+                )
                 candidates.append((headline, after, change))
         adjusted = holm_adjusted([change.p_value for _, _, change in candidates])
         clear = [

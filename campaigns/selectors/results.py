@@ -16,6 +16,7 @@ from campaigns.models import Ad, Campaign
 from campaigns.selectors import batches, dashboards, decisions
 from campaigns.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters
 from campaigns.stats import UnitCounts
+from campaigns.timelines import Timelines
 from inference.models import ModelVersion
 from inference.selectors import model_version_active, model_version_report
 from ml import CLASSES
@@ -76,7 +77,7 @@ class CampaignResults:
     unfinished_uploads: int
 
     @cached_property
-    def timeline(self) -> decisions.Timelines:
+    def timeline(self) -> Timelines:
         return self.scan.timelines()
 
     @cached_property

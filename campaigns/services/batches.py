@@ -41,6 +41,7 @@ from campaigns.models import (
     UploadBatch,
 )
 from campaigns.selectors.batches import batch_counts
+from campaigns.services.tallies import tally_generations_bump
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
 from inference.selectors import model_version_active
 
@@ -203,14 +204,28 @@ def batch_close(*, batch_id: int) -> bool:
         status, error = BatchStatus.FAILED, f"All {failed} photos failed."
     else:
         status, error = BatchStatus.PARTIAL, f"{failed} photos failed."
-    return bool(
-        status_change(
-            UploadBatch.objects.filter(pk=batch_id, status=BatchStatus.PROCESSING),
-            to=status,
-            error=error,
-            finished_at=timezone.now(),
-        )
+    closed = status_change(
+        UploadBatch.objects.filter(pk=batch_id, status=BatchStatus.PROCESSING),
+        to=status,
+        error=error,
+        finished_at=timezone.now(),
     )
+    if closed:
+        ad_id = batch.ad_id
+        transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=[ad_id]))
+    return bool(closed)
+
+
+def timeline_rollups_enqueue(*, ad_ids: Sequence[int]) -> None:
+    """Have these ads' timeline rollups rebuilt; while the broker is down they stay out of
+    date and the dashboard reads the second tallies instead (slower, never wrong)."""
+    from campaigns.tasks import ad_timeline_rollups_task
+
+    for ad_id in ad_ids:
+        try:
+            ad_timeline_rollups_task.delay(ad_id)
+        except BROKER_ERRORS as exc:
+            logger.warning("could not queue the timeline rollups of ad %s: %s", ad_id, exc)
 
 
 def batch_fail(*, batch: UploadBatch, error: str) -> bool:
@@ -310,6 +325,9 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
                 "once it has finished."
             )
         ids = [pk for pk, _, _, _ in locked]
+        ad_ids = sorted(set(UploadBatch.objects.filter(pk__in=ids).values_list("ad_id", flat=True)))
+        # Their tallies go with them (cascade): the ads' timelines are to be rebuilt.
+        tally_generations_bump(batch_ids=ids)
         files: set[str] = {archive for _, _, archive, _ in locked if archive}
         for start in range(0, len(ids), IN_CHUNK):
             part = ids[start : start + IN_CHUNK]
@@ -327,6 +345,7 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
             UploadBatch.objects.filter(pk__in=ids[start : start + IN_CHUNK]).delete()
         names = sorted(files)
         transaction.on_commit(lambda: stored_files_release(names=names))
+        transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=ad_ids))
     return len(ids)
 
 

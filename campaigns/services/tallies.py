@@ -6,6 +6,11 @@ takes the photos' faces out of the tallies before and adds them back after, as o
 `INSERT ... ON CONFLICT DO UPDATE` per tally, so a chunk that runs twice, or two workers on
 one upload, leave the tallies equal to a count of the faces. Deleting an upload deletes its
 tallies with it (cascade).
+
+Every such write bumps its ads' `tally_generation` in the same transaction. The timeline's
+rollups (`TimelineRollup`, rebuilt by `timeline_rollups_rebuild` when an upload finishes)
+carry the generation they were computed from, so one that a later write made out of date is
+never read as current.
 """
 
 from __future__ import annotations
@@ -14,21 +19,27 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 from django.db import connection, models, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from campaigns.models import (
     CONFIDENCE_STEPS,
     NO_VIEWER_KEY,
     PROB_FIELDS,
+    Ad,
     Face,
     ReactionImage,
     SecondTally,
+    TimelineRollup,
+    UploadBatch,
     ViewerTally,
     tally_confidence_field,
     tally_count_field,
 )
+from campaigns.selectors.dashboards import values_array
 from campaigns.services.transitions import IN_CHUNK
+from campaigns.timelines import TIMELINE_WIDTHS, SecondRows, timeline_bins, timeline_pack
 from ml import CLASSES
 
 
@@ -135,6 +146,17 @@ def tallies_tracking(*, image_ids: Sequence[int], model_version_id: int) -> Iter
             for tally in (ViewerTally, SecondTally):
                 _upsert(tally, *_images_where(part, model_version_id), sign=1)
         _empty_rows_delete(batch_ids)
+        tally_generations_bump(batch_ids=batch_ids)
+
+
+def tally_generations_bump(*, batch_ids: Iterable[int]) -> None:
+    """Mark the tallies of these uploads' ads as changed (in the caller's transaction, which
+    changes them): their timeline rollups are out of date until rebuilt. Last in the
+    transaction, so the ads' rows stay locked for as short a time as can be."""
+    ad_ids = sorted(
+        set(UploadBatch.objects.filter(pk__in=list(batch_ids)).values_list("ad_id", flat=True))
+    )
+    Ad.objects.filter(pk__in=ad_ids).update(tally_generation=F("tally_generation") + 1)
 
 
 def tallies_rebuild(*, batch_ids: Sequence[int]) -> None:
@@ -147,3 +169,55 @@ def tallies_rebuild(*, batch_ids: Sequence[int]) -> None:
             for tally in (ViewerTally, SecondTally):
                 tally.objects.filter(batch_id__in=part).delete()
                 _upsert(tally, f"image.batch_id IN ({placeholders})", part, sign=1)
+            tally_generations_bump(batch_ids=part)
+
+
+def timeline_rollups_rebuild(*, ad_id: int) -> int:
+    """Store the ad's timeline for every model version, confidence step and bin width as
+    rollups of its second tallies; returns how many were written.
+
+    The ad's generation is read before the tallies: a write of faces committed after that
+    read bumps it, so rollups computed from older tallies are never taken for current (and
+    are not written over newer ones). Idempotent, and run when an upload finishes.
+    """
+    generation = Ad.objects.filter(pk=ad_id).values_list("tally_generation", flat=True).first()
+    if generation is None:
+        return 0  # the ad was deleted
+    n_labels = len(CLASSES)
+    counts = [tally_count_field(label, step) for step in CONFIDENCE_STEPS for label in CLASSES]
+    table = values_array(
+        SecondTally.objects.filter(batch__ad_id=ad_id),
+        ["model_version_id", "viewer_key", "second", *counts],
+    )
+    rollups = []
+    for version in sorted(set(table[:, 0].astype(np.int64).tolist())):
+        rows = table[table[:, 0] == version]
+        for index, step in enumerate(CONFIDENCE_STEPS):
+            at_step = SecondRows(
+                viewers=rows[:, 1].astype(np.int64),
+                seconds=rows[:, 2].astype(np.int64),
+                counts=rows[:, 3 + index * n_labels : 3 + (index + 1) * n_labels],
+            )
+            for width in TIMELINE_WIDTHS:
+                bins = timeline_bins(at_step, width=width, labels=CLASSES)
+                first, data = timeline_pack(bins, width=width, n_labels=n_labels)
+                rollups.append(
+                    TimelineRollup(
+                        ad_id=ad_id,
+                        model_version_id=version,
+                        step=step,
+                        width=width,
+                        generation=generation,
+                        first_bin=first,
+                        bins=data,
+                    )
+                )
+    with transaction.atomic():
+        # One rebuild of an ad writes at a time, and never over a newer one's rollups.
+        if not list(Ad.objects.select_for_update().filter(pk=ad_id).values_list("pk")):
+            return 0
+        if TimelineRollup.objects.filter(ad_id=ad_id, generation__gt=generation).exists():
+            return 0
+        TimelineRollup.objects.filter(ad_id=ad_id).delete()
+        TimelineRollup.objects.bulk_create(rollups)
+    return len(rollups)

@@ -14,9 +14,17 @@ from django.urls import reverse
 
 from campaigns.models import BatchStatus, ImageStatus, UploadBatch
 from campaigns.selectors import decisions
-from campaigns.selectors.decisions import HEADLINES, TimelineBin, Timelines, verdict
-from campaigns.stats import UnitCounts, difference_estimate, group_estimate, holm_adjusted
+from campaigns.selectors.decisions import HEADLINES, verdict
+from campaigns.stats import (
+    UnitCounts,
+    difference_estimate,
+    group_estimate,
+    holm_adjusted,
+    moments_difference,
+)
+from campaigns.timelines import SecondRows, Timelines, timeline_bins
 from inference.services import model_version_activate
+from ml import CLASSES
 from tests import factories
 from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
 
@@ -151,13 +159,25 @@ def test_on_negative_share_lower_is_better_and_the_words_say_so():
     assert 0 < low < 40 < high
 
 
+def _second_rows(reactions: list[list[tuple[int, int]]], seconds_apart: int) -> SecondRows:
+    """Tally rows of viewers 1.. at seconds 0, `seconds_apart`, ...: each second a list of
+    every viewer's (happy faces, neutral faces)."""
+    viewers, seconds, counts = [], [], []
+    for index, shares in enumerate(reactions):
+        for viewer, (happy, neutral) in enumerate(shares, start=1):
+            row = np.zeros(len(CLASSES))
+            row[CLASSES.index("happy")], row[CLASSES.index("neutral")] = happy, neutral
+            viewers.append(viewer)
+            seconds.append(index * seconds_apart)
+            counts.append(row)
+    return SecondRows(viewers=np.array(viewers), seconds=np.array(seconds), counts=np.array(counts))
+
+
 def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     # given one ad whose 30 viewers are happy for 10 s, then not, in 5 s bins
-    bins = []
-    for index in range(4):
-        happy = 4 if index < 2 else 0
-        bins.append(TimelineBin(index * 5, (index + 1) * 5, _viewers([(happy, 4 - happy)] * 30)))
-    timeline = Timelines(width=5, bins={1: bins})
+    reactions = [[(4, 0) if index < 2 else (0, 4)] * 30 for index in range(4)]
+    rows = _second_rows(reactions, seconds_apart=5)
+    timeline = Timelines(width=5, bins={1: timeline_bins(rows, width=5, labels=CLASSES)})
     moments = decisions.key_moments(
         timeline=timeline, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
     )
@@ -165,16 +185,64 @@ def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     assert len(moments) == 1
     assert moments[0].sentence.startswith("0:10-0:15: the positive share falls by 100 points")
     # and a flat timeline has none
-    flat = Timelines(
-        width=5,
-        bins={1: [TimelineBin(i * 5, i * 5 + 5, _viewers([(2, 2)] * 30)) for i in range(4)]},
-    )
+    flat_rows = _second_rows([[(2, 2)] * 30] * 4, seconds_apart=5)
+    flat = Timelines(width=5, bins={1: timeline_bins(flat_rows, width=5, labels=CLASSES)})
     assert (
         decisions.key_moments(
             timeline=flat, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
         )
         == []
     )
+
+
+def test_a_timelines_bins_estimate_what_their_viewers_counts_give():
+    # given 40 viewers' random faces over 12 s, some seconds without a viewer, and faces of
+    # no known viewer (viewer 0)
+    rng = np.random.default_rng(5)
+    viewers = rng.integers(0, 40, size=600)
+    seconds = rng.choice([0, 1, 2, 3, 5, 6, 7, 8, 9, 11], size=600)
+    counts = rng.multinomial(2, [1 / len(CLASSES)] * len(CLASSES), size=600).astype(float)
+    rows = SecondRows(viewers=viewers, seconds=seconds, counts=counts)
+    for width in (1, 2, 5):
+        # when they are binned
+        bins = timeline_bins(rows, width=width, labels=CLASSES)
+        # then each bin estimates every headline as the bin's own viewers' counts do
+        groups = {}
+        for bin_ in bins:
+            inside = seconds // width == int(bin_.second_from) // width
+            known = inside & (viewers != 0)
+            group = UnitCounts.from_arrays(
+                labels=CLASSES,
+                viewer_ids=viewers[known],
+                viewer_counts=counts[known],
+                single_counts=counts[inside & (viewers == 0)].sum(axis=0),
+            )
+            groups[bin_.second_from] = group
+            for headline in HEADLINES.values():
+                expected = group_estimate(group, headline.scores, is_share=headline.is_share)
+                found = bin_.estimate(headline)
+                assert found.units == expected.units and found.faces == expected.faces
+                assert found.value == pytest.approx(expected.value, abs=1e-12)
+                assert found.standard_error == pytest.approx(expected.standard_error, abs=1e-12)
+        # and each change to the next bin counts the viewers both share, as the viewers'
+        # counts do (what the key moments test)
+        adjacent = 0
+        for before, after in zip(bins, bins[1:], strict=False):
+            if after.second_from != before.second_to:
+                assert before.to_next is None
+                continue
+            assert before.to_next is not None
+            adjacent += 1
+            expected = difference_estimate(
+                groups[after.second_from], groups[before.second_from], POSITIVE
+            )
+            found = moments_difference(
+                after.units, before.units, before.to_next.transposed(), POSITIVE
+            )
+            assert found.units == expected.units
+            assert found.value == pytest.approx(expected.value, abs=1e-12)
+            assert found.standard_error == pytest.approx(expected.standard_error, abs=1e-12)
+        assert adjacent >= 2
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import datetime as dt
 import math
 import random
 from collections import Counter, defaultdict
+from dataclasses import replace
 
 import pytest
 from django.db.models import F
@@ -22,10 +23,20 @@ from campaigns.models import (
     ViewerTally,
 )
 from campaigns.selectors import decisions
-from campaigns.selectors.dashboards import DashboardFilters, face_queryset, with_ad_versions
+from campaigns.selectors.dashboards import (
+    DashboardFilters,
+    confidence_step,
+    face_queryset,
+    with_ad_versions,
+)
 from campaigns.services import images
 from campaigns.services.batches import batch_delete
-from campaigns.services.tallies import tallies_rebuild, tally_value_fields
+from campaigns.services.tallies import (
+    tallies_rebuild,
+    tally_value_fields,
+    timeline_rollups_rebuild,
+)
+from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
 from ml import CLASSES
 from tests import factories
@@ -93,9 +104,8 @@ def _scanned(filters: DashboardFilters, campaign) -> dict:
     seconds: dict[tuple[int, int], Counter] = defaultdict(Counter)
     for ad_id, bins in timeline.bins.items():
         for bin_ in bins:
-            group = bin_.units
-            totals = group.viewer_counts.sum(axis=0) + group.single_counts
-            for label, n in zip(group.labels, totals.astype(int).tolist(), strict=True):
+            totals = bin_.units.sums
+            for label, n in zip(bin_.units.labels, totals.astype(int).tolist(), strict=True):
                 if n:
                     seconds[(ad_id, int(bin_.second_from) // timeline.width)][label] += n
     return {"units": _nonzero(units), "seconds": dict(seconds), "width": timeline.width}
@@ -222,3 +232,98 @@ def test_deleting_an_upload_deletes_its_tallies(campaign_faces):
     batch_delete(batch=batch)
     assert not ViewerTally.objects.filter(batch_id=batch.pk).exists()
     assert not SecondTally.objects.filter(batch_id=batch.pk).exists()
+
+
+def _timeline_figures(timeline: Timelines) -> dict:
+    """Every bin's units, faces and estimate of every headline, and the key moments."""
+    bins = {
+        (ad_id, bin_.second_from): [
+            (e.units, e.faces, round(e.value, 9), round(e.standard_error, 9))
+            for e in (bin_.estimate(h) for h in decisions.HEADLINES.values())
+        ]
+        for ad_id, bins in timeline.bins.items()
+        for bin_ in bins
+    }
+    moments = decisions.key_moments(
+        timeline=timeline,
+        ad_names=dict.fromkeys(timeline.bins, "ad"),
+        headlines=list(decisions.HEADLINES.values()),
+    )
+    changes = [(m.ad_id, m.headline.key, m.second_from, round(m.change.value, 9)) for m in moments]
+    return {"width": timeline.width, "bins": bins, "moments": changes}
+
+
+def test_the_timeline_rollups_answer_what_the_tallies_answer(campaign_faces):
+    campaign, ads, versions, _ = campaign_faces
+    ad_ids = [ad.pk for ad in ads]
+    # given the ads' rollups, rebuilt as an upload's close has them rebuilt
+    for ad in ads:
+        assert timeline_rollups_rebuild(ad_id=ad.pk) > 0
+    rng = random.Random(5)
+    for _ in range(12):
+        filters = DashboardFilters(
+            model_version=rng.choice([None, *versions]),
+            min_confidence=rng.choice(CONFIDENCE_STEPS) / 100,
+        )
+        if filters.model_version is None:
+            filters = with_ad_versions(filters, ad_ids=ad_ids)
+        # when the timeline is read from them, and from the tallies (an upload-date filter
+        # that keeps every upload makes the dashboard read the tallies)
+        scan = decisions.faces_scan(filters=filters, ad__campaign=campaign)
+        step = confidence_step(filters.min_confidence)
+        assert set(
+            decisions.timeline_rollups(filters=filters, ad_ids=ad_ids, step=step, width=1)
+        ) == set(ad_ids)
+        from_rollups = _timeline_figures(scan.timelines())
+        every_upload = replace(filters, date_from=DAYS[0])
+        tallied = decisions.faces_scan(filters=every_upload, ad__campaign=campaign)
+        assert (
+            decisions.timeline_rollups(filters=every_upload, ad_ids=ad_ids, step=step, width=1)
+            == {}
+        )
+        # then the two agree on every bin, every estimate and every key moment
+        assert from_rollups == _timeline_figures(tallied.timelines()), filters
+
+
+def test_a_write_of_faces_puts_the_rollups_out_of_date_until_rebuilt(campaign_faces):
+    campaign, ads, versions, _ = campaign_faces
+    filters = DashboardFilters(model_version=versions[0])
+    timeline_rollups_rebuild(ad_id=ads[0].pk)
+    before = _timeline_figures(decisions.faces_scan(filters=filters, ad=ads[0]).timelines())
+    # when the pipeline writes other faces for a photo of the ad that has an offset
+    image = ReactionImage.objects.filter(batch__ad=ads[0], offset_seconds__isnull=False).earliest(
+        "pk"
+    )
+    now = timezone.now()
+    ReactionImage.objects.filter(pk=image.pk).update(status=ImageStatus.PROCESSING, claimed_at=now)
+    faces = [
+        FaceResult(
+            x=i * 30,
+            y=0,
+            w=20,
+            h=20,
+            score=0.9,
+            label="disgust",
+            probabilities={c: (0.94 if c == "disgust" else 0.01) for c in CLASSES},
+        )
+        for i in range(5)
+    ]
+    images.image_results_store(
+        images=[image],
+        outcomes={image.pk: ImageResult(source="x", width=200, height=50, faces=faces)},
+        errors={},
+        model_version_id=versions[0].pk,
+        claimed_at=now,
+    )
+    # then the rollups are out of date and not read: the timeline has the new faces
+    assert decisions.timeline_rollups(filters=filters, ad_ids=[ads[0].pk], step=0, width=1) == {}
+    after = _timeline_figures(decisions.faces_scan(filters=filters, ad=ads[0]).timelines())
+    assert after != before
+    every_upload = replace(filters, date_from=DAYS[0])
+    assert after == _timeline_figures(
+        decisions.faces_scan(filters=every_upload, ad=ads[0]).timelines()
+    )
+    # and once rebuilt they are read again, with the same answer
+    timeline_rollups_rebuild(ad_id=ads[0].pk)
+    assert decisions.timeline_rollups(filters=filters, ad_ids=[ads[0].pk], step=0, width=1)
+    assert _timeline_figures(decisions.faces_scan(filters=filters, ad=ads[0]).timelines()) == after

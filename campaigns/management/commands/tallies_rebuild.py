@@ -1,4 +1,5 @@
-"""Recount the dashboards' tallies from the faces: every upload, or those of one campaign."""
+"""Recount the dashboards' tallies from the faces, and the ads' timeline rollups from them:
+every upload, or those of one campaign."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from campaigns.models import UploadBatch
-from campaigns.services.tallies import tallies_rebuild
+from campaigns.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 
 
 class Command(BaseCommand):
     help = (
-        "Recount ViewerTally and SecondTally from the faces (idempotent): after restoring "
-        "faces from a backup or writing them outside the pipeline."
+        "Recount ViewerTally and SecondTally from the faces and rebuild the timeline rollups "
+        "(idempotent): after restoring faces from a backup or writing them outside the pipeline."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,4 +26,9 @@ class Command(BaseCommand):
             batches = batches.filter(ad__campaign_id=options["campaign"])
         batch_ids = list(batches.order_by("pk").values_list("pk", flat=True))
         tallies_rebuild(batch_ids=batch_ids)
-        self.stdout.write(f"recounted the tallies of {len(batch_ids)} uploads")
+        ad_ids = sorted(set(batches.values_list("ad_id", flat=True)))
+        rollups = sum(timeline_rollups_rebuild(ad_id=ad_id) for ad_id in ad_ids)
+        self.stdout.write(
+            f"recounted the tallies of {len(batch_ids)} uploads and rebuilt {rollups} timeline "
+            f"rollups of {len(ad_ids)} ads"
+        )
