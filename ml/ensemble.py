@@ -137,7 +137,15 @@ def make_ensemble(
     unpacked = unpack_members(member_dirs)
     metas = [meta for _, meta, _ in unpacked]
     check_members(metas)
-    dataset = load_dataset(data, metas[0].preprocessing, cache_dir=cache_dir)
+    # The members' own training data: the photo folders they had mixed in, as they had them.
+    extra = metas[0].training_data.get("extra_train") or {}
+    dataset = load_dataset(
+        data,
+        metas[0].preprocessing,
+        cache_dir=cache_dir,
+        extra_train=list(extra),
+        extra_variants=max([int(counts["variants"]) for counts in extra.values()] or [1]),
+    )
     fingerprint, trained_on = dataset.fingerprint(), metas[0].training_data.get("fingerprint")
     if fingerprint != trained_on:
         raise ArtifactError(

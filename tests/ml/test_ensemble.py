@@ -18,6 +18,7 @@ from ml.export import main as export_main
 from ml.networks import HorizontalFlip, build_model, get_config
 from ml.tflite import TFLiteRunner
 from ml.train import main as train_main
+from tests.shared_data import shared_file
 
 
 def _train_tiny(data: Path, out: Path, seed: int) -> Path:
@@ -240,3 +241,32 @@ def test_export_measures_a_reference_model_in_the_same_run(
         ratio = float(ratio_line.removeprefix("speed ").split("x")[0])
         assert ratio == pytest.approx(model_rate / reference_rate, rel=0.02, abs=0.01)
     assert not (first / "model.tflite").exists()
+
+
+@pytest.mark.slow
+def test_members_trained_with_photos_mixed_in_ensemble_on_the_same_data(
+    image_tree: Path, tmp_path: Path
+):
+    # given: two aligned networks trained with a folder of real photos in their training split
+    photos = tmp_path / "photos"
+    (photos / "angry").mkdir(parents=True)
+    (photos / "angry" / "images_1.jpg").write_bytes(
+        shared_file("sample-photos/images_1.jpg").read_bytes()
+    )
+    extra = ["--align", "--extra-train", str(photos), "--extra-variants", "2"]
+    members = []
+    for seed in (1, 2):
+        out = tmp_path / f"member{seed}"
+        args = ["--data", str(image_tree), "--config", "tiny", "--out", str(out), "--epochs", "1"]
+        assert train_main([*args, *extra, "--seed", str(seed), "--version", f"0.{seed}"]) == 0
+        members.append(out)
+    # when
+    meta = make_ensemble(
+        members, data=image_tree, out=tmp_path / "ensemble", name="fer-cnn", version="0.3"
+    )
+    # then: the ensemble recognises its members' data, photos included, and stays aligned
+    assert (
+        meta.training_data["fingerprint"] == read_metadata(members[0]).training_data["fingerprint"]
+    )
+    assert meta.training_data["extra_train"][str(photos)]["images"] == 2
+    assert meta.preprocessing.align is True
