@@ -216,7 +216,9 @@ def write_model_card(
     if CALIBRATION_KEY in reports:
         lines += _calibration_lines(reports[CALIBRATION_KEY])
     if REAL_PHOTOS_KEY in reports:
-        lines += _real_photos_lines(reports[REAL_PHOTOS_KEY])
+        lines += _real_photos_lines(
+            reports[REAL_PHOTOS_KEY], calibrated_on_them=CALIBRATION_KEY in reports
+        )
     if FAIRNESS_KEY in reports:
         lines += _fairness_lines(reports[FAIRNESS_KEY])
     path = out / CARD_FILE
@@ -232,8 +234,9 @@ def _real_photo_systems(section: dict[str, Any]) -> list[tuple[str, dict[str, An
     return sorted(systems, key=lambda item: not item[0].startswith("ours"))
 
 
-def _real_photos_lines(section: dict[str, Any]) -> list[str]:
-    """Whole-pipeline figures on labelled real photos, ours beside the peer's, with counts."""
+def _real_photos_lines(section: dict[str, Any], *, calibrated_on_them: bool = False) -> list[str]:
+    """Whole-pipeline figures on labelled real photos, ours beside the peer's, with counts;
+    `calibrated_on_them` when the model's calibration was fitted on these same photos."""
     systems = _real_photo_systems(section)
     ours = systems[0][1]
     manifest = section.get("manifest")
@@ -295,6 +298,12 @@ def _real_photos_lines(section: dict[str, Any]) -> list[str]:
         else f"- {name} has no photos here: its recall is unmeasured."
         for name, row in small
     ]
+    if calibrated_on_them:
+        lines.append(
+            "- The served calibration was fitted on these same photos, which flatters ours "
+            "here: the out-of-fold figures under Calibration are the ones to expect on other "
+            "photos."
+        )
     lines += [
         "- Accuracy weighs the classes as this set mixes them (the photos column), not as an "
         "audience would show them.",

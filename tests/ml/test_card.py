@@ -14,8 +14,10 @@ from inference.evaluate_fairness import Person, ScoredPhoto, fairness_report
 from inference.evaluate_photos import photo_report
 from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import ArtifactMetadata, write_metadata
+from ml.calibration import Calibration, calibration_report
 from ml.card import LONDON_SET_CREDIT, rebuild_model_card, record_evaluation, write_model_card
 from ml.metrics import classification_report
+from ml.preprocessing import PreprocessSpec
 
 
 def fer_reports() -> dict[str, dict[str, Any]]:
@@ -163,3 +165,35 @@ def test_the_shipped_card_is_what_its_model_json_and_report_json_give(tmp_path):
     rebuilt = rebuild_model_card(tmp_path).read_text()
 
     assert rebuilt == (SHIPPED_MODEL_DIR / "MODEL_CARD.md").read_text()
+
+
+def test_a_photo_model_card_credits_diffusionfer_and_reports_its_calibration(tmp_path):
+    # given: an aligned network trained with DiffusionFER, calibrated on real photos
+    rng = np.random.default_rng(2)
+    labels = np.arange(210) % len(CLASSES)
+    photos = rng.dirichlet(np.ones(7), 210)
+    public = rng.dirichlet(np.ones(7), 140)
+    calibration, section = calibration_report(
+        photos,
+        np.ones(210, dtype=bool),
+        labels,
+        public_probabilities=public,
+        public_labels=np.arange(140) % len(CLASSES),
+        folds=3,
+    )
+    meta = single_network()
+    meta.preprocessing = PreprocessSpec(align=True)
+    meta.calibration = Calibration(temperature=1.2, offsets=(0.1,) * len(CLASSES))
+    counts = {"photos": 1289, "no_face": 1, "variants": 3, "images": 3864}
+    meta.training_data = {"extra_train": {"/data/diffusionfer": {**counts, "classes": {"sad": 9}}}}
+    reports = fer_reports() | {"calibration": section, "real_photos": real_photos_section()}
+    # when
+    card = write_model_card(tmp_path, meta, reports, epochs_run=3).read_text()
+    # then
+    assert "turned upright by its eye line" in card
+    assert "DiffusionFER" in card and "CC0 1.0" in card and "3864 images" in card
+    assert "## Calibration" in card and "out-of-fold" in card
+    for name in CLASSES:
+        assert f"| {name} | 30 |" in card
+    assert "fitted on these same photos" in card
+    assert len(calibration.offsets) == len(CLASSES)
