@@ -62,7 +62,7 @@ class UnitCounts:
     from arrays (`from_arrays`) or one count at a time (`add`).
     """
 
-    __slots__ = ("_counts", "_ids", "_index", "_labels", "_pending", "_singles")
+    __slots__ = ("_counts", "_ids", "_index", "_labels", "_moments", "_pending", "_singles")
 
     def __init__(self, labels: Sequence[str] = ()) -> None:
         self._labels: list[str] = list(labels)
@@ -71,6 +71,8 @@ class UnitCounts:
         self._counts = np.zeros((0, len(self._labels)))
         self._singles = np.zeros(len(self._labels))
         self._pending: list[tuple[int | None, int, int]] = []
+        # Computed once: a page asks for many headlines of the same group.
+        self._moments: Moments | None = None
 
     @classmethod
     def from_arrays(
@@ -96,6 +98,7 @@ class UnitCounts:
             self._index[label] = len(self._labels)
             self._labels.append(label)
         self._pending.append((viewer, self._index[label], count))
+        self._moments = None
 
     def _settle(self) -> None:
         """Fold the counts given by `add` into the arrays."""
@@ -172,6 +175,11 @@ class UnitCounts:
         return group
 
     def moments(self) -> Moments:
+        if self._moments is None:
+            self._moments = self._moments_compute()
+        return self._moments
+
+    def _moments_compute(self) -> Moments:
         counts, singles = self.viewer_counts, self.single_counts
         return Moments(
             labels=tuple(self._labels),

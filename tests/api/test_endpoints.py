@@ -17,6 +17,7 @@ from openapi_spec_validator import validate
 
 from api.serializers import EstimateSerializer
 from campaigns.models import Ad, BatchStatus, Campaign, ImageStatus, UploadBatch
+from campaigns.services.transitions import status_change
 from inference.services import model_version_activate
 from tests import factories
 from tests.api.conftest import ApiWorld, TokenClient
@@ -91,7 +92,7 @@ def test_service_refusals_are_400_or_409_with_the_services_words(world: ApiWorld
     assert _json(api, "post", url, {"name": "Spot A"}).status_code == 409
     # an upload still being analysed cannot be deleted, nor its ad or campaign
     batch = world.ours.batches["Spot A"]
-    UploadBatch.objects.filter(pk=batch.pk).update(status=BatchStatus.PROCESSING)
+    status_change(UploadBatch.objects.filter(pk=batch.pk), to=BatchStatus.PROCESSING)
     for target in (
         f"/api/v1/batches/{batch.pk}/",
         f"/api/v1/ads/{batch.ad_id}/",

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from campaigns.models import UploadBatch
 from campaigns.services import batches, extraction, images
+from campaigns.services.transitions import status_change
 from tests import factories
 from tests.ingest_support import plain_photo, zip_build
 
@@ -229,7 +230,7 @@ def test_a_finished_upload_links_to_its_results_and_lists_photos_without_a_face(
 
 def test_an_upload_in_progress_lists_no_results_yet(client, member, ad):
     batch, _ = _analysed_upload(ad, factories.model_version_create())
-    UploadBatch.objects.filter(pk=batch.pk).update(status=UploadBatch.Status.PROCESSING)
+    status_change(UploadBatch.objects.filter(pk=batch.pk), to=UploadBatch.Status.PROCESSING)
     response = client.get(reverse("campaigns:batch_detail", args=[batch.pk]))
     assert 'id="results"' not in response.content.decode()
     assert 'id="faceless"' not in response.content.decode()

@@ -36,6 +36,7 @@ from campaigns.services.tallies import (
     tally_value_fields,
     timeline_rollups_rebuild,
 )
+from campaigns.services.transitions import status_change
 from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
 from ml import CLASSES
@@ -180,6 +181,14 @@ def _tally_rows() -> dict:
     return snapshot
 
 
+def _claim(rows: list[ReactionImage], *, model_version, now: dt.datetime) -> None:
+    """What a worker does before it writes their faces: queue the photos again, claim them."""
+    ids = [row.pk for row in rows]
+    status_change(ReactionImage.objects.filter(pk__in=ids), to=ImageStatus.PENDING)
+    claimed = images.images_claim(image_ids=ids, model_version_id=model_version.pk, now=now)
+    assert claimed == ids
+
+
 def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces):
     campaign, ads, versions, viewers = campaign_faces
     batch = UploadBatch.objects.filter(ad=ads[0]).earliest("pk")
@@ -188,9 +197,7 @@ def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces
     # time with other faces, one photo failing
     for attempt, labels in enumerate((["happy", "sad"], ["angry"])):
         now = timezone.now() + dt.timedelta(seconds=attempt)
-        ReactionImage.objects.filter(pk__in=[r.pk for r in rows]).update(
-            status=ImageStatus.PROCESSING, claimed_at=now
-        )
+        _claim(rows, model_version=versions[0], now=now)
         outcomes = {
             row.pk: ImageResult(
                 source=row.original_name,
@@ -295,7 +302,7 @@ def test_a_write_of_faces_puts_the_rollups_out_of_date_until_rebuilt(campaign_fa
         "pk"
     )
     now = timezone.now()
-    ReactionImage.objects.filter(pk=image.pk).update(status=ImageStatus.PROCESSING, claimed_at=now)
+    _claim([image], model_version=versions[0], now=now)
     faces = [
         FaceResult(
             x=i * 30,
