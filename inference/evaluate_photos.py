@@ -93,16 +93,24 @@ def run_pipeline(
     classifier: EmotionClassifier,
     detector: str,
     chunk: int = 32,
+    decode_threads: int = 0,
 ) -> tuple[list[PhotoOutcome], float]:
-    """Every photo through `analyze_images`, in chunks as a worker does; (outcomes, seconds)."""
+    """Every photo through `analyze_images`, in chunks as a worker does (with
+    `decode_threads` feeder threads, as a worker's setting INFERENCE_DECODE_THREADS);
+    (outcomes, seconds)."""
     if photos:
-        analyze_images([photos[0][0]], detector=detector, classifier=classifier)  # warm-up
+        analyze_images(  # warm-up
+            [photos[0][0]], detector=detector, classifier=classifier, decode_threads=decode_threads
+        )
     outcomes = []
     started = time.perf_counter()
     for start in range(0, len(photos), chunk):
         part = photos[start : start + chunk]
         results = analyze_images(
-            [path for path, _ in part], detector=detector, classifier=classifier
+            [path for path, _ in part],
+            detector=detector,
+            classifier=classifier,
+            decode_threads=decode_threads,
         )
         for (path, label), result in zip(part, results, strict=True):
             face = largest_face(result)
@@ -234,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=DETECTOR_NAMES)
     parser.add_argument("--precision", choices=PRECISIONS, default="float32")
     parser.add_argument("--chunk", type=int, default=32, help="photos per analyze_images call")
+    parser.add_argument(
+        "--decode-threads",
+        type=int,
+        default=0,
+        help="feeder threads that decode and detect while the classifier runs (0: in turn)",
+    )
     parser.add_argument("--limit", type=int, help="only the first N photos of the manifest")
     parser.add_argument("--peer-python", help="python of a virtualenv with `fer` installed")
     parser.add_argument("--json", type=Path, help="write the reports here")
@@ -260,7 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
     get_detector(args.detector)
     outcomes, seconds = run_pipeline(
-        photos, classifier=classifier, detector=args.detector, chunk=args.chunk
+        photos,
+        classifier=classifier,
+        detector=args.detector,
+        chunk=args.chunk,
+        decode_threads=args.decode_threads,
     )
     labels = [label for _, label in photos]
     name = f"ours {classifier.name} ({args.detector}, {classifier.precision})"
