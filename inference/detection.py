@@ -201,11 +201,9 @@ class BlazeFaceDetector:
         # One interpreter per detector; a worker process may detect from several threads.
         self._lock = threading.Lock()
 
-    def detect(self, rgb: np.ndarray, *, margin: float = 0.0) -> list[DetectedFace]:
-        """Faces in `rgb`; with `margin`, the photo is shown to the model with that share of
-        its longest side of gray around it (the letterbox's own gray: no padded copy)."""
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         height, width = rgb.shape[:2]
-        scale = self.size / (max(height, width) * (1.0 + 2.0 * margin))
+        scale = self.size / max(height, width)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
         resized = cv2.resize(rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
         pad_x, pad_y = (self.size - new_w) // 2, (self.size - new_h) // 2
@@ -350,14 +348,12 @@ class TiledDetector:
     def whole_frame(self, rgb: np.ndarray) -> list[DetectedFace]:
         """The faces of the plain and of the padded whole-frame pass, not yet merged."""
         faces = self.detector.detect(rgb)
-        if self.pad_fraction <= 0:
-            return faces
-        if isinstance(self.detector, BlazeFaceDetector):
-            return faces + self.detector.detect(rgb, margin=self.pad_fraction)
         pad = round(max(rgb.shape[:2]) * self.pad_fraction)
-        return faces + [
-            _shifted(face, -pad, -pad) for face in self.detector.detect(_padded(rgb, pad))
-        ]
+        if pad > 0:
+            faces += [
+                _shifted(face, -pad, -pad) for face in self.detector.detect(_padded(rgb, pad))
+            ]
+        return faces
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         height, width = rgb.shape[:2]
