@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import PurePosixPath
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -47,12 +48,20 @@ def _filters(
     return form, form.filters()
 
 
+def _dashboard_form(
+    request: AuthenticatedHttpRequest, campaign_id: int
+) -> tuple[Campaign, DashboardFilterForm, dict[str, Any]]:
+    """The campaign and the dashboard's filter form (its segments are valid choices), and
+    what the form chose when valid."""
+    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
+    form = DashboardFilterForm(request.GET, segments=decisions.attribute_values(campaign=campaign))
+    return campaign, form, form.cleaned_data if form.is_valid() else {}
+
+
 def _campaign_results(
     request: AuthenticatedHttpRequest, campaign_id: int
 ) -> tuple[Campaign, DashboardFilterForm, results.CampaignResults]:
-    campaign = scoping.campaign_get(user=request.user, campaign_id=campaign_id)
-    form = DashboardFilterForm(request.GET, segments=decisions.attribute_values(campaign=campaign))
-    chosen = form.cleaned_data if form.is_valid() else {}
+    campaign, form, chosen = _dashboard_form(request, campaign_id)
     found = results.campaign_results(
         campaign=campaign,
         filters=form.filters(),
@@ -107,7 +116,10 @@ def campaign_dashboard_timeline(
 ) -> HttpResponse:
     """The dashboard's timeline and key moments under the page's filters (an HTML fragment
     the page loads into its #timeline and #key-moments sections)."""
-    campaign, _, found = _campaign_results(request, campaign_id)
+    campaign, form, chosen = _dashboard_form(request, campaign_id)
+    found = results.campaign_timeline(
+        campaign=campaign, filters=form.filters(), headline=chosen.get("headline")
+    )
     return render(
         request,
         "campaigns/dashboard_timeline.html",

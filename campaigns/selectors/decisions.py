@@ -121,6 +121,10 @@ def estimate_of(units: UnitCounts, headline: Headline) -> Estimate:
     return group_estimate(units, headline.scores, is_share=headline.is_share)
 
 
+# upload id -> (ad id, upload day, photos analysed)
+Uploads = dict[int, tuple[int, dt.date, int]]
+
+
 @dataclass
 class FacesScan:
     """A campaign's (or an ad's) faces counted per (upload, viewer) and label, read from the
@@ -140,7 +144,7 @@ class FacesScan:
     all_counts: np.ndarray
     confidence_sums: np.ndarray
     # upload id -> (ad id, upload day, photos analysed), every upload in the filters' dates
-    uploads: dict[int, tuple[int, dt.date, int]]
+    uploads: Uploads
     filters: DashboardFilters
     batch_scope: dict[str, object]
     _ad_units: dict[bool, dict[int, UnitCounts]] = field(default_factory=dict, repr=False)
@@ -193,55 +197,82 @@ class FacesScan:
         return tally_queryset(SecondTally, filters=self.filters, **self.batch_scope).exists()
 
     def timelines(self) -> Timelines:
-        """Each ad's faces that have an offset, in bins of the ad's seconds: from the ad's
-        rollups where they are current and the filters allow (no upload dates, no segment:
-        a rollup holds every upload and viewer of the ad), else from its second tallies."""
-        step = confidence_step(self.filters.min_confidence)
-        ad_ids = sorted({ad_id for ad_id, _, _ in self.uploads.values()})
-        stored = timeline_rollups(filters=self.filters, ad_ids=ad_ids, step=step, width=1)
-        tallied = self._second_rows(step, [ad_id for ad_id in ad_ids if ad_id not in stored])
-        units = {
-            (ad_id, int(bin_.second_from)): bin_.units.units
-            for ad_id, bins in stored.items()
-            for bin_ in bins
-        }
-        for ad_id, rows in tallied.items():
-            units.update({(ad_id, s): n for s, n in rows.units_per_second().items()})
-        width = timeline_width(units)
-        if width != 1:
-            stored = timeline_rollups(
-                filters=self.filters, ad_ids=list(stored), step=step, width=width
-            )
-            # An ad whose rollups changed since (an upload finishing) reads its tallies.
-            missing = [ad_id for ad_id in ad_ids if ad_id not in stored and ad_id not in tallied]
-            tallied.update(self._second_rows(step, missing))
-        bins = dict(stored)
-        for ad_id, rows in tallied.items():
-            bins[ad_id] = timeline_bins(rows, width=width, labels=CLASSES)
-        return Timelines(width=width, bins={ad_id: found for ad_id, found in bins.items() if found})
+        """Each ad's faces that have an offset, in bins of the ad's seconds."""
+        return timelines_read(filters=self.filters, uploads=self.uploads, **self.batch_scope)
 
-    def _second_rows(self, step: int, ad_ids: Sequence[int]) -> dict[int, SecondRows]:
-        """The second tallies of these ads under the filters, per ad."""
-        if not ad_ids:
-            return {}
-        batch_ids = [b for b, (ad_id, _, _) in self.uploads.items() if ad_id in set(ad_ids)]
-        table = values_array(
-            tally_queryset(SecondTally, filters=self.filters, **self.batch_scope).filter(
-                batch_id__in=batch_ids
-            ),
-            ["batch_id", "viewer_key", "second", *_count_fields(step)],
+
+def uploads_in_scope(*, filters: DashboardFilters, **batch_scope: object) -> Uploads:
+    """Upload id -> (ad id, upload day, photos analysed), every upload under `batch_scope`
+    in the filters' dates."""
+    return {
+        pk: (ad_id, timezone.localtime(created_at).date(), processed)
+        for pk, ad_id, created_at, processed in batch_queryset(
+            filters=filters, **batch_scope
+        ).values_list("pk", "ad_id", "created_at", "images_processed")
+    }
+
+
+def timelines_read(
+    *, filters: DashboardFilters, uploads: Uploads, **batch_scope: object
+) -> Timelines:
+    """Each ad's faces that have an offset, in bins of the ad's seconds: from the ad's
+    rollups where they are current and the filters allow (no upload dates, no segment: a
+    rollup holds every upload and viewer of the ad), else from its second tallies."""
+    step = confidence_step(filters.min_confidence)
+    ad_ids = sorted({ad_id for ad_id, _, _ in uploads.values()})
+
+    def tallied_rows(wanted: Sequence[int]) -> dict[int, SecondRows]:
+        return _second_rows(
+            filters=filters, uploads=uploads, step=step, ad_ids=wanted, **batch_scope
         )
-        ads = np.array(
-            [self.uploads[b][0] for b in table[:, 0].astype(np.int64).tolist()], dtype=np.int64
+
+    stored = timeline_rollups(filters=filters, ad_ids=ad_ids, step=step, width=1)
+    tallied = tallied_rows([ad_id for ad_id in ad_ids if ad_id not in stored])
+    units = {
+        (ad_id, int(bin_.second_from)): bin_.units.units
+        for ad_id, bins in stored.items()
+        for bin_ in bins
+    }
+    for ad_id, rows in tallied.items():
+        units.update({(ad_id, s): n for s, n in rows.units_per_second().items()})
+    width = timeline_width(units)
+    if width != 1:
+        stored = timeline_rollups(filters=filters, ad_ids=list(stored), step=step, width=width)
+        # An ad whose rollups changed since (an upload finishing) reads its tallies.
+        missing = [ad_id for ad_id in ad_ids if ad_id not in stored and ad_id not in tallied]
+        tallied.update(tallied_rows(missing))
+    bins = dict(stored)
+    for ad_id, rows in tallied.items():
+        bins[ad_id] = timeline_bins(rows, width=width, labels=CLASSES)
+    return Timelines(width=width, bins={ad_id: found for ad_id, found in bins.items() if found})
+
+
+def _second_rows(
+    *,
+    filters: DashboardFilters,
+    uploads: Uploads,
+    step: int,
+    ad_ids: Sequence[int],
+    **batch_scope: object,
+) -> dict[int, SecondRows]:
+    """The second tallies of these ads under the filters, per ad."""
+    if not ad_ids:
+        return {}
+    wanted = set(ad_ids)
+    batch_ids = [b for b, (ad_id, _, _) in uploads.items() if ad_id in wanted]
+    table = values_array(
+        tally_queryset(SecondTally, filters=filters, **batch_scope).filter(batch_id__in=batch_ids),
+        ["batch_id", "viewer_key", "second", *_count_fields(step)],
+    )
+    ads = np.array([uploads[b][0] for b in table[:, 0].astype(np.int64).tolist()], dtype=np.int64)
+    return {
+        ad_id: SecondRows(
+            viewers=table[rows, 1].astype(np.int64),
+            seconds=table[rows, 2].astype(np.int64),
+            counts=table[rows, 3:],
         )
-        return {
-            ad_id: SecondRows(
-                viewers=table[rows, 1].astype(np.int64),
-                seconds=table[rows, 2].astype(np.int64),
-                counts=table[rows, 3:],
-            )
-            for ad_id, rows in _groups(ads)
-        }
+        for ad_id, rows in _groups(ads)
+    }
 
 
 def timeline_rollups(
@@ -290,12 +321,7 @@ def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan
         columns += _count_fields(0)
     table = values_array(tally_queryset(ViewerTally, filters=filters, **batch_scope), columns)
     batch_ids = table[:, 0].astype(np.int64)
-    uploads = {
-        pk: (ad_id, timezone.localtime(created_at).date(), processed)
-        for pk, ad_id, created_at, processed in batch_queryset(
-            filters=filters, **batch_scope
-        ).values_list("pk", "ad_id", "created_at", "images_processed")
-    }
+    uploads = uploads_in_scope(filters=filters, **batch_scope)
     n = len(CLASSES)
     counts = table[:, 2 : 2 + n]
     return FacesScan(

@@ -82,11 +82,7 @@ class CampaignResults:
 
     @cached_property
     def moments(self) -> list[decisions.KeyMoment]:
-        return decisions.key_moments(
-            timeline=self.timeline,
-            ad_names=dict(self.ads),
-            headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
-        )
+        return _moments(self.timeline, self.ads)
 
     @property
     def has_timeline(self) -> bool:
@@ -149,6 +145,45 @@ def campaign_results(
         confidence=_confidence_effect(names, filters, faces),
         how_to_read=_how_to_read(filters),
         unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
+    )
+
+
+def _moments(timeline: Timelines, ads: list[tuple[int, str]]) -> list[decisions.KeyMoment]:
+    """Where each ad's positive or negative share changes beyond noise."""
+    return decisions.key_moments(
+        timeline=timeline,
+        ad_names=dict(ads),
+        headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
+    )
+
+
+@dataclass
+class CampaignTimeline:
+    """The dashboard's timeline section alone: what it loads after the page."""
+
+    ads: list[tuple[int, str]]
+    headline: decisions.Headline
+    timeline: Timelines
+
+    @cached_property
+    def moments(self) -> list[decisions.KeyMoment]:
+        return _moments(self.timeline, self.ads)
+
+
+def campaign_timeline(
+    *, campaign: Campaign, filters: DashboardFilters, headline: str | None = None
+) -> CampaignTimeline:
+    """The campaign's timeline and key moments under `filters`, as `campaign_results` has
+    them, without the rest of the page's figures."""
+    ads = list(
+        Ad.objects.filter(campaign=campaign).order_by("name", "pk").values_list("pk", "name")
+    )
+    filters = dashboards.with_ad_versions(filters, ad_ids=[pk for pk, _ in ads])
+    uploads = decisions.uploads_in_scope(filters=filters, ad__campaign=campaign)
+    return CampaignTimeline(
+        ads=ads,
+        headline=decisions.headline_get(headline),
+        timeline=decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign),
     )
 
 
