@@ -8,7 +8,7 @@ CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad
 
 # The artifact the project ships: the one place its version is named (settings, the inference
 # CLIs and the tests read it from here).
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.4"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.5"
 
 # Keras and TensorFlow ship no type information: their objects are typed with these aliases.
 KerasModel: TypeAlias = Any

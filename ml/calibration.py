@@ -277,10 +277,10 @@ def calibration_report(
 def main(argv: list[str] | None = None) -> int:
     """Fit the calibration of an artifact from its real-photo probabilities and store it."""
     # Imported here: ml.artifact itself imports this module for the Calibration it records.
-    from ml.artifact import REPORT_FILE, load_keras_model, write_metadata
+    from ml.artifact import CONFUSION_FILE, REPORT_FILE, load_keras_model, write_metadata
     from ml.card import CALIBRATION_KEY, record_evaluation
     from ml.datasets import add_cache_dir_argument, load_dataset
-    from ml.evaluate import predict_probabilities
+    from ml.evaluate import predict_probabilities, save_confusion_png
     from ml.metrics import classification_report
 
     parser = argparse.ArgumentParser(
@@ -368,6 +368,9 @@ def main(argv: list[str] | None = None) -> int:
             meta.metrics.pop(f"{key}_macro_f1", None)
         (args.model / REPORT_FILE).write_text(json.dumps(reports, indent=2) + "\n")
         write_metadata(args.model, meta)
+        save_confusion_png(
+            test, args.model / CONFUSION_FILE, f"{meta.name} {meta.version} on test, calibrated"
+        )
         card = record_evaluation(args.model, key=CALIBRATION_KEY, section=report)
         logger.info("calibration stored in %s; card rewritten: %s", args.model, card)
     return 0

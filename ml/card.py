@@ -136,6 +136,14 @@ def write_model_card(
     test = reports.get("test") or reports["valid"]
     sizes = meta.training_data.get("sizes", {})
     dups = meta.training_data.get("duplicates", {})
+    extra = sum(c["images"] for c in (meta.training_data.get("extra_train") or {}).values())
+    fer_train = sizes["train"] - extra if "train" in sizes else "?"
+    train_counts = (meta.training_data.get("splits") or {}).get("train") or {}
+    disgust_share = (
+        _pct(train_counts["disgust"] / sum(train_counts.values()))
+        if train_counts.get("disgust")
+        else "about 1.5%"
+    )
     lines = [
         f"# Model card: {meta.name} {meta.version}",
         "",
@@ -144,9 +152,10 @@ def write_model_card(
         "",
         "## Training data",
         "FER2013 (ICML 2013 representation-learning challenge), official split: trained on "
-        f"Training ({sizes.get('train', '?')} images after removing "
+        f"Training ({fer_train} images after removing "
         f"{dups.get('dropped_from_train', '?')} exact duplicates of PublicTest/PrivateTest "
-        "images), model selected on PublicTest "
+        "images" + (f"; {extra} more from the photo folders below" if extra else "") + "), "
+        "model selected on PublicTest "
         f"({sizes.get('valid', '?')}), reported on PrivateTest ({sizes.get('test', '?')}). "
         "Data fingerprint (sha256 of pixels and labels): "
         f"`{meta.training_data.get('fingerprint', '?')}`.",
@@ -191,7 +200,7 @@ def write_model_card(
         "## Weaknesses and biases",
         "- Weakest classes here: "
         + ", ".join(f"{n} (F1 {_pct(s['f1'])})" for n, s in weakest)
-        + ". Disgust has 1.5% of the training images. Most frequent misreadings: "
+        + f". Disgust has {disgust_share} of the training images. Most frequent misreadings: "
         + "; ".join(f"{n} as {_confusions(test, n)}" for n, _ in weakest)
         + ". Dashboard shares of these classes carry the widest uncertainty.",
         "- FER2013 was collected by web image search with emotion keywords: mostly posed or "
