@@ -280,6 +280,9 @@ def detector_thread_copy(detector: FaceDetector) -> FaceDetector:
             min_tile=detector.min_tile,
             tile_min_score=detector.tile_min_score,
             iou_threshold=detector.iou_threshold,
+            pad_fraction=detector.pad_fraction,
+            edge_shift=detector.edge_shift,
+            edge_min_score=detector.edge_min_score,
         )
     if isinstance(detector, CombinedDetector):
         return CombinedDetector(

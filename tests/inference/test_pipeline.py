@@ -13,7 +13,7 @@ from PIL import Image
 
 from inference.api import StageTimings, analyze_images
 from inference.classifier import EmotionClassifier
-from inference.detection import DetectedFace, get_detector
+from inference.detection import DetectedFace, TiledDetector, get_detector, raw_detector
 from inference.pipeline import FaceBatcher, detector_thread_copy, pipeline_stats
 from inference.scenes import compose_scene
 
@@ -227,3 +227,18 @@ def test_a_feeder_threads_own_detector_finds_the_same_faces(name, photos):
     # then: a separate detector finding the same boxes
     assert copy is not original
     assert copy.detect(pixels) == original.detect(pixels)
+
+
+def test_a_feeder_threads_copy_keeps_a_tiled_detectors_own_settings(photos):
+    # given: a tiled detector without the padded whole-frame pass and the edge tiles
+    original = TiledDetector(
+        "unpadded", raw_detector("blazeface-short"), pad_fraction=0.0, edge_shift=0.0
+    )
+    # when
+    copy = detector_thread_copy(original)
+    # then: the copy is set up as the original, and finds what it finds
+    assert isinstance(copy, TiledDetector) and copy is not original
+    assert (copy.pad_fraction, copy.edge_shift, copy.edge_min_score) == (0.0, 0.0, 0.65)
+    for photo in photos[:3]:
+        pixels = np.asarray(Image.open(io.BytesIO(photo)).convert("RGB"))
+        assert copy.detect(pixels) == original.detect(pixels)
