@@ -145,7 +145,7 @@ def export_filename(
     """The download's file name: one name per content. Besides the campaign or ad (`stem`)
     and the level it names every filter that changes the rows, the bin width of a timeline,
     a file without BOM, and the time of the export (to the second, site time zone):
-    `spring-launch-ads-fer-cnn-1-4-conf50-20250301-141502.csv`."""
+    `spring-launch-ads-fer-cnn-1-5-conf50-20250301-141502.csv`."""
     parts = [slugify(stem)[:60].strip("-") or "export", slugify(level) or "export"]
     if level == "timeline" and bin_seconds is not None:
         parts.append(f"{bin_seconds:g}s".replace(".", "_"))

@@ -116,13 +116,19 @@ class HaarDetector:
             minNeighbors=self.min_neighbors,
             minSize=(self.min_size, self.min_size),
         )
-        # The cascade has no probability; more overlapping hits means a surer face.
-        return [
-            DetectedFace(
-                box=(int(x), int(y), int(w), int(h)), score=float(n / (n + self.min_neighbors))
-            )
-            for (x, y, w, h), n in zip(boxes, np.ravel(neighbours), strict=True)
-        ]
+        # The cascade has no probability; more overlapping hits means a surer face. OpenCV's
+        # threads gather the hits in whatever order they finish: sorted, the same photo
+        # always gives the same list.
+        return sorted(
+            (
+                DetectedFace(
+                    box=(int(x), int(y), int(w), int(h)),
+                    score=float(n / (n + self.min_neighbors)),
+                )
+                for (x, y, w, h), n in zip(boxes, np.ravel(neighbours), strict=True)
+            ),
+            key=lambda face: face.box,
+        )
 
 
 @dataclass(frozen=True)
