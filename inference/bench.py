@@ -1,7 +1,7 @@
 """Throughput and accuracy of the pipeline on a folder of photos, beside the `fer` package.
 
     python -m inference.bench --images DIR [--detector NAME|all] [--model DIR]
-                              [--peer-python /work/fer-peer-venv/bin/python]
+                              [--peer-python /path/to/fer-venv/bin/python]
                               [--faces FER_DIR] [--chunk 32] [--limit N]
     python -m inference.bench --make-scenes OUT --fer-dir FER_DIR [--count 120]
                               [--scene-split Training] [--seed S] [--edge-scenes]
