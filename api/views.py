@@ -555,21 +555,14 @@ class _Export(ApiView):
         )
         ad_ids = [ad.pk] if ad is not None else list(campaign.ads.values_list("pk", flat=True))
         filters = dashboards.with_ad_versions(found.filters, ad_ids=ad_ids)
-        level, bin_seconds, bom = (found.query[key] for key in ("level", "bin_seconds", "bom"))
-        header, rows = exports.export_table(
-            level=level, campaign=campaign, filters=filters, ad=ad, bin_seconds=bin_seconds
-        )
-        return exports.streaming_csv_response(
-            filename=exports.export_filename(
-                stem=stem,
-                level=level,
-                bom=bom,
-                filters=filters,
-                bin_seconds=bin_seconds if level == "timeline" else None,
-            ),
-            header=header,
-            rows=rows,
-            bom=bom,
+        return exports.export_response(
+            level=found.query["level"],
+            campaign=campaign,
+            filters=filters,
+            stem=stem,
+            bom=found.query["bom"],
+            ad=ad,
+            bin_seconds=found.query["bin_seconds"],
         )
 
 

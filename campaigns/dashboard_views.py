@@ -237,21 +237,14 @@ def _export(
         bin_seconds = 0.0
     if not bin_seconds > 0:
         raise Http404("bin_seconds must be a number of seconds above 0.")
-    header, rows = exports.export_table(
-        level=level, campaign=campaign, filters=filters, ad=ad, bin_seconds=bin_seconds
-    )
-    bom = exports.bom_requested(request.GET.get("bom"))
-    return exports.streaming_csv_response(
-        filename=exports.export_filename(
-            stem=stem,
-            level=level,
-            bom=bom,
-            filters=filters,
-            bin_seconds=bin_seconds if level == "timeline" else None,
-        ),
-        header=header,
-        rows=rows,
-        bom=bom,
+    return exports.export_response(
+        level=level,
+        campaign=campaign,
+        filters=filters,
+        stem=stem,
+        bom=exports.bom_requested(request.GET.get("bom")),
+        ad=ad,
+        bin_seconds=bin_seconds,
     )
 
 

@@ -439,3 +439,32 @@ def export_table(
         )
         return FACE_COLUMNS, rows
     raise ValueError(f"unknown export level {level!r}; use one of {', '.join(EXPORT_LEVELS)}")
+
+
+def export_response(
+    *,
+    level: str,
+    campaign: Campaign,
+    filters: DashboardFilters,
+    stem: str,
+    bom: bool,
+    ad: Ad | None = None,
+    bin_seconds: float = DEFAULT_BIN_SECONDS,
+) -> StreamingHttpResponse:
+    """The export at `level` streamed as a CSV download named for what it holds: what the
+    dashboard's links and the API's export endpoints answer."""
+    header, rows = export_table(
+        level=level, campaign=campaign, filters=filters, ad=ad, bin_seconds=bin_seconds
+    )
+    return streaming_csv_response(
+        filename=export_filename(
+            stem=stem,
+            level=level,
+            bom=bom,
+            filters=filters,
+            bin_seconds=bin_seconds if level == "timeline" else None,
+        ),
+        header=header,
+        rows=rows,
+        bom=bom,
+    )

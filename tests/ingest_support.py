@@ -90,6 +90,19 @@ def face_photos() -> list[bytes]:
     return photos
 
 
+@pytest.fixture
+def many_photos(face_photos) -> list[bytes]:
+    """36 distinct photos with faces: the 12 scenes, mirrored and darkened."""
+    photos = list(face_photos)
+    for transform in (np.fliplr, lambda a: (a * 0.8).astype(np.uint8)):
+        for data in face_photos:
+            pixels = transform(np.asarray(Image.open(io.BytesIO(data))))
+            buffer = io.BytesIO()
+            Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG")
+            photos.append(buffer.getvalue())
+    return photos
+
+
 def plain_photo(seed: int, size: tuple[int, int] = (64, 48)) -> bytes:
     """A small distinct PNG without faces: for tests about bookkeeping, not detection."""
     rng = np.random.default_rng(seed)

@@ -18,7 +18,6 @@ import zipfile
 from collections import Counter
 from urllib.parse import urlparse
 
-import numpy as np
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -26,7 +25,6 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
 from django.urls import reverse
-from PIL import Image
 
 from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
 from campaigns.services import batches
@@ -40,19 +38,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def ad():
     team = factories.team_create()
     return factories.ad_create(campaign=factories.campaign_create(team=team))
-
-
-@pytest.fixture
-def many_photos(face_photos) -> list[bytes]:
-    """36 distinct photos with faces: the 12 scenes, mirrored and darkened."""
-    photos = list(face_photos)
-    for transform in (np.fliplr, lambda a: (a * 0.8).astype(np.uint8)):
-        for data in face_photos:
-            pixels = transform(np.asarray(Image.open(io.BytesIO(data))))
-            buffer = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG")
-            photos.append(buffer.getvalue())
-    return photos
 
 
 def _assert_exact(batch: UploadBatch, *, processed: int) -> None:

@@ -7,16 +7,13 @@ temporary folder of its own, unlike the test process's (the web side), as on ano
 
 from __future__ import annotations
 
-import io
 import time
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Count
-from PIL import Image
 
 from campaigns.models import BatchStatus, Face, ImageKind, ImageStatus, UploadBatch
 from campaigns.services import batches
@@ -41,19 +38,6 @@ def ad():
 def s3_model(s3_store: S3Store, model_artifacts, model_cache) -> ModelVersion:
     """The tiny test model registered into the bucket (from the web side) and active."""
     return model_version_register(source_dir=model_artifacts[0], activate=True)
-
-
-@pytest.fixture
-def many_photos(face_photos) -> list[bytes]:
-    """36 distinct photos with faces: the 12 scenes, mirrored and darkened."""
-    photos = list(face_photos)
-    for transform in (np.fliplr, lambda a: (a * 0.8).astype(np.uint8)):
-        for data in face_photos:
-            pixels = transform(np.asarray(Image.open(io.BytesIO(data))))
-            buffer = io.BytesIO()
-            Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, format="JPEG")
-            photos.append(buffer.getvalue())
-    return photos
 
 
 @pytest.fixture
