@@ -131,15 +131,30 @@ def check_same_training(
     """Refuse a model whose class order, preprocessing or training data differ from `against`'s:
     combined with it (an ensemble, a teacher) it would mix label orders or input scalings, or
     carry PublicTest/PrivateTest faces it was trained on into a model selected on them."""
-    label = label or f"{meta.name} {meta.version}"
-    if list(meta.classes) != list(classes):
-        raise ArtifactError(f"{label} lists its classes as {meta.classes}, not {classes}")
-    if meta.preprocessing != preprocessing:
+    check_same_data(
+        label or f"{meta.name} {meta.version}",
+        seen=(list(meta.classes), meta.preprocessing, meta.training_data.get("fingerprint")),
+        expected=(list(classes), preprocessing, fingerprint),
+        against=against,
+    )
+
+
+def check_same_data(
+    label: str,
+    *,
+    seen: tuple[list[str], PreprocessSpec, str | None],
+    expected: tuple[list[str], PreprocessSpec, str | None],
+    against: str,
+) -> None:
+    """`check_same_training` on bare (classes, preprocessing, fingerprint): also for what
+    has no model.json, such as a GPU teacher's probabilities (`ml.gpu_teacher`)."""
+    (classes_seen, spec_seen, trained_on), (classes, preprocessing, fingerprint) = seen, expected
+    if classes_seen != classes:
+        raise ArtifactError(f"{label} lists its classes as {classes_seen}, not {classes}")
+    if spec_seen != preprocessing:
         raise ArtifactError(
-            f"{label} uses preprocessing {meta.preprocessing.to_dict()}, not "
-            f"{preprocessing.to_dict()}"
+            f"{label} uses preprocessing {spec_seen.to_dict()}, not {preprocessing.to_dict()}"
         )
-    trained_on = meta.training_data.get("fingerprint")
     if trained_on != fingerprint:
         raise ArtifactError(
             f"{label} was trained on other data (fingerprint {trained_on}) than {against}"

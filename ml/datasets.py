@@ -187,6 +187,40 @@ class Dataset:
         }
 
 
+def add_training_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--data`, `--align`, `--extra-train`, `--extra-variants` and `--cache-dir`: the faces
+    a training run sees, given alike to `ml.train` and to `ml.teacher_faces` (which packs them
+    for a GPU teacher), read back by `load_training_data`."""
+    parser.add_argument("--data", required=True, help="FER2013 CSV, image folder or .tar.gz")
+    parser.add_argument(
+        "--align", action="store_true", help="turn faces upright by their eyes (model.json)"
+    )
+    parser.add_argument(
+        "--extra-train",
+        action="append",
+        default=[],
+        metavar="PHOTO_DIR",
+        help="<class>/<photo> folder added to the training split (repeatable)",
+    )
+    parser.add_argument(
+        "--extra-variants",
+        type=int,
+        default=3,
+        help="gray conversions of each --extra-train colour photo (default 3)",
+    )
+    add_cache_dir_argument(parser)
+
+
+def load_training_data(args: argparse.Namespace) -> Dataset:
+    return load_dataset(
+        args.data,
+        PreprocessSpec(align=args.align),
+        cache_dir=args.cache_dir,
+        extra_train=args.extra_train,
+        extra_variants=args.extra_variants,
+    )
+
+
 # --- readers -------------------------------------------------------------------------------
 
 

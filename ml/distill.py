@@ -1,15 +1,19 @@
 """Distillation: a trained model's probabilities on the Training faces become part of the
-target of the network being trained (`ml.train --teacher`)."""
+target of the network being trained (`ml.train --teacher`). The teacher is a Keras artifact
+folder, or the probabilities file a GPU-trained teacher gave back (`ml.gpu_teacher`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ml import CLASSES
-from ml.artifact import check_same_training, load_keras_model
+from ml.artifact import check_same_data, check_same_training, load_keras_model
 from ml.datasets import Dataset
+from ml.preprocessing import PreprocessSpec
 
 
 def distillation_targets(
@@ -38,15 +42,17 @@ def distillation_targets(
     return targets
 
 
-def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
+def teacher_probabilities(teacher: Path, dataset: Dataset) -> np.ndarray:
     """The teacher's probabilities on the Training faces, averaged over each face and its
     mirror image (training flips faces at random, so the target must not depend on it).
 
     The teacher must have been trained on exactly this data: one that saw PublicTest or
     PrivateTest would leak them into the student."""
+    if teacher.is_file():
+        return _probabilities_from_file(teacher, dataset)
     from ml.evaluate import predict_probabilities
 
-    model, meta = load_keras_model(teacher_dir)
+    model, meta = load_keras_model(teacher)
     fingerprint = dataset.fingerprint()
     check_same_training(
         meta,
@@ -54,7 +60,7 @@ def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
         preprocessing=dataset.spec,
         fingerprint=fingerprint,
         against=f"this run's data (fingerprint {fingerprint})",
-        label=f"teacher {teacher_dir}",
+        label=f"teacher {teacher}",
     )
     images = dataset.split("train").images
     mirrored = np.ascontiguousarray(images[:, :, ::-1])
@@ -62,3 +68,37 @@ def teacher_probabilities(teacher_dir: Path, dataset: Dataset) -> np.ndarray:
         predict_probabilities(model, images) + predict_probabilities(model, mirrored)
     ) / 2
     return averaged
+
+
+def describe_teacher_file(path: Path) -> str:
+    """What a probabilities file says its teacher was (for model.json and the model card)."""
+    return f"{read_teacher_file(path)[0].get('teacher', 'a teacher')} ({path})"
+
+
+def read_teacher_file(path: Path) -> tuple[dict[str, Any], np.ndarray]:
+    """(meta, Training probabilities) of an `ml.gpu_teacher` probabilities file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            train = data["train"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(
+            f"{path} is not a teacher's probabilities file (ml.gpu_teacher): {exc}"
+        ) from exc
+    return meta, train
+
+
+def _probabilities_from_file(path: Path, dataset: Dataset) -> np.ndarray:
+    meta, train = read_teacher_file(path)
+    fingerprint = dataset.fingerprint()
+    check_same_data(
+        f"teacher {path}",
+        seen=(
+            list(meta.get("classes", [])),
+            PreprocessSpec.from_dict(meta.get("preprocessing", {})),
+            meta.get("fingerprint"),
+        ),
+        expected=(list(CLASSES), dataset.spec, fingerprint),
+        against=f"this run's data (fingerprint {fingerprint})",
+    )
+    return train.astype(np.float32)

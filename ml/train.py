@@ -34,10 +34,9 @@ import numpy as np
 
 from ml import CLASSES, KerasModel
 from ml.artifact import HISTORY_FILE, MODEL_FILE, epochs_in_history, read_metadata, save_artifact
-from ml.datasets import Dataset, add_cache_dir_argument, load_dataset
-from ml.distill import distillation_targets, teacher_probabilities
+from ml.datasets import Dataset, add_training_data_arguments, load_training_data
+from ml.distill import describe_teacher_file, distillation_targets, teacher_probabilities
 from ml.networks import TrainConfig, build_model, get_config
-from ml.preprocessing import PreprocessSpec
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", required=True, help="FER2013 CSV, image folder or .tar.gz")
+    add_training_data_arguments(parser)
     parser.add_argument("--config", required=True, help="cpu-small, gpu-large or tiny")
     parser.add_argument("--out", required=True, help="run folder; the artifact is written here")
     parser.add_argument("--epochs", type=int, help="defaults to the config's")
@@ -297,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
         "--init-member", type=int, help="with an ensemble as --init-from: which member (from 1)"
     )
     parser.add_argument(
-        "--teacher", help="distil this artifact (trained on the same data) into the network"
+        "--teacher",
+        help="distil this artifact, or a GPU teacher's probabilities file (ml.gpu_teacher), "
+        "trained on the same data, into the network",
     )
     parser.add_argument(
         "--teacher-weight",
@@ -311,25 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learning-rate", type=float, help="peak rate; the config's by default")
     parser.add_argument("--patience", type=int, help="early-stopping patience (epochs)")
     parser.add_argument("--steps-per-epoch", type=int, help="fewer steps, for smoke runs")
-    parser.add_argument(
-        "--align", action="store_true", help="turn faces upright by their eyes (model.json)"
-    )
-    parser.add_argument(
-        "--extra-train",
-        action="append",
-        default=[],
-        metavar="PHOTO_DIR",
-        help="<class>/<photo> folder added to the training split (repeatable)",
-    )
-    parser.add_argument(
-        "--extra-variants",
-        type=int,
-        default=3,
-        help="gray conversions of each --extra-train colour photo (default 3)",
-    )
     parser.add_argument("--name", default="fer-cnn")
     parser.add_argument("--version", default=datetime.now(UTC).strftime("%Y.%m.%d"))
-    add_cache_dir_argument(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -340,7 +324,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.init_from:
         overrides["init_from"] = _describe_source(Path(args.init_from), args.init_member)
     if args.teacher:
-        overrides["teacher"] = _describe_source(Path(args.teacher))
+        teacher_path = Path(args.teacher)
+        overrides["teacher"] = (
+            describe_teacher_file(teacher_path)
+            if teacher_path.is_file()
+            else _describe_source(teacher_path)
+        )
         overrides["teacher_weight"] = args.teacher_weight
         overrides["teacher_temperature"] = args.teacher_temperature
     if args.learning_rate:
@@ -353,13 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         config, seed, epochs = resumed_settings(out, config, seed, epochs)
     epochs = epochs or config.epochs
-    dataset = load_dataset(
-        args.data,
-        PreprocessSpec(align=args.align),
-        cache_dir=args.cache_dir,
-        extra_train=args.extra_train,
-        extra_variants=args.extra_variants,
-    )
+    dataset = load_training_data(args)
     logger.info("data: %s", json.dumps(dataset.summary()["sizes"]))
     logger.info("duplicates: %s", json.dumps(dataset.summary()["duplicates"]))
 
