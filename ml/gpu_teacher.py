@@ -29,7 +29,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-WEIGHTS_FILE = "teacher.pt"
+WEIGHTS_STEM = "teacher"
 META_FILE = "teacher.json"
 PROBABILITIES_FILE = "teacher_probabilities.npz"
 # The device gives back files of at most 16 MiB; weights are written in parts below that.
@@ -262,36 +262,35 @@ def save_teacher(
     meta: dict[str, Any],
     part_bytes: int = PART_BYTES,
 ) -> list[Path]:
-    """Float16 weights in parts of at most `part_bytes` (teacher.pt.0, .1, ...) and teacher.json;
-    written to temporary names first, so a run cut mid-write keeps the previous checkpoint."""
+    """Float16 weights in parts of at most `part_bytes` (teacher-eNNN.pt.0, .1, ... for epoch
+    NNN), then teacher.json naming them, then the previous epoch's parts go: a run cut at any
+    point leaves teacher.json naming a complete set."""
     import torch
 
     buffer = io.BytesIO()
     state = {key: value.detach().to("cpu") for key, value in model.state_dict().items()}
-    torch.save(
-        {k: v.half() if v.is_floating_point() else v for k, v in state.items()},
-        buffer,
-    )
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, buffer)
     data = buffer.getvalue()
-    parts = [data[i : i + part_bytes] for i in range(0, len(data), part_bytes)]
-    written = []
-    for index, part in enumerate(parts):
-        path = out / f"{WEIGHTS_FILE}.{index}"
+    stem = f"{WEIGHTS_STEM}-e{meta.get('best_epoch', 0):03d}.pt"
+    names = []
+    for index, start in enumerate(range(0, len(data), part_bytes)):
+        path = out / f"{stem}.{index}"
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(part)
-        written.append((tmp, path))
-    meta_tmp = out / f"{META_FILE}.tmp"
-    meta_tmp.write_text(
-        json.dumps({**meta, "config": asdict(config), "weight_parts": len(parts)}, indent=2)
-    )
-    for tmp, path in written:
+        tmp.write_bytes(data[start : start + part_bytes])
         tmp.replace(path)
-    meta_tmp.replace(out / META_FILE)
-    for stale in out.glob(f"{WEIGHTS_FILE}.*"):
-        suffix = stale.name.rsplit(".", 1)[-1]
-        if suffix.isdigit() and int(suffix) >= len(parts):
+        names.append(path.name)
+    write_json(out / META_FILE, {**meta, "config": asdict(config), "weight_files": names})
+    for stale in out.glob(f"{WEIGHTS_STEM}-e*.pt.*"):
+        if stale.name not in names:
             stale.unlink()
-    return [path for _, path in written]
+    return [out / name for name in names]
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Written whole or not at all (a run may be cut at any moment)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)
 
 
 def load_teacher(folder: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
@@ -300,9 +299,7 @@ def load_teacher(folder: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]
 
     meta = json.loads((folder / META_FILE).read_text())
     config = TeacherConfig.from_dict(meta["config"])
-    data = b"".join(
-        (folder / f"{WEIGHTS_FILE}.{index}").read_bytes() for index in range(meta["weight_parts"])
-    )
+    data = b"".join((folder / name).read_bytes() for name in meta["weight_files"])
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     model = build_network(config, len(meta["classes"]), meta["preprocessing"]["channels"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
@@ -468,9 +465,7 @@ def train_teacher(
             save_teacher(model, config, out, {**meta, "best_epoch": epoch + 1}, part_bytes)
         else:
             previous = json.loads((out / META_FILE).read_text())
-            (out / META_FILE).write_text(
-                json.dumps({**previous, **meta, "best_epoch": previous["best_epoch"]}, indent=2)
-            )
+            write_json(out / META_FILE, {**previous, **meta, "best_epoch": previous["best_epoch"]})
         if epoch + 1 >= planned:
             break
     finished: dict[str, Any] = json.loads((out / META_FILE).read_text())

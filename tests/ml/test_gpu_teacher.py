@@ -178,8 +178,12 @@ def test_the_teacher_learns_and_gives_back_its_weights_and_probabilities(tmp_pat
     meta = json.loads((out / "teacher.json").read_text())
     assert meta["epochs_done"] == 6 and meta["fingerprint"] == "easy"
     assert meta["best_valid_accuracy"] >= 0.9, meta["history"]
-    assert meta["weight_parts"] > 1
-    assert len(list(out.glob("teacher.pt.*"))) == meta["weight_parts"]
+    # only the best epoch's weights are kept, in parts
+    assert len(meta["weight_files"]) > 1
+    assert sorted(p.name for p in out.glob("*.pt.*")) == sorted(meta["weight_files"])
+    assert all(
+        name.startswith(f"teacher-e{meta['best_epoch']:03d}.pt.") for name in meta["weight_files"]
+    )
     with np.load(out / "teacher_probabilities.npz") as data:
         described = json.loads(str(data["meta"]))
         train, valid = data["train"], data["valid"]
