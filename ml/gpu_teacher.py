@@ -255,35 +255,32 @@ def augment(batch: Any, config: TeacherConfig, generator: Any) -> Any:
 # --- weights on disk -----------------------------------------------------------------------
 
 
-def save_teacher(
-    model: Any,
-    config: TeacherConfig,
-    out: Path,
-    meta: dict[str, Any],
-    part_bytes: int = PART_BYTES,
-) -> list[Path]:
-    """Float16 weights in parts of at most `part_bytes` (teacher-eNNN.pt.0, .1, ... for epoch
-    NNN), then teacher.json naming them, then the previous epoch's parts go: a run cut at any
-    point leaves teacher.json naming a complete set."""
+def save_weights(model: Any, out: Path, epoch: int, part_bytes: int = PART_BYTES) -> list[str]:
+    """Float16 weights in parts of at most `part_bytes` (teacher-eNNN.pt.0, .1, ...), each
+    written whole; returns their names for teacher.json (`record_checkpoint`)."""
     import torch
 
     buffer = io.BytesIO()
     state = {key: value.detach().to("cpu") for key, value in model.state_dict().items()}
     torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, buffer)
     data = buffer.getvalue()
-    stem = f"{WEIGHTS_STEM}-e{meta.get('best_epoch', 0):03d}.pt"
     names = []
     for index, start in enumerate(range(0, len(data), part_bytes)):
-        path = out / f"{stem}.{index}"
+        path = out / f"{WEIGHTS_STEM}-e{epoch:03d}.pt.{index}"
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data[start : start + part_bytes])
         tmp.replace(path)
         names.append(path.name)
-    write_json(out / META_FILE, {**meta, "config": asdict(config), "weight_files": names})
+    return names
+
+
+def record_checkpoint(out: Path, meta: dict[str, Any]) -> None:
+    """teacher.json, then the weight parts it no longer names go: a run cut at any moment
+    leaves teacher.json naming a complete set of parts."""
+    write_json(out / META_FILE, meta)
     for stale in out.glob(f"{WEIGHTS_STEM}-e*.pt.*"):
-        if stale.name not in names:
+        if stale.name not in meta["weight_files"]:
             stale.unlink()
-    return [out / name for name in names]
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -294,7 +291,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def load_teacher(folder: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
-    """The network and teacher.json that `save_teacher` wrote, in float32 and eval mode."""
+    """The network and teacher.json that `train_teacher` wrote, in float32 and eval mode."""
     import torch
 
     meta = json.loads((folder / META_FILE).read_text())
@@ -391,13 +388,12 @@ def train_teacher(
 
     planned = config.max_epochs
     history: list[dict[str, float]] = []
-    best = -1.0
+    best, best_epoch, weight_files = -1.0, 0, []
     meta: dict[str, Any] = {}
     for epoch in range(config.max_epochs):
         epoch_started = time.monotonic()
         model.train()
         order = torch.randperm(len(train_y), generator=generator, device=device)
-        total_loss = 0.0
         for step in range(steps):
             if epoch == 0:
                 rate = config.learning_rate * (step + 1) / steps
@@ -419,7 +415,7 @@ def train_teacher(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss.detach()) if step == steps - 1 else 0.0
+        last_loss = float(loss.detach())
         valid_accuracy = accuracy(
             predict(model, faces.images["valid"], device), faces.labels["valid"]
         )
@@ -429,7 +425,7 @@ def train_teacher(
             {
                 "epoch": epoch + 1,
                 "valid_accuracy": valid_accuracy,
-                "last_loss": total_loss,
+                "last_loss": last_loss,
                 "seconds": epoch_seconds,
             }
         )
@@ -438,7 +434,7 @@ def train_teacher(
             epoch + 1,
             planned,
             valid_accuracy,
-            total_loss,
+            last_loss,
             epoch_seconds,
         )
         if epoch < 2:
@@ -447,29 +443,29 @@ def train_teacher(
             affordable = int((budget - elapsed - 2 * epoch_seconds) / max(epoch_seconds, 1e-6))
             planned = max(2, min(config.max_epochs, epoch + 1 + affordable))
             logger.info("budget %.1f min: planning %d epochs", config.minutes, planned)
+        if valid_accuracy > best:
+            best, best_epoch = valid_accuracy, epoch + 1
+            weight_files = save_weights(model, out, best_epoch, part_bytes)
         meta = {
             "classes": faces.classes,
             "fingerprint": faces.fingerprint,
             "preprocessing": faces.preprocessing,
+            "config": asdict(config),
             "seed": seed,
             "parameters": parameters,
             "device": str(torch.cuda.get_device_name(device) if device.type == "cuda" else device),
             "epochs_planned": planned,
             "epochs_done": epoch + 1,
-            "best_valid_accuracy": max(best, valid_accuracy),
+            "best_epoch": best_epoch,
+            "best_valid_accuracy": best,
+            "weight_files": weight_files,
             "training_seconds": round(elapsed, 1),
             "history": history,
         }
-        if valid_accuracy > best:
-            best = valid_accuracy
-            save_teacher(model, config, out, {**meta, "best_epoch": epoch + 1}, part_bytes)
-        else:
-            previous = json.loads((out / META_FILE).read_text())
-            write_json(out / META_FILE, {**previous, **meta, "best_epoch": previous["best_epoch"]})
+        record_checkpoint(out, meta)
         if epoch + 1 >= planned:
             break
-    finished: dict[str, Any] = json.loads((out / META_FILE).read_text())
-    return finished
+    return meta
 
 
 def write_probabilities(
