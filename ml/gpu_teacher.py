@@ -35,7 +35,7 @@ PROBABILITIES_FILE = "teacher_probabilities.npz"
 # The device gives back files of at most 16 MiB; weights are written in parts below that.
 PART_BYTES = 15 * 1024 * 1024
 # Splits whose probabilities the teacher writes when the faces file holds them.
-SPLITS = ("train", "valid", "test", "photos")
+SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)

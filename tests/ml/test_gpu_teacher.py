@@ -17,9 +17,10 @@ import pytest
 
 from ml import CLASSES
 from ml.artifact import ArtifactError, read_metadata
-from ml.datasets import load_dataset
+from ml.datasets import Dataset, SplitData, load_dataset
 from ml.distill import teacher_probabilities
 from ml.gpu_teacher import decode_images, encode_images, load_faces
+from ml.preprocessing import PreprocessSpec
 from ml.teacher_faces import pack_faces
 from ml.train import main as train_main
 from tests.ml.conftest import face_pixels, write_image
@@ -102,9 +103,10 @@ def test_a_gpu_teachers_probabilities_on_other_faces_are_refused(image_tree: Pat
 # --- the PyTorch half, on CPU ---------------------------------------------------------------
 
 
-def _easy_faces(tmp_path: Path) -> Path:
+def _easy_faces(tmp_path: Path) -> tuple[Path, str]:
     """Faces whose class is the period of horizontal stripes (2 to 8 px), which survives the
-    teacher's augmentations: learnable in seconds."""
+    teacher's augmentations: learnable in seconds. Packed as ml.teacher_faces packs a run's
+    faces; returns the file and its fingerprint."""
     rng = np.random.default_rng(3)
     rows = np.arange(48, dtype=np.float64)[None, :, None, None]
     splits = {}
@@ -114,20 +116,11 @@ def _easy_faces(tmp_path: Path) -> Path:
         phase = rng.uniform(0, 2 * np.pi, (count, 1, 1, 1))
         stripes = 128 + 80 * np.sin(2 * np.pi * rows / period + phase)
         noisy = stripes + rng.normal(0, 10, (count, 48, 48, 1))
-        splits[split] = (np.clip(noisy, 0, 255).astype(np.uint8), labels)
-    arrays: dict[str, np.ndarray] = {}
-    for split, (images, labels) in splits.items():
-        arrays[f"{split}_webp"], arrays[f"{split}_offsets"] = encode_images(images)
-        arrays[f"{split}_labels"] = labels
-    meta = {
-        "classes": list(CLASSES),
-        "fingerprint": "easy",
-        "preprocessing": {"input_size": 48, "channels": 1},
-    }
-    path = tmp_path / "faces.npz"
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, allow_pickle=False, **arrays)
-    return path
+        images = np.clip(noisy, 0, 255).astype(np.uint8)
+        splits[split] = SplitData(images, labels, [f"{split}/{i}" for i in range(count)])
+    dataset = Dataset(splits=splits, spec=PreprocessSpec(), source="stripes")
+    pack_faces(dataset, tmp_path / "faces.npz")
+    return tmp_path / "faces.npz", dataset.fingerprint()
 
 
 # The interpreter that runs the teacher: this one, or (env GPU_TEACHER_PYTHON) one with torch,
@@ -167,7 +160,8 @@ def _gpu_teacher(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 @needs_torch
 def test_the_teacher_learns_and_gives_back_its_weights_and_probabilities(tmp_path: Path):
-    out, faces = tmp_path / "out", str(_easy_faces(tmp_path))
+    out, (faces_file, fingerprint) = tmp_path / "out", _easy_faces(tmp_path)
+    faces = str(faces_file)
     # --part-bytes: weights in several parts, as a large teacher's are (<= 16 MiB come back).
     options = ["--widths", "8,16", "--max-epochs", "6", "--batch-size", "64", "--minutes", "5"]
     options += ["--learning-rate", "0.05", "--part-bytes", "20000"]
@@ -176,7 +170,7 @@ def test_the_teacher_learns_and_gives_back_its_weights_and_probabilities(tmp_pat
 
     assert run.returncode == 0, run.stderr[-3000:]
     meta = json.loads((out / "teacher.json").read_text())
-    assert meta["epochs_done"] == 6 and meta["fingerprint"] == "easy"
+    assert meta["epochs_done"] == 6 and meta["fingerprint"] == fingerprint
     assert meta["best_valid_accuracy"] >= 0.9, meta["history"]
     # only the best epoch's weights are kept, in parts
     assert len(meta["weight_files"]) > 1
@@ -189,7 +183,7 @@ def test_the_teacher_learns_and_gives_back_its_weights_and_probabilities(tmp_pat
         train, valid = data["train"], data["valid"]
     assert train.shape == (700, 7) and valid.shape == (140, 7)
     np.testing.assert_allclose(train.sum(axis=1), 1.0, atol=1e-5)
-    assert described["fingerprint"] == "easy"
+    assert described["fingerprint"] == fingerprint
     assert described["accuracy"]["valid"] == pytest.approx(
         float((valid.argmax(1) == np.arange(140) % 7).mean())
     )
@@ -210,7 +204,7 @@ def test_the_time_budget_ends_training_with_the_best_checkpoint_kept(tmp_path: P
     run = _gpu_teacher(
         "train",
         "--faces",
-        str(_easy_faces(tmp_path)),
+        str(_easy_faces(tmp_path)[0]),
         "--out",
         str(out),
         *options,
