@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from campaigns.models import CONFIDENCE_STEPS, Ad, Campaign, Team
+from campaigns.models import Ad, Campaign, Team
 from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
+from ml import CONFIDENCE_STEPS
 
 
 class CampaignForm(forms.ModelForm):

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from ml import CLASSES
+from ml import CLASSES, CONFIDENCE_STEPS
 
 # Face columns holding the classifier's softmax output, in the canonical class order.
 PROB_FIELDS: tuple[str, ...] = tuple(f"prob_{name}" for name in CLASSES)
@@ -439,7 +439,6 @@ class Face(models.Model):
 
 # Minimum confidences (percent of the top class probability) the dashboards filter by: the
 # tallies below keep counts at each, so any of them is answered without reading faces.
-CONFIDENCE_STEPS: tuple[int, ...] = (0, 40, 50, 60, 70, 80, 90)
 # A tally's `viewer_key` for the faces of no known viewer (viewer ids start at 1).
 NO_VIEWER_KEY = 0
 

@@ -17,6 +17,9 @@ class ModelVersion(models.Model):
     # Class names in the model's output order (model.json "classes").
     classes = models.JSONField()
     metrics = models.JSONField(default=dict, blank=True)
+    # model.json "measurement": the pipeline's errors on labelled real photos, from which
+    # dashboards correct shares (`ml.quantification`); empty: shares are shown as classified.
+    measurement = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set each time the artifact's files are (re)written to storage: workers key their
     # loaded model on it, so a re-registered artifact reloads without asking storage.

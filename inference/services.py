@@ -55,6 +55,7 @@ def model_version_register(*, source_dir: Path, activate: bool = False) -> Model
                 "artifact": prefix,
                 "classes": list(meta.classes),
                 "metrics": meta.metrics,
+                "measurement": meta.measurement,
                 "artifact_registered_at": timezone.now(),
             },
         )

@@ -50,6 +50,9 @@ class ArtifactMetadata:
     created: str = ""
     # Fitted after training (`python -m ml.calibration`); the identity until then.
     calibration: Calibration = field(default_factory=Calibration)
+    # The whole pipeline's measured errors on labelled real photos (`ml.measurement`), from
+    # which the dashboards correct shares; empty until measured.
+    measurement: dict[str, Any] = field(default_factory=dict)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -70,6 +73,7 @@ class ArtifactMetadata:
             "metrics": self.metrics,
             "created": self.created,
             **{key: value.to_dict() for key, value in calibration.items()},
+            **({"measurement": self.measurement} if self.measurement else {}),
         }
 
     @classmethod
@@ -86,6 +90,7 @@ class ArtifactMetadata:
                 metrics=dict(data.get("metrics") or {}),
                 created=str(data.get("created") or ""),
                 calibration=Calibration.from_dict(data.get("calibration")),
+                measurement=dict(data.get("measurement") or {}),
             )
         except KeyError as exc:
             raise ArtifactError(f"model.json lacks the field {exc.args[0]!r}") from exc

@@ -100,3 +100,24 @@ def classification_report(
         },
         "confusion_matrix": {"classes": list(classes), "rows_true_cols_predicted": matrix.tolist()},
     }
+
+
+def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
+    """Area under the ROC curve of `scores` for telling `positives` from the rest: the
+    chance that a random positive scores above a random other (ties count half; the
+    Mann-Whitney U over the product of the counts). NaN when either side is empty."""
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = np.asarray(positives, dtype=bool)
+    n_pos, n_neg = int(positives.sum()), int((~positives).sum())
+    if not n_pos or not n_neg:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ordered = scores[order]
+    ranks = np.empty(len(scores))
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(scores)]
+    # ties share the mean of their ranks (1-based)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        ranks[order[start:end]] = (start + end + 1) / 2
+    u = ranks[positives].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))

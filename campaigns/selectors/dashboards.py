@@ -21,7 +21,6 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
 
 from campaigns.models import (
-    CONFIDENCE_STEPS,
     PROB_FIELDS,
     Face,
     ReactionImage,
@@ -34,7 +33,7 @@ from campaigns.selectors.scoping import scoped_to_user
 from campaigns.stats import UnitCounts, group_estimate
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
-from ml import CLASSES
+from ml import CLASSES, CONFIDENCE_STEPS
 from ml.metrics import Interval, wilson_interval
 
 # Valence groups shown on the dashboard. Surprise can be delight or shock, so it counts as

@@ -24,7 +24,6 @@ from django.db import connection, models, transaction
 from django.db.models import F, Q
 
 from campaigns.models import (
-    CONFIDENCE_STEPS,
     NO_VIEWER_KEY,
     PROB_FIELDS,
     Ad,
@@ -40,7 +39,7 @@ from campaigns.models import (
 from campaigns.selectors.dashboards import values_array
 from campaigns.services.transitions import IN_CHUNK
 from campaigns.timelines import TIMELINE_WIDTHS, SecondRows, timeline_bins, timeline_pack
-from ml import CLASSES
+from ml import CLASSES, CONFIDENCE_STEPS
 
 
 def tally_value_fields() -> list[str]:

@@ -15,7 +15,6 @@ from django.db.models.functions import Floor
 from django.utils import timezone
 
 from campaigns.models import (
-    CONFIDENCE_STEPS,
     ImageStatus,
     ReactionImage,
     SecondTally,
@@ -39,7 +38,7 @@ from campaigns.services.tallies import (
 from campaigns.services.transitions import status_change
 from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
-from ml import CLASSES
+from ml import CLASSES, CONFIDENCE_STEPS
 from tests import factories
 from tests.campaigns.dashboard_data import batch_on, face_add, viewer_create
 
