@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from campaigns.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
 from campaigns.forms import DashboardFilterForm
+from campaigns.headlines import HEADLINES
 from campaigns.models import Campaign
 from campaigns.selectors import decisions
 from campaigns.selectors.dashboards import DashboardFilters
@@ -57,11 +58,18 @@ class FilterQuerySerializer(serializers.Serializer):
         help_text="Only the faces of viewers with this attribute value, as name=value "
         "(market=DE); a value no viewer has matches no face.",
     )
+    shares = serializers.ChoiceField(
+        choices=["corrected", "classified"],
+        required=False,
+        help_text="corrected (default): shares estimated for what viewers showed, allowing for "
+        "the model's errors measured on real photos; classified: the share of faces the model "
+        "gave each label.",
+    )
 
 
 class ResultsQuerySerializer(FilterQuerySerializer):
     headline = serializers.ChoiceField(
-        choices=list(decisions.HEADLINES),
+        choices=list(HEADLINES),
         required=False,
         help_text="What the ads are ranked by (positive share by default).",
     )
@@ -122,6 +130,8 @@ def request_filters(
             segments[name].append(value)
     if data.get("breakdown"):
         segments.setdefault(data["breakdown"], [])
+    if data.get("shares") == "corrected":
+        data.pop("shares")  # the form's default
     form_data = {
         key: value.isoformat() if hasattr(value, "isoformat") else str(value)
         for key, value in data.items()

@@ -319,12 +319,18 @@ class FaceSerializer(serializers.Serializer):
 
 
 class EstimateSerializer(serializers.Serializer):
-    """A headline's value with its 95% interval, over units (a viewer is one unit)."""
+    """A headline's value with its 95% interval, over units (a viewer is one unit). The
+    interval covers the sampling of viewers and, for corrected shares, the uncertainty of the
+    model's measured errors; it never leaves what is possible. `standard_error` is what the
+    interval amounts to (null below two units, where the interval is everything possible);
+    `sampling_error` and `classifier_error` are its two parts."""
 
     value = FiniteFloatField()
     ci_low = FiniteFloatField(source="interval.low")
     ci_high = FiniteFloatField(source="interval.high")
-    standard_error = FiniteFloatField()
+    standard_error = FiniteFloatField(allow_null=True)
+    sampling_error = FiniteFloatField(allow_null=True)
+    classifier_error = FiniteFloatField()
     units = serializers.IntegerField()
     faces = serializers.IntegerField()
 
@@ -375,11 +381,41 @@ class VerdictSerializer(serializers.Serializer):
 
 
 class ShareSerializer(serializers.Serializer):
+    """An emotion's (or group's) share; null, with `measured` false and the reason, where
+    the model does not measure the emotion reliably (never a measured 0)."""
+
     emotion = serializers.CharField()
-    count = serializers.IntegerField()
-    share = FiniteFloatField()
-    ci_low = FiniteFloatField(source="interval.low")
-    ci_high = FiniteFloatField(source="interval.high")
+    count = serializers.IntegerField(help_text="Faces the model gave this label.")
+    measured = serializers.BooleanField()
+    not_measured_reason = serializers.CharField(source="reason", allow_blank=True)
+    share = serializers.SerializerMethodField()
+    ci_low = serializers.SerializerMethodField()
+    ci_high = serializers.SerializerMethodField()
+
+    def _shown(self, share: Any, value: float) -> float | None:
+        return value if share.measured and share.estimate.faces else None
+
+    @extend_schema_field({"type": "number", "format": "double", "nullable": True})
+    def get_share(self, share: Any) -> float | None:
+        return self._shown(share, share.share)
+
+    @extend_schema_field({"type": "number", "format": "double", "nullable": True})
+    def get_ci_low(self, share: Any) -> float | None:
+        return self._shown(share, share.interval.low)
+
+    @extend_schema_field({"type": "number", "format": "double", "nullable": True})
+    def get_ci_high(self, share: Any) -> float | None:
+        return self._shown(share, share.interval.high)
+
+
+class ReadingSerializer(serializers.Serializer):
+    """How an ad's shares are read: corrected for its model version's errors measured on
+    real photos, or as classified (and why); the emotions that version does not measure."""
+
+    model_version = serializers.CharField(source="model_name")
+    corrected = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+    not_measured = serializers.DictField(source="unmeasured", child=serializers.CharField())
 
 
 class MixSerializer(serializers.Serializer):
@@ -388,9 +424,16 @@ class MixSerializer(serializers.Serializer):
     photos = serializers.IntegerField()
     faces = serializers.IntegerField()
     mean_confidence = FiniteFloatField(allow_null=True)
-    dominant = serializers.CharField(source="dominant_emotion", allow_null=True)
+    dominant = serializers.CharField(
+        allow_null=True,
+        help_text="The headline group the faces showed most: positive, negative or neither.",
+    )
+    reading = ReadingSerializer()
     positive = ShareSerializer()
     negative = ShareSerializer()
+    valence = EstimateSerializer()
+    positive_as_classified = EstimateSerializer()
+    negative_as_classified = EstimateSerializer()
     emotions = ShareSerializer(source="shares", many=True)
 
 
@@ -425,6 +468,9 @@ class SegmentAdSerializer(serializers.Serializer):
     ad = serializers.IntegerField()
     estimate = EstimateSerializer()
     viewers = serializers.IntegerField()
+    enough_units = serializers.BooleanField(
+        help_text="False: too few units to compare (the verdict's small-sample rule)."
+    )
 
 
 class SegmentRowSerializer(serializers.Serializer):
@@ -435,8 +481,12 @@ class SegmentRowSerializer(serializers.Serializer):
 class NormSerializer(serializers.Serializer):
     ad = serializers.IntegerField(source="ad_id")
     value = FiniteFloatField()
-    campaign_average = FiniteFloatField(allow_null=True)
-    percentile = FiniteFloatField(allow_null=True)
+    campaign_average = EstimateSerializer(allow_null=True)
+    percentile = FiniteFloatField(
+        allow_null=True,
+        help_text="Share of the team's analysed ads this ad beats, ties (itself included) "
+        "counted half; null for an ad with too few units to rank.",
+    )
     norm_ads = serializers.IntegerField()
 
 
@@ -485,6 +535,11 @@ class FiltersSerializer(serializers.Serializer):
     min_confidence = serializers.FloatField(help_text="As a fraction (0-1).")
     model_version = serializers.IntegerField(source="model_version.pk", allow_null=True)
     segment = serializers.SerializerMethodField()
+    shares = serializers.SerializerMethodField()
+
+    @extend_schema_field({"type": "string", "enum": ["corrected", "classified"]})
+    def get_shares(self, filters: Any) -> str:
+        return "classified" if filters.as_classified else "corrected"
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_segment(self, filters: Any) -> str | None:
@@ -519,7 +574,7 @@ class ResultsSerializer(serializers.Serializer):
                     {
                         "second_from": b.second_from,
                         "second_to": b.second_to,
-                        "estimate": b.estimate(headline),
+                        "estimate": b.estimate(headline, found.reading(ad_id).correction),
                     }
                     for b in bins
                 ],
@@ -534,8 +589,13 @@ class ResultsSerializer(serializers.Serializer):
             {
                 "value": row.value,
                 "ads": [
-                    {"ad": ad_id, "estimate": estimate, "viewers": units.viewer_count}
-                    for ad_id, (estimate, units) in row.per_ad.items()
+                    {
+                        "ad": ad_id,
+                        "estimate": cell.estimate,
+                        "viewers": cell.units.viewer_count,
+                        "enough_units": cell.enough,
+                    }
+                    for ad_id, cell in row.per_ad.items()
                 ],
             }
             for row in found.segment_rows

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from campaigns.selectors.dashboards import POSITIVE_EMOTIONS, AdSummary
-from campaigns.selectors.decisions import Headline
+from campaigns.headlines import HEADLINES, Headline
+from campaigns.selectors.dashboards import AdSummary, EmotionShare, Reading
+from campaigns.selectors.decisions import NO_READING
+from campaigns.stats import UnitCounts
 from campaigns.timelines import Timelines
 from ml import CLASSES
 
@@ -23,39 +25,80 @@ EMOTION_COLOURS = {
 }
 
 
+NOT_MEASURED_COLOUR = "#d0d4da"
+
+
+def _hover(share: EmotionShare | None) -> list[Any]:
+    """A bar's hover figures: faces labelled so, and the share's 95% bounds (%)."""
+    if share is None:
+        return [None, None, None]
+    interval = share.interval
+    return [share.count, round(100 * interval.low, 1), round(100 * interval.high, 1)]
+
+
 def emotion_mix_bars(summaries: list[AdSummary]) -> dict[str, Any]:
-    """Traces for 100% stacked bars, one per emotion, with Wilson 95% error bars."""
+    """Traces for 100% stacked bars, one per emotion the model measures reliably, with 95%
+    error bars; the emotions an ad's model does not measure reliably are one grey part
+    ("not measured reliably"), never drawn as a measured share."""
     with_faces = [s for s in summaries if s.faces]
-    traces = []
+    traces: list[dict[str, Any]] = []
+    shares = [s.shares for s in with_faces]
     for index, name in enumerate(CLASSES):
-        shares = [s.shares[index] for s in with_faces]
+        column = [ad[index] if ad[index].measured else None for ad in shares]
+        if all(sh is None for sh in column):
+            continue
         traces.append(
             {
                 "type": "bar",
                 "name": name,
                 "x": [s.name for s in with_faces],
-                "y": [round(100 * sh.share, 2) for sh in shares],
-                "customdata": [
-                    [sh.count, round(100 * sh.interval.low, 1), round(100 * sh.interval.high, 1)]
-                    for sh in shares
-                ],
+                "y": [round(100 * sh.share, 2) if sh else None for sh in column],
+                "customdata": [_hover(sh) for sh in column],
                 "hovertemplate": (
-                    "%{x}<br>" + name + ": %{y:.1f}% (%{customdata[0]} faces)"
+                    "%{x}<br>" + name + ": %{y:.1f}% (%{customdata[0]} faces labelled so)"
                     "<br>95% CI %{customdata[1]}–%{customdata[2]}%<extra></extra>"
                 ),
                 "marker": {"color": EMOTION_COLOURS[name]},
                 "error_y": {
                     "type": "data",
                     "symmetric": False,
-                    "array": [round(100 * (sh.interval.high - sh.share), 2) for sh in shares],
-                    "arrayminus": [round(100 * (sh.share - sh.interval.low), 2) for sh in shares],
+                    "array": [
+                        round(100 * (sh.interval.high - sh.share), 2) if sh else None
+                        for sh in column
+                    ],
+                    "arrayminus": [
+                        round(100 * (sh.share - sh.interval.low), 2) if sh else None
+                        for sh in column
+                    ],
                     "thickness": 1,
                     "width": 3,
                     "color": "#333",
                 },
             }
         )
-    return {"traces": traces, "faces": [s.faces for s in with_faces]}
+    unmeasured = [[sh for sh in ad if not sh.measured] for ad in shares]
+    if any(unmeasured):
+        traces.append(
+            {
+                "type": "bar",
+                "name": "not measured reliably",
+                "x": [s.name for s in with_faces],
+                "y": [round(100 * sum(sh.share for sh in ad), 2) for ad in unmeasured],
+                "customdata": [
+                    ["; ".join(f"{sh.emotion} ({sh.reason})" for sh in ad) or "nothing"]
+                    for ad in unmeasured
+                ],
+                "hovertemplate": (
+                    "%{x}<br>not measured reliably by this model: %{customdata[0]}<extra></extra>"
+                ),
+                "marker": {"color": NOT_MEASURED_COLOUR},
+            }
+        )
+    return {
+        "traces": traces,
+        "faces": [s.faces for s in with_faces],
+        "corrected": any(s.reading.corrected for s in with_faces),
+    }
 
 
 # One colour per ad on the charts that overlay ads (cycled when there are more).
@@ -86,7 +129,11 @@ def _band_edge(
 
 
 def headline_timeline(
-    timeline: Timelines, *, ads: Sequence[tuple[int, str]], headline: Headline
+    timeline: Timelines,
+    *,
+    ads: Sequence[tuple[int, str]],
+    headline: Headline,
+    readings: Mapping[int, Reading],
 ) -> dict[str, Any]:
     """Per ad, the headline over the ad's seconds with its 95% band; ads overlaid. A gap
     (seconds no viewer's face was seen in) is left as a gap, never interpolated."""
@@ -97,6 +144,7 @@ def headline_timeline(
         if not bins:
             continue
         colour = AD_COLOURS[index % len(AD_COLOURS)]
+        correction = (readings.get(ad_id) or NO_READING).correction
         xs: list[float | None] = []
         values: list[float | None] = []
         lows: list[float | None] = []
@@ -110,12 +158,12 @@ def headline_timeline(
                 lows.append(None)
                 highs.append(None)
                 units.append(None)
-            estimate = bin_.estimate(headline)
+            estimate = bin_.estimate(headline, correction)
             interval = estimate.interval
             xs.append((bin_.second_from + bin_.second_to) / 2)
             values.append(round(scale * estimate.value, 2))
-            lows.append(round(scale * max(interval.low, -1.0), 2))
-            highs.append(round(scale * min(interval.high, 1.0), 2))
+            lows.append(round(scale * interval.low, 2))
+            highs.append(round(scale * interval.high, 2))
             units.append(estimate.units)
             previous_end = bin_.second_to
         # The band: its upper edge, then its lower edge filled up to it.
@@ -148,28 +196,39 @@ def ad_upload_days(
     ad_days: dict[int, list[tuple[dt.date, dict[str, int]]]],
     *,
     ads: Sequence[tuple[int, str]],
+    readings: Mapping[int, Reading],
 ) -> dict[str, Any]:
-    """Per ad, its positive share on each day it had uploads: points joined only across
-    consecutive days (no line is drawn across days without uploads)."""
+    """Per ad, its positive share (read as the page reads it) on each day it had uploads,
+    with its 95% interval taking each face as a unit (the days are counted per face): points
+    joined only across consecutive days (no line is drawn across days without uploads)."""
     traces = []
     days_seen: set[dt.date] = set()
+    positive = HEADLINES["positive"]
     for index, (ad_id, name) in enumerate(ads):
         series = ad_days.get(ad_id, [])
         if not series:
             continue
+        reading = readings.get(ad_id) or NO_READING
         xs: list[str | None] = []
         ys: list[float | None] = []
+        bounds: list[list[float] | None] = []  # (low, high) in percent
         previous: dt.date | None = None
         for day, counts in series:
-            total = sum(counts.values())
-            if not total:
+            if not sum(counts.values()):
                 continue
             if previous is not None and (day - previous).days > 1:
                 xs.append(None)
                 ys.append(None)
+                bounds.append(None)
+            faces = UnitCounts(CLASSES)
+            for label, count in counts.items():
+                faces.add(None, label, count)
+            estimate = reading.estimate(faces, positive)
             xs.append(day.isoformat())
-            positive = sum(counts.get(name, 0) for name in POSITIVE_EMOTIONS)
-            ys.append(round(100 * positive / total, 2))
+            ys.append(round(100 * estimate.value, 2))
+            bounds.append(
+                [round(100 * estimate.interval.low, 1), round(100 * estimate.interval.high, 1)]
+            )
             days_seen.add(day)
             previous = day
         traces.append(
@@ -179,6 +238,12 @@ def ad_upload_days(
                 "name": name,
                 "x": xs,
                 "y": ys,
+                "customdata": bounds,
+                "hovertemplate": (
+                    f"{name}<br>%{{x}}: %{{y:.1f}}% positive"
+                    "<br>95% CI %{customdata[0]}–%{customdata[1]}% (faces as units)"
+                    "<extra></extra>"
+                ),
                 "connectgaps": False,
                 "line": {"color": AD_COLOURS[index % len(AD_COLOURS)]},
             }

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from campaigns import charts, exports
 from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.forms import DashboardFilterForm
+from campaigns.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, dashboards, decisions, results, scoping
@@ -101,9 +102,11 @@ def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> H
             "confidence": found.confidence,
             "how_to_read": found.how_to_read,
             "bar_chart": charts.emotion_mix_bars(summaries),
-            "days_chart": charts.ad_upload_days(found.breakdown.ad_days, ads=found.ads),
-            "positive_emotions": dashboards.POSITIVE_EMOTIONS,
-            "negative_emotions": dashboards.NEGATIVE_EMOTIONS,
+            "days_chart": charts.ad_upload_days(
+                found.breakdown.ad_days, ads=found.ads, readings=found.readings
+            ),
+            "positive_emotions": POSITIVE_EMOTIONS,
+            "negative_emotions": NEGATIVE_EMOTIONS,
             "query": request.GET.urlencode(),
         },
     )
@@ -132,8 +135,9 @@ def campaign_dashboard_timeline(
                 ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
             },
             "timeline_chart": charts.headline_timeline(
-                found.timeline, ads=found.ads, headline=found.headline
+                found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
             ),
+            "corrected": any(r.corrected for r in found.readings.values()),
         },
     )
 

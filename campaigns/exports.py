@@ -24,15 +24,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from campaigns.headlines import GROUP_HEADLINES, HEADLINES
 from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
-from campaigns.selectors.dashboards import (
-    AdSummary,
-    DashboardFilters,
-    EmotionShare,
-    face_queryset,
-)
-from campaigns.selectors.decisions import ad_summaries, ad_summary
-from campaigns.stats import clustered_share_interval
+from campaigns.selectors.dashboards import DashboardFilters, Reading, ad_readings, face_queryset
+from campaigns.selectors.decisions import NO_READING, ad_summaries, ad_summary
+from campaigns.stats import Estimate, UnitCounts
 from ml import CLASSES
 
 EXPORT_CHUNK_SIZE = 2000
@@ -41,6 +37,9 @@ EXPORT_CHUNK_SIZE = 2000
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 UTF8_BOM = "\ufeff"
+
+# A figure and its 95% bounds: `positive`, `positive_ci_low`, `positive_ci_high`.
+_BOUND_ENDS = ("", "_ci_low", "_ci_high")
 
 FACE_COLUMNS: tuple[str, ...] = (
     "campaign",
@@ -65,24 +64,84 @@ FACE_COLUMNS: tuple[str, ...] = (
 )
 
 
-# The per-ad summary's headline: the dominant emotion, then the positive and negative shares
-# (the dashboard's groups) with their 95% bounds.
+# The per-ad summary's headline: which group the ad's faces showed most (positive, negative
+# or neither), then the positive and negative shares and the valence with their 95% bounds,
+# corrected for the model's measured errors unless `shares` says "as classified".
 HEADLINE_COLUMNS: tuple[str, ...] = (
     "dominant",
-    "positive",
-    "positive_ci_low",
-    "positive_ci_high",
-    "negative",
-    "negative_ci_low",
-    "negative_ci_high",
+    *(f"{key}{end}" for key in ("positive", "negative", "valence") for end in _BOUND_ENDS),
 )
+# The same positive and negative shares as the model labelled the faces (never corrected).
+CLASSIFIED_COLUMNS: tuple[str, ...] = tuple(
+    f"{key}_as_classified{end}" for key in ("positive", "negative") for end in _BOUND_ENDS
+)
+# What the figures of a row are and what their intervals cover.
+READING_COLUMNS: tuple[str, ...] = ("model_version", "shares", "interval_covers", "not_measured")
+
+
+def _emotion_columns() -> list[str]:
+    return [f"share_{name}{end}" for name in CLASSES for end in _BOUND_ENDS]
 
 
 def ad_columns() -> tuple[str, ...]:
-    columns = ["campaign", "ad", "photos", "faces", "mean_confidence", *HEADLINE_COLUMNS]
+    return (
+        "campaign",
+        "ad",
+        "photos",
+        "faces",
+        "unit",
+        "units",
+        "mean_confidence",
+        *HEADLINE_COLUMNS,
+        *CLASSIFIED_COLUMNS,
+        *READING_COLUMNS,
+        *(f"n_{name}" for name in CLASSES),
+        *_emotion_columns(),
+    )
+
+
+def _estimate_cells(estimate: Estimate | None) -> list[str]:
+    """A figure and its 95% bounds; blank when there is nothing to estimate (a share of no
+    face is not 0) or the model does not measure it (`None`)."""
+    if estimate is None or not estimate.faces:
+        return ["", "", ""]
+    interval = estimate.interval
+    return [f"{estimate.value:.6f}", f"{interval.low:.6f}", f"{interval.high:.6f}"]
+
+
+def _reading_cells(reading: Reading) -> list[str]:
+    if reading.corrected:
+        shares = "corrected for the model's errors measured on real photos"
+        covers = "the sampling of viewers and the uncertainty of the model's measured errors"
+    else:
+        shares = reading.note or "as classified"
+        covers = "the sampling of viewers only (shares as classified)"
+    unmeasured = "; ".join(f"{name}: {why}" for name, why in reading.unmeasured.items())
+    return [reading.model_name, shares, covers, unmeasured]
+
+
+def _headline_cells(units: UnitCounts | None, reading: Reading) -> list[str]:
+    """The dominant group, the headline shares with their bounds, read with `reading`, then
+    the positive and negative shares as classified."""
+    if units is None or not units.faces:
+        return [""] * (len(HEADLINE_COLUMNS) + len(CLASSIFIED_COLUMNS))
+    groups = [reading.estimate(units, headline) for headline in GROUP_HEADLINES]
+    largest = max(range(len(groups)), key=lambda i: groups[i].value)
+    cells = [("positive", "negative", "neither")[largest]]
+    for key in ("positive", "negative", "valence"):
+        cells += _estimate_cells(reading.estimate(units, HEADLINES[key]))
+    classified = NO_READING
+    for key in ("positive", "negative"):
+        cells += _estimate_cells(classified.estimate(units, HEADLINES[key]))
+    return cells
+
+
+def _emotion_cells(units: UnitCounts | None, reading: Reading) -> list[str]:
+    cells: list[str] = []
     for name in CLASSES:
-        columns += [f"n_{name}", f"share_{name}", f"share_{name}_ci_low", f"share_{name}_ci_high"]
-    return tuple(columns)
+        measured = reading.measures(name) and units is not None
+        cells += _estimate_cells(reading.estimate(units, HEADLINES[name]) if measured else None)
+    return cells
 
 
 def cell_safe(value: Any) -> Any:
@@ -249,73 +308,53 @@ def face_rows_for_ad(*, ad: Ad, filters: DashboardFilters) -> Iterator[tuple[Any
 def ad_rows(
     *, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """One row per ad: counts, the headline (dominant emotion, positive and negative shares)
-    and each emotion's share, shares with 95% bounds over units (viewers when known)."""
+    """One row per ad: counts, the headline (dominant group, positive and negative shares,
+    valence) and each emotion's share, with 95% bounds over units (viewers when known), read
+    as the dashboard reads them; the positive and negative shares as classified beside."""
     summaries = (
         [ad_summary(ad=ad, filters=filters)]
         if ad is not None
         else ad_summaries(campaign=campaign, filters=filters)
     )
     for summary in summaries:
-        row: list[Any] = [
+        units = summary.units if summary.faces else None
+        yield (
             campaign.name,
             summary.name,
             summary.photos,
             summary.faces,
+            units.unit_name if units is not None else "",
+            units.units if units is not None else 0,
             f"{summary.mean_confidence:.6f}" if summary.mean_confidence is not None else "",
-            summary.dominant_emotion or "",
-            *_group_share(summary, summary.positive),
-            *_group_share(summary, summary.negative),
-        ]
-        for share in summary.shares:
-            row += [
-                share.count,
-                f"{share.share:.6f}",
-                f"{share.interval.low:.6f}",
-                f"{share.interval.high:.6f}",
-            ]
-        yield tuple(row)
-
-
-def _group_share(summary: AdSummary, share: EmotionShare) -> list[str]:
-    """A group share (positive, negative) and its 95% bounds; blank for an ad without faces
-    (a share of nothing is not 0)."""
-    if not summary.faces:
-        return ["", "", ""]
-    return [f"{share.share:.6f}", f"{share.interval.low:.6f}", f"{share.interval.high:.6f}"]
-
-
-def _share_columns() -> list[str]:
-    columns = [f"share_{name}" for name in CLASSES]
-    for name in CLASSES:
-        columns += [f"share_{name}_ci_low", f"share_{name}_ci_high"]
-    return columns
+            *_headline_cells(units, summary.reading),
+            *_reading_cells(summary.reading),
+            *(summary.counts[name] for name in CLASSES),
+            *_emotion_cells(units, summary.reading),
+        )
 
 
 def timeline_columns() -> tuple[str, ...]:
-    return ("ad", "second_from", "second_to", "viewers", "faces", *_share_columns())
-
-
-def _shares(clusters: dict[object, dict[str, int]]) -> list[str]:
-    """Shares of each emotion over `clusters` (viewer -> label counts), with intervals that
-    take a viewer as one unit (`clustered_share_interval`)."""
-    sizes = [sum(counts.values()) for counts in clusters.values()]
-    total = sum(sizes)
-    shares, bounds = [], []
-    for name in CLASSES:
-        hits = [counts.get(name, 0) for counts in clusters.values()]
-        shares.append(f"{sum(hits) / total:.6f}" if total else "")
-        interval = clustered_share_interval(hits, sizes)
-        bounds += [f"{interval.low:.6f}", f"{interval.high:.6f}"]
-    return shares + bounds
+    return (
+        "ad",
+        "second_from",
+        "second_to",
+        "viewers",
+        "faces",
+        "units",
+        *HEADLINE_COLUMNS,
+        *CLASSIFIED_COLUMNS,
+        *READING_COLUMNS,
+        *_emotion_columns(),
+    )
 
 
 def timeline_rows(
     *, campaign: Campaign, filters: DashboardFilters, bin_seconds: float, ad: Ad | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """One row per ad and bin of `bin_seconds` of the ad's timeline (faces with an offset):
-    viewers and faces in the bin, each emotion's share with a 95% interval over viewers (a
-    face without a known viewer counts as one viewer of its own)."""
+    viewers and faces in the bin, the headline and each emotion's share with 95% intervals
+    over viewers (a face without a known viewer counts as one viewer of its own), read as
+    the dashboard reads the ad."""
     if bin_seconds <= 0:
         raise ValueError(f"bins must be longer than 0 s, got {bin_seconds}")
     scope: dict[str, object] = {"ad": ad} if ad is not None else {"ad__campaign": campaign}
@@ -323,33 +362,29 @@ def timeline_rows(
         face_queryset(filters=filters, **scope)
         .filter(image__offset_seconds__isnull=False)
         .annotate(bin=Floor(F("image__offset_seconds") / bin_seconds))
-        .values("image__batch__ad__name", "bin", "image__viewer_id", "label")
+        .values("image__batch__ad_id", "image__batch__ad__name", "bin", "image__viewer_id", "label")
         .annotate(n=Count("id"))
         .order_by("image__batch__ad__name", "bin")
     )
-    bins: dict[tuple[str, int], dict[object, dict[str, int]]] = defaultdict(dict)
-    unknown = 0
+    bins: dict[tuple[str, int, int], UnitCounts] = {}
     for row in rows:
-        viewer = row["image__viewer_id"]
-        key = (row["image__batch__ad__name"], int(row["bin"]))
-        if viewer is None:
-            # Faces of no known viewer: each is its own unit.
-            for _ in range(row["n"]):
-                unknown += 1
-                bins[key][("face", unknown)] = {row["label"]: 1}
-        else:
-            counts = bins[key].setdefault(viewer, {})
-            counts[row["label"]] = counts.get(row["label"], 0) + row["n"]
-    for (ad_name, index), clusters in sorted(bins.items()):
-        viewers = sum(1 for viewer in clusters if not isinstance(viewer, tuple))
-        faces = sum(sum(counts.values()) for counts in clusters.values())
+        key = (row["image__batch__ad__name"], row["image__batch__ad_id"], int(row["bin"]))
+        group = bins.setdefault(key, UnitCounts(CLASSES))
+        # a face of no known viewer is a unit of its own
+        group.add(row["image__viewer_id"], row["label"], row["n"])
+    readings = ad_readings(filters=filters, ad_ids={ad_id for _, ad_id, _ in bins})
+    for (ad_name, ad_id, index), group in sorted(bins.items()):
+        reading = readings[ad_id]
         yield (
             ad_name,
             f"{index * bin_seconds:g}",
             f"{(index + 1) * bin_seconds:g}",
-            viewers,
-            faces,
-            *_shares(clusters),
+            group.viewer_count,
+            group.faces,
+            group.units,
+            *_headline_cells(group, reading),
+            *_reading_cells(reading),
+            *_emotion_cells(group, reading),
         )
 
 
@@ -359,44 +394,66 @@ def viewer_columns(*, campaign: Campaign) -> tuple[str, ...]:
         "viewer",
         *viewer_attribute_names(campaign=campaign),
         "faces",
-        *[f"share_{name}" for name in CLASSES],
         "dominant",
+        "positive",
+        "negative",
+        "valence",
+        "positive_as_classified",
+        "negative_as_classified",
+        *READING_COLUMNS,
+        *[f"share_{name}_as_classified" for name in CLASSES],
     )
 
 
 def viewer_rows(
     *, campaign: Campaign, filters: DashboardFilters, ad: Ad | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """One row per ad and known viewer: their attributes, faces and emotion mix."""
+    """One row per ad and known viewer: their attributes, faces, their headline read as the
+    dashboard reads the ad (no interval: one viewer is one unit), and their labels' mix as
+    classified."""
     names = viewer_attribute_names(campaign=campaign)
     scope: dict[str, object] = {"ad": ad} if ad is not None else {"ad__campaign": campaign}
     rows = (
         face_queryset(filters=filters, **scope)
         .filter(image__viewer__isnull=False)
-        .values("image__batch__ad__name", "image__viewer_id", "label")
+        .values("image__batch__ad_id", "image__batch__ad__name", "image__viewer_id", "label")
         .annotate(n=Count("id"))
     )
-    mixes: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    mixes: dict[tuple[str, int, int], dict[str, int]] = defaultdict(dict)
     for row in rows:
-        mixes[(row["image__batch__ad__name"], row["image__viewer_id"])][row["label"]] = row["n"]
+        key = (row["image__batch__ad__name"], row["image__batch__ad_id"], row["image__viewer_id"])
+        mixes[key][row["label"]] = row["n"]
     viewers = {
         viewer.pk: viewer
         for viewer in Viewer.objects.filter(campaign=campaign).prefetch_related("attributes")
     }
-    for (ad_name, viewer_id), counts in sorted(
-        mixes.items(), key=lambda item: (item[0][0], viewers[item[0][1]].external_id)
+    readings = ad_readings(filters=filters, ad_ids={ad_id for _, ad_id, _ in mixes})
+    for (ad_name, ad_id, viewer_id), counts in sorted(
+        mixes.items(), key=lambda item: (item[0][0], viewers[item[0][2]].external_id)
     ):
         viewer = viewers[viewer_id]
         attributes = viewer.attribute_dict
         faces = sum(counts.values())
+        reading = readings[ad_id]
+        one = UnitCounts(CLASSES)
+        for label, n in counts.items():
+            one.add(viewer_id, label, n)
+        groups = [reading.estimate(one, headline).value for headline in GROUP_HEADLINES]
         yield (
             ad_name,
             viewer.external_id,
             *[attributes.get(name, "") for name in names],
             faces,
+            ("positive", "negative", "neither")[groups.index(max(groups))],
+            *(f"{reading.estimate(one, HEADLINES[k]).value:.6f}" for k in _VIEWER_HEADLINES),
+            *(f"{NO_READING.estimate(one, HEADLINES[k]).value:.6f}" for k in _CLASSIFIED),
+            *_reading_cells(reading),
             *[f"{counts.get(name, 0) / faces:.6f}" for name in CLASSES],
-            max(CLASSES, key=lambda name: counts.get(name, 0)),
         )
+
+
+_VIEWER_HEADLINES = ("positive", "negative", "valence")
+_CLASSIFIED = ("positive", "negative")
 
 
 def viewer_attribute_names(*, campaign: Campaign) -> list[str]:

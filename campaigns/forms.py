@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
+from campaigns.headlines import HEADLINES
 from campaigns.models import Ad, Campaign, Team
 from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
@@ -149,13 +150,18 @@ class DashboardFilterForm(forms.Form):
     breakdown = forms.ChoiceField(
         required=False, label="Break down by", choices=[("", "(no breakdown)")]
     )
+    shares = forms.ChoiceField(
+        required=False,
+        label="Shares",
+        choices=[("", "corrected for the model's errors"), ("classified", "as classified")],
+        help_text="Corrected: what viewers showed, allowing for how often the model misreads "
+        "real faces. As classified: the share of faces the model gave each label.",
+    )
 
     def __init__(
         self, *args: Any, segments: dict[str, list[str]] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        from campaigns.selectors.decisions import HEADLINES
-
         choices = {
             "positive": "positive share",
             "negative": "negative share",
@@ -197,4 +203,5 @@ class DashboardFilterForm(forms.Form):
             date_to=data.get("date_to"),
             min_confidence=confidence / 100,
             segment=(name, value) if name and value else None,
+            as_classified=data.get("shares") == "classified",
         )

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ml import CLASSES
 from ml.metrics import Z_95, Interval, wilson_interval
+from ml.quantification import GROUP_NAMES, GROUP_OF_LABEL, GroupCorrection, simplex_projection
 
 # A headline is a score per face: 1 for the emotions it counts (positive = happy), or +1 and
 # -1 (valence); its value for a group is the mean score over the group's faces.
@@ -35,7 +37,7 @@ def clustered_share_interval(
         if size > 0:
             group.add(cluster, "hit", hits)
             group.add(cluster, "miss", size - hits)
-    return group_estimate(group, {"hit": 1.0}).interval_at(z)
+    return group_estimate(group, ScoreMeasure({"hit": 1.0})).interval_at(z)
 
 
 def t_quantile(z: float, dof: int) -> float:
@@ -252,48 +254,210 @@ def cross_moments(a: UnitCounts, b: UnitCounts) -> CrossMoments:
     return CrossMoments(len(in_a), a.viewer_counts[in_a].T @ b.viewer_counts[in_b])
 
 
+Bounds = tuple[float, float]
+SHARE_BOUNDS: Bounds = (0.0, 1.0)
+VALENCE_BOUNDS: Bounds = (-1.0, 1.0)
+
+
 @dataclass(frozen=True)
-class Estimate:
-    """A headline's value for a group (or a difference of two), with its uncertainty."""
+class Linearised:
+    """A measure evaluated on one group's label shares q: its estimate made possible
+    (`value`), the unconstrained estimate that intervals are centred on (`centre`), the
+    centre's derivative in q (`gradient`, one per label: each face's influence), and, for
+    a corrected measure, the flattened coefficients u of the measured weights it rests on
+    (its classifier variance is u' C u)."""
 
     value: float
-    standard_error: float
+    centre: float
+    gradient: np.ndarray
+    classifier: np.ndarray | None = None
+
+
+class Measure:
+    """What is estimated from a group's faces: a function of its label shares."""
+
+    bounds: Bounds = SHARE_BOUNDS
+    correction: GroupCorrection | None = None
+
+    def linearise(self, labels: Sequence[str], shares: np.ndarray) -> Linearised:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ScoreMeasure(Measure):
+    """The mean over faces of a score per label, as the model labelled them (positive
+    share: happy 1, the rest 0)."""
+
+    scores: Scores
+    bounds: Bounds = SHARE_BOUNDS
+
+    def linearise(self, labels: Sequence[str], shares: np.ndarray) -> Linearised:
+        vector = np.array([self.scores.get(label, 0.0) for label in labels])
+        centre = float(vector @ shares)
+        return Linearised(_clip(centre, self.bounds), centre, vector)
+
+
+@dataclass(frozen=True)
+class HeadlineMeasure(Measure):
+    """A combination of the headline groups' true shares (`coefficients` over positive,
+    negative, other), estimated from the labels with a model's measured `correction`
+    (`ml.quantification`), or one emotion's share: its group's estimated share, split as the
+    model splits that group's labels. Labels must be `ml.CLASSES`."""
+
+    coefficients: tuple[float, ...]
+    correction: GroupCorrection
+    emotion: str | None = None
+    bounds: Bounds = SHARE_BOUNDS
+
+    def linearise(self, labels: Sequence[str], shares: np.ndarray) -> Linearised:
+        if tuple(labels) == CLASSES:
+            return self._linearise(shares)
+        unknown = set(labels) - set(CLASSES)
+        if unknown:
+            raise ValueError(f"a headline is estimated over {CLASSES}, not {sorted(unknown)}")
+        # A group over some of the emotions, in its own order: estimated over all seven.
+        order = [CLASSES.index(label) for label in labels]
+        full = np.zeros(len(CLASSES))
+        full[order] = shares
+        found = self._linearise(full)
+        return Linearised(found.value, found.centre, found.gradient[order], found.classifier)
+
+    def _linearise(self, shares: np.ndarray) -> Linearised:
+        weights = self.correction.weights
+        raw = weights @ shares
+        possible = simplex_projection(raw) if self.correction.is_corrected else raw
+        if self.emotion is None:
+            coefficients = np.array(self.coefficients)
+            centre = float(coefficients @ raw)
+            return Linearised(
+                _clip(float(coefficients @ possible), self.bounds),
+                centre,
+                coefficients @ weights,
+                np.outer(coefficients, shares).ravel() if self.correction.is_corrected else None,
+            )
+        index = CLASSES.index(self.emotion)
+        group = GROUP_OF_LABEL[index]
+        members = np.array(GROUP_OF_LABEL) == group
+        in_group = float(shares[members].sum())
+        # No face labelled in the group: its estimated share is split evenly (a guess that
+        # keeps the emotions' shares summing to the groups').
+        split = shares[index] / in_group if in_group > 0 else 1.0 / int(members.sum())
+        gradient = split * weights[group]
+        if in_group > 0:
+            own = np.zeros(len(shares))
+            own[index] = 1.0
+            gradient = gradient + raw[group] * (own * in_group - shares[index] * members) / (
+                in_group * in_group
+            )
+        unit = np.zeros(len(GROUP_NAMES))
+        unit[group] = split
+        return Linearised(
+            _clip(float(possible[group]) * split, self.bounds),
+            float(raw[group]) * split,
+            gradient,
+            np.outer(unit, shares).ravel() if self.correction.is_corrected else None,
+        )
+
+
+def _clip(value: float, bounds: Bounds) -> float:
+    return min(max(value, bounds[0]), bounds[1])
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measure's value for a group (or a difference of two), with its uncertainty: the
+    units' (viewers') sampling error and the classifier's (the measured correction's)."""
+
+    value: float
+    sampling_error: float
     units: int
     faces: int
-    # A share is bounded by [0, 1]: its interval is a Wilson interval (else value +- t se).
-    is_share: bool = True
+    bounds: Bounds = SHARE_BOUNDS
+    classifier_error: float = 0.0
+    # The unconstrained estimate the interval is centred on (None: `value`).
+    centre: float | None = None
+    # A group's mean score: the range of its faces' scores, over which its sampling interval
+    # is Wilson's at the effective sample size (None: a difference, value +- t se).
+    score_range: Bounds | None = None
+
+    @property
+    def is_share(self) -> bool:
+        return self.bounds == SHARE_BOUNDS
 
     @property
     def interval(self) -> Interval:
-        """The 95% interval: for a share, the Wilson interval at the effective sample size
-        p(1-p)/variance (so it stays in [0, 1]); else value +- t se. Student's t for units - 1
-        degrees of freedom, the variance coming from that many units. When every unit is a
-        single face, the share's interval is Wilson's over the faces."""
+        """The 95% interval: see `interval_at`."""
         return self.interval_at(Z_95)
 
-    def interval_at(self, z: float) -> Interval:
-        if self.is_share and self.faces and self.units == self.faces:
-            # every unit is one face: independent yes/no answers, the plain Wilson interval
-            return wilson_interval(self.value * self.faces, self.faces, z=z)
-        if self.units < 2:
-            return Interval(0.0, 1.0) if self.is_share else Interval(-math.inf, math.inf)
-        t = t_quantile(z, self.units - 1)
-        if self.is_share:
-            p = self.value
-            variance = self.standard_error**2
-            effective = (
-                min(float(self.faces), p * (1 - p) / variance) if variance > 0 else self.units
+    def _sampling_interval(self, z: float) -> tuple[float, float, float]:
+        """(low, high, the standard error they amount to) of the sampling part alone.
+
+        A group's mean score is bounded by its scores' range: rescaled to [0, 1], its
+        interval is Wilson's at the effective sample size u(1-u)/variance (so it stays in the
+        range and does not collapse when every unit agrees), Student's t for units - 1
+        degrees of freedom; when every unit is one face of a 0/1 score, Wilson's over the
+        faces. A difference: centre +- t se."""
+        centre = self.value if self.centre is None else self.centre
+        if self.score_range is None or self.score_range[1] <= self.score_range[0]:
+            t = t_quantile(z, self.units - 1)
+            return (
+                centre - t * self.sampling_error,
+                centre + t * self.sampling_error,
+                (self.sampling_error),
             )
-            return wilson_interval(p * effective, effective, z=t)
-        half = t * self.standard_error
-        return Interval(self.value - half, self.value + half)
+        low, high = self.score_range
+        width = high - low
+        u = min(max((centre - low) / width, 0.0), 1.0)
+        if self.units == self.faces and self.score_range == SHARE_BOUNDS:
+            wilson, t = wilson_interval(u * self.faces, self.faces, z=z), z
+        else:
+            variance = (self.sampling_error / width) ** 2
+            effective = u * (1 - u) / variance if variance > 0 else float(self.units)
+            if self.score_range == SHARE_BOUNDS:
+                # a 0/1 score: never more observations than faces
+                effective = min(float(self.faces), effective)
+            t = t_quantile(z, self.units - 1)
+            wilson = wilson_interval(u * effective, effective, z=t)
+        return (
+            low + width * wilson.low,
+            low + width * wilson.high,
+            width * (wilson.high - wilson.low) / (2 * t),
+        )
+
+    def interval_at(self, z: float) -> Interval:
+        """The interval at the normal quantile `z`: the sampling interval (above) widened by
+        the classifier's error, each side added in quadrature (Zou & Donner's MOVER), then
+        kept within what is possible and around the value. With fewer than two units,
+        everything possible."""
+        if self.units < 2 or not self.faces:
+            return Interval(*self.bounds)
+        centre = self.value if self.centre is None else self.centre
+        low, high, _ = self._sampling_interval(z)
+        spread = z * self.classifier_error
+        low = centre - math.hypot(centre - low, spread)
+        high = centre + math.hypot(high - centre, spread)
+        return Interval(
+            max(self.bounds[0], min(low, self.value)), min(self.bounds[1], max(high, self.value))
+        )
+
+    @property
+    def standard_error(self) -> float:
+        """The standard error the interval amounts to before it is bounded: sampling (as the
+        interval takes it) and classifier errors in quadrature; infinite below two units."""
+        if self.units < 2 or not self.faces:
+            return math.inf
+        return math.hypot(self._sampling_interval(Z_95)[2], self.classifier_error)
 
     @property
     def p_value(self) -> float:
-        """Two-sided p-value of `value` being 0 (normal approximation)."""
-        if self.standard_error <= 0:
-            return 0.0 if self.value else 1.0
-        return math.erfc(abs(self.value) / self.standard_error / math.sqrt(2))
+        """Two-sided p-value of the centre being 0 (normal approximation)."""
+        centre = self.value if self.centre is None else self.centre
+        error = self.standard_error
+        if not math.isfinite(error):
+            return 1.0
+        if error <= 0:
+            return 0.0 if centre else 1.0
+        return math.erfc(abs(centre) / error / math.sqrt(2))
 
 
 def _quadratic(weights: np.ndarray, matrix: np.ndarray, other: np.ndarray) -> float:
@@ -304,56 +468,115 @@ def _quadratic(weights: np.ndarray, matrix: np.ndarray, other: np.ndarray) -> fl
     return 0.0 if abs(value) <= 1e-9 * scale else value
 
 
-def moments_estimate(group: Moments, scores: Scores, *, is_share: bool = True) -> Estimate:
-    """The mean score of the group's faces, its variance over units (clustered by viewer):
-    n/(n-1) times the sum over units of (unit's summed score - mean x unit's faces)^2, over
-    faces^2."""
-    vector = group.score_vector(scores)
+def _residual(lin: Linearised, shares: np.ndarray) -> np.ndarray:
+    """Each label's influence on the estimate less the estimate's own: a unit's summed
+    residual is its faces' influence minus their share of the whole."""
+    residual: np.ndarray = lin.gradient - float(lin.gradient @ shares)
+    return residual
+
+
+def moments_estimate(group: Moments, measure: Measure) -> Estimate:
+    """The measure's value for the group, its sampling variance over units (clustered by
+    viewer): n/(n-1) times the sum over units of their residual influence squared, over
+    faces^2; and its classifier variance."""
     faces = float(group.sums.sum())
-    value = float(group.sums @ vector) / faces if faces else 0.0
     n = group.units
-    if n < 2 or not faces:
-        return Estimate(value, 0.0, n, int(round(faces)), is_share)
-    residual = vector - value
-    squares = max(0.0, _quadratic(residual, group.squares, residual))
-    variance = n / (n - 1) * squares / faces**2
-    return Estimate(value, math.sqrt(variance), n, int(round(faces)), is_share)
+    if not faces:
+        return Estimate(0.0, 0.0, n, 0, measure.bounds)
+    shares = group.sums / faces
+    lin = measure.linearise(group.labels, shares)
+    variance = 0.0
+    if n >= 2:
+        residual = _residual(lin, shares)
+        squares = max(0.0, _quadratic(residual, group.squares, residual))
+        variance = n / (n - 1) * squares / faces**2
+    offset = lin.centre - float(lin.gradient @ shares)
+    return Estimate(
+        lin.value,
+        math.sqrt(variance),
+        n,
+        int(round(faces)),
+        measure.bounds,
+        classifier_error=_classifier_error(measure.correction, lin.classifier),
+        centre=lin.centre,
+        score_range=(float(lin.gradient.min()) + offset, float(lin.gradient.max()) + offset),
+    )
 
 
-def moments_difference(a: Moments, b: Moments, shared: CrossMoments, scores: Scores) -> Estimate:
-    """a's mean score minus b's; a viewer in both groups is one unit of both, and the
-    covariance it brings (`shared`, a's counts times b's) is counted."""
-    vector = a.score_vector(scores)
+def _classifier_error(correction: GroupCorrection | None, coefficients: np.ndarray | None) -> float:
+    if correction is None or coefficients is None:
+        return 0.0
+    return math.sqrt(correction.weight_variance(coefficients))
+
+
+def moments_difference(
+    a: Moments,
+    b: Moments,
+    shared: CrossMoments,
+    measure: Measure,
+    other: Measure | None = None,
+) -> Estimate:
+    """a's value minus b's (b's by `other` when its model version differs). A viewer in
+    both groups is one unit of both and the covariance it brings (`shared`, a's counts times
+    b's) is counted; a group where every unit agrees brings the variance its own interval
+    takes, not 0 (so two such groups still differ by an honest margin); the classifier's
+    error is counted once when both rest on the same correction (it moves both alike)."""
+    other = other or measure
+    bounds = (
+        measure.bounds[0] - other.bounds[1],
+        measure.bounds[1] - other.bounds[0],
+    )
     faces_a, faces_b = float(a.sums.sum()), float(b.sums.sum())
     faces = int(round(faces_a + faces_b))
-    value_a = float(a.sums @ vector) / faces_a if faces_a else 0.0
-    value_b = float(b.sums @ vector) / faces_b if faces_b else 0.0
-    if not faces_a or not faces_b:
-        return Estimate(value_a - value_b, math.inf, 0, faces, False)
-    n = a.units + b.units - shared.shared
-    if n < 2:
-        return Estimate(value_a - value_b, math.inf, n, faces, False)
-    ra, rb = vector - value_a, vector - value_b
-    squares = (
-        _quadratic(ra, a.squares, ra) / faces_a**2
-        + _quadratic(rb, b.squares, rb) / faces_b**2
-        - 2 * _quadratic(ra, shared.products, rb) / (faces_a * faces_b)
+    one, two = moments_estimate(a, measure), moments_estimate(b, other)
+    value = one.value - two.value
+    centre = (one.centre if one.centre is not None else one.value) - (
+        two.centre if two.centre is not None else two.value
     )
-    variance = n / (n - 1) * max(0.0, squares)
-    return Estimate(value_a - value_b, math.sqrt(variance), n, faces, False)
+    n = a.units + b.units - shared.shared
+    if not faces_a or not faces_b or n < 2 or one.units < 2 or two.units < 2:
+        return Estimate(value, math.inf, 0, faces, bounds, centre=centre)
+    lin_a = measure.linearise(a.labels, a.sums / faces_a)
+    lin_b = other.linearise(b.labels, b.sums / faces_b)
+    covariance = 0.0
+    if shared.shared:
+        ra, rb = _residual(lin_a, a.sums / faces_a), _residual(lin_b, b.sums / faces_b)
+        covariance = n / (n - 1) * _quadratic(ra, shared.products, rb) / (faces_a * faces_b)
+    variance = max(0.0, _floored(one) ** 2 + _floored(two) ** 2 - 2 * covariance)
+    if measure.correction is other.correction and lin_a.classifier is not None:
+        assert lin_b.classifier is not None
+        classifier = _classifier_error(measure.correction, lin_a.classifier - lin_b.classifier)
+    else:
+        classifier = math.hypot(one.classifier_error, two.classifier_error)
+    return Estimate(
+        value, math.sqrt(variance), n, faces, bounds, classifier_error=classifier, centre=centre
+    )
 
 
-def group_estimate(group: UnitCounts, scores: Scores, *, is_share: bool = True) -> Estimate:
-    """The mean score of the group's faces, its variance over units (clustered by viewer)."""
-    return moments_estimate(group.moments(), scores, is_share=is_share)
+def _floored(group: Estimate) -> float:
+    """A group's sampling error in a difference: its clustered one, or where every unit
+    agrees (0), what its own interval takes (Wilson's at as many observations as units)."""
+    if group.sampling_error > 0:
+        return group.sampling_error
+    return group._sampling_interval(Z_95)[2]
 
 
-def difference_estimate(a: UnitCounts, b: UnitCounts, scores: Scores) -> Estimate:
-    """a's mean score minus b's. A viewer in both groups (one person who saw both ads, or two
+def group_estimate(group: UnitCounts, measure: Measure) -> Estimate:
+    """The measure's value for the group, its variance over units (clustered by viewer)."""
+    return moments_estimate(group.moments(), measure)
+
+
+def difference_estimate(
+    a: UnitCounts, b: UnitCounts, measure: Measure, other: Measure | None = None
+) -> Estimate:
+    """a's value minus b's. A viewer in both groups (one person who saw both ads, or two
     seconds of one recording) is one unit of both: the covariance it brings is counted."""
-    labels = list(dict.fromkeys([*a.labels, *b.labels]))
+    if isinstance(measure, HeadlineMeasure) or isinstance(other, HeadlineMeasure):
+        labels = list(CLASSES)
+    else:
+        labels = list(dict.fromkeys([*a.labels, *b.labels]))
     a, b = a.relabelled(labels), b.relabelled(labels)
-    return moments_difference(a.moments(), b.moments(), cross_moments(a, b), scores)
+    return moments_difference(a.moments(), b.moments(), cross_moments(a, b), measure, other)
 
 
 def holm_adjusted(p_values: Sequence[float]) -> list[float]:

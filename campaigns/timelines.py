@@ -23,7 +23,8 @@ from campaigns.models import NO_VIEWER_KEY
 from campaigns.stats import CrossMoments, Estimate, Moments, moments_estimate
 
 if TYPE_CHECKING:
-    from campaigns.selectors.decisions import Headline
+    from campaigns.headlines import Headline
+    from ml.quantification import GroupCorrection
 
 # Bin widths (s): the narrowest whose typical bin holds MIN_UNITS_PER_BIN units is shown.
 TIMELINE_WIDTHS = (1, 2, 5, 10, 15, 30, 60)
@@ -38,8 +39,9 @@ class TimelineBin:
     # The viewers this bin shares with the one right after it (None: no bin right after).
     to_next: CrossMoments | None = None
 
-    def estimate(self, headline: Headline) -> Estimate:
-        return moments_estimate(self.units, headline.scores, is_share=headline.is_share)
+    def estimate(self, headline: Headline, correction: GroupCorrection) -> Estimate:
+        """The bin's headline, read with `correction` (its ad's, or as classified)."""
+        return moments_estimate(self.units, headline.measure(correction))
 
 
 @dataclass

@@ -9,6 +9,10 @@ A measurement is model.json's "measurement" (format 1):
   are left out: a dashboard never sees them either.
 - `headline_confusion`: the same at step 0 summed into the headline groups (positive,
   negative, other) on both sides, for people to read.
+- `outcomes`: one row per photo with a face, `[person, true, predicted, confidence]` (an
+  index of the person it shows, the true and given labels as indices of `ml.CLASSES`, the
+  face's top probability): what the confusions are counted from, and what the correction's
+  uncertainty is computed from by resampling people (`ml.quantification`).
 - `emotions`: per emotion, its photos with a face, recall (its photos given its label) and
   AUC (how well its probability ranks its photos above the others), and whether it is
   measured reliably: at least `floors` photos, recall and AUC. One that is not is shown as
@@ -17,7 +21,7 @@ A measurement is model.json's "measurement" (format 1):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,19 +43,23 @@ def measurement_build(
     probabilities: np.ndarray,
     found: np.ndarray,
     data: str,
-    people: int | None = None,
+    people: Sequence[str] | None = None,
     pipeline: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The measurement of a model from its labelled photos: `labels` (index into
     `ml.CLASSES`), the largest face's `probabilities` (rows of photos without a face are
-    ignored) and `found` (whether a face was found). `data` names the photos (a folder name,
-    never a path of this machine)."""
+    ignored), `found` (whether a face was found) and the person each photo shows (`people`;
+    without them each photo is taken as a person of its own). `data` names the photos (a
+    folder name, never a path of this machine)."""
     labels = np.asarray(labels, dtype=np.int64)
     found = np.asarray(found, dtype=bool)
     faces = np.asarray(probabilities, dtype=np.float64)[found]
     true = labels[found]
     predicted = faces.argmax(axis=1)
     confidence = faces.max(axis=1)
+    names = np.asarray(people if people is not None else np.arange(len(labels))).astype(str)
+    _, person = np.unique(names, return_inverse=True)
+    person = person[found]
     confusion = {
         str(step): confusion_matrix(true[keep], predicted[keep], len(CLASSES)).tolist()
         for step in CONFIDENCE_STEPS
@@ -76,13 +84,20 @@ def measurement_build(
         "data": data,
         "photos": int(len(labels)),
         "with_face": int(found.sum()),
-        **({"people": people} if people is not None else {}),
+        **({"people": len(set(names.tolist()))} if people is not None else {}),
         "pipeline": dict(pipeline or {}),
         "steps": list(CONFIDENCE_STEPS),
         "confusion": confusion,
         "headline_confusion": {
             "groups": list(GROUP_NAMES),
             "rows_true_columns_predicted": headline.tolist(),
+        },
+        "outcomes": {
+            "columns": ["person", "true", "predicted", "confidence"],
+            "rows": [
+                [int(p), int(t), int(g), round(float(c), 4)]
+                for p, t, g, c in zip(person, true, predicted, confidence, strict=True)
+            ],
         },
         "emotions": emotions,
         "floors": dict(FLOORS),

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ml import CLASSES
+from ml.metrics import confusion_matrix
 
 # The dashboard's headline groups. Surprise can be delight or shock, so it counts as neither
 # positive nor negative; neutral is neither by definition.
@@ -44,6 +45,7 @@ GROUP_OF_LABEL: tuple[int, ...] = tuple(
 # A Jeffreys prior on each cell of a true group's row of M (its posterior is a Dirichlet).
 PRIOR_PER_CELL = 0.5
 DRAWS = 4000
+BOOTSTRAP_DRAWS = 1000
 
 
 def group_counts(confusion: np.ndarray) -> np.ndarray:
@@ -53,6 +55,23 @@ def group_counts(confusion: np.ndarray) -> np.ndarray:
     grouped = np.zeros((len(GROUP_NAMES), confusion.shape[1]))
     np.add.at(grouped, np.array(GROUP_OF_LABEL), confusion)
     return grouped
+
+
+def _checked_group_counts(confusion: np.ndarray) -> np.ndarray:
+    counts = group_counts(confusion)
+    photos = counts.sum(axis=1)
+    if (photos <= 0).any():
+        missing = [name for name, n in zip(GROUP_NAMES, photos, strict=True) if n <= 0]
+        raise ValueError(f"no labelled photo of the group(s) {missing}: cannot correct")
+    return counts
+
+
+def _label_frequencies(counts: np.ndarray) -> np.ndarray:
+    """How often each label is given on the measured photos (the GLS weighting), smoothed."""
+    frequencies: np.ndarray = (counts.sum(axis=0) + PRIOR_PER_CELL) / (
+        counts.sum() + PRIOR_PER_CELL * counts.shape[1]
+    )
+    return frequencies
 
 
 def _weights(rows: np.ndarray, frequencies: np.ndarray) -> np.ndarray:
@@ -92,27 +111,56 @@ class GroupCorrection:
         cls, confusion: np.ndarray, *, draws: int = DRAWS, seed: int = 0
     ) -> GroupCorrection:
         """The correction measured by a 7 x 7 confusion of labelled photos (rows true
-        emotion, columns the pipeline's label). ValueError when a true group has no photo:
-        nothing says how the model reads it."""
-        counts = group_counts(confusion)
-        photos = counts.sum(axis=1)
-        if (photos <= 0).any():
-            missing = [name for name, n in zip(GROUP_NAMES, photos, strict=True) if n <= 0]
-            raise ValueError(f"no labelled photo of the group(s) {missing}: cannot correct")
+        emotion, columns the pipeline's label), each photo taken as independent. ValueError
+        when a true group has no photo: nothing says how the model reads it."""
+        counts = _checked_group_counts(confusion)
         posterior = counts + PRIOR_PER_CELL
-        rows = posterior / posterior.sum(axis=1, keepdims=True)
-        # Fixed weighting of the labels: how often each is given on the measured photos.
-        frequencies = (counts.sum(axis=0) + PRIOR_PER_CELL) / (
-            counts.sum() + PRIOR_PER_CELL * counts.shape[1]
-        )
-        weights = _weights(rows, frequencies)
+        frequencies = _label_frequencies(counts)
         rng = np.random.default_rng(seed)
         drawn_rows = np.stack([rng.dirichlet(row, size=draws) for row in posterior], axis=1)
         drawn = _weights(drawn_rows, frequencies).reshape(draws, -1)
+        return cls._of(counts, np.cov(drawn, rowvar=False))
+
+    @classmethod
+    def from_outcomes(
+        cls,
+        true: np.ndarray,
+        predicted: np.ndarray,
+        people: np.ndarray,
+        *,
+        draws: int = BOOTSTRAP_DRAWS,
+        seed: int = 0,
+    ) -> GroupCorrection:
+        """The correction measured by labelled photos, one per row (true emotion and the
+        pipeline's label as indices of `ml.CLASSES`, and the person each shows). The weights'
+        covariance comes from resampling people, not photos: a person's photos share a face
+        and a way of showing it, so they tell less than as many strangers would."""
+        true = np.asarray(true, dtype=np.int64)
+        predicted = np.asarray(predicted, dtype=np.int64)
+        counts = _checked_group_counts(confusion_matrix(true, predicted, len(CLASSES)))
+        frequencies = _label_frequencies(counts)
+        _, person = np.unique(np.asarray(people), return_inverse=True)
+        n_people = int(person.max()) + 1
+        # Each person's photos as counts per (true group, label): a resample sums them.
+        cells = np.array(GROUP_OF_LABEL)[true] * len(CLASSES) + predicted
+        per_person = np.zeros((n_people, len(GROUP_NAMES) * len(CLASSES)))
+        np.add.at(per_person, (person, cells), 1.0)
+        rng = np.random.default_rng(seed)
+        picks = rng.integers(0, n_people, size=(draws, n_people))
+        resampled = np.stack([per_person[pick].sum(axis=0) for pick in picks])
+        rows = resampled.reshape(draws, len(GROUP_NAMES), len(CLASSES)) + PRIOR_PER_CELL
+        rows /= rows.sum(axis=2, keepdims=True)
+        drawn = _weights(rows, frequencies).reshape(draws, -1)
+        return cls._of(counts, np.cov(drawn, rowvar=False))
+
+    @classmethod
+    def _of(cls, counts: np.ndarray, covariance: np.ndarray) -> GroupCorrection:
+        posterior = counts + PRIOR_PER_CELL
+        rows = posterior / posterior.sum(axis=1, keepdims=True)
         return cls(
-            weights=weights,
-            weight_covariance=np.cov(drawn, rowvar=False),
-            photos=tuple(int(n) for n in photos),
+            weights=_weights(rows, _label_frequencies(counts)),
+            weight_covariance=covariance,
+            photos=tuple(int(n) for n in counts.sum(axis=1)),
         )
 
     def scores(self, coefficients: Sequence[float]) -> np.ndarray:
@@ -121,13 +169,20 @@ class GroupCorrection:
         scores: np.ndarray = np.asarray(coefficients, dtype=np.float64) @ self.weights
         return scores
 
+    def weight_variance(self, coefficients: np.ndarray) -> float:
+        """Variance of u . vec(weights) over the measurement's uncertainty, for flattened
+        coefficients u (groups x labels); 0 when not corrected."""
+        if not self.is_corrected:
+            return 0.0
+        u = np.asarray(coefficients, dtype=np.float64)
+        return max(0.0, float(u @ self.weight_covariance @ u))
+
     def classifier_variance(self, coefficients: Sequence[float], label_shares: np.ndarray) -> float:
         """Variance of the combination's estimate at `label_shares` (a group's, or the
         difference of two groups' for a difference) that comes from the weights alone."""
-        if not self.is_corrected:
-            return 0.0
-        u = np.outer(np.asarray(coefficients, dtype=np.float64), label_shares).ravel()
-        return max(0.0, float(u @ self.weight_covariance @ u))
+        return self.weight_variance(
+            np.outer(np.asarray(coefficients, dtype=np.float64), label_shares).ravel()
+        )
 
 
 def simplex_projection(values: np.ndarray) -> np.ndarray:
@@ -143,17 +198,29 @@ def simplex_projection(values: np.ndarray) -> np.ndarray:
     return projected
 
 
-@functools.lru_cache(maxsize=32)
-def _corrections(key: str) -> dict[int, GroupCorrection]:
-    confusion = json.loads(key)
-    return {
-        int(step): GroupCorrection.from_confusion(np.array(matrix, dtype=np.float64))
-        for step, matrix in confusion.items()
-    }
+@functools.lru_cache(maxsize=64)
+def _correction(key: str, step: int) -> GroupCorrection:
+    measurement = json.loads(key)
+    outcomes = measurement.get("outcomes")
+    if outcomes:
+        table = np.asarray(outcomes["rows"], dtype=np.float64).reshape(-1, 4)
+        kept = table[:, 3] >= step / 100 if step else np.ones(len(table), dtype=bool)
+        person, true, predicted = (table[kept, column].astype(np.int64) for column in range(3))
+        return GroupCorrection.from_outcomes(true, predicted, person)
+    return GroupCorrection.from_confusion(np.array(measurement["confusion"][str(step)]))
 
 
-def measured_corrections(measurement: Mapping[str, Any]) -> dict[int, GroupCorrection]:
-    """Confidence step (percent) -> its correction, from a measurement's "confusion" (see
-    `ml.measurement`); computed once per process for a given measurement."""
-    confusion = measurement.get("confusion") or {}
-    return _corrections(json.dumps(confusion, sort_keys=True))
+def measured_correction(measurement: Mapping[str, Any], step: int) -> GroupCorrection | None:
+    """The correction of a measurement (see `ml.measurement`) at a confidence step (percent),
+    None when it has none there; computed once per process for a given measurement and step.
+    From its photos' outcomes when it has them (people resampled), else from its confusion."""
+    if str(step) not in (measurement.get("confusion") or {}):
+        return None
+    key = json.dumps(
+        {
+            "confusion": measurement.get("confusion"),
+            "outcomes": measurement.get("outcomes"),
+        },
+        sort_keys=True,
+    )
+    return _correction(key, step)

@@ -3,9 +3,9 @@ corrected shares, and the calibration chosen for them, are checked against.
 
 The correction is measured on some people and the ads are drawn from others (`person_folds`),
 as a shipped model's measurement is applied to viewers it never saw. An ad is a mix of the
-headline groups drawn from a Dirichlet distribution, then `photos` photos drawn with
-replacement, each from the group a draw of the mix gives; its true shares are those of the
-photos drawn.
+headline groups drawn from a Dirichlet distribution, then `photos` photos, each from the
+group a draw of the mix gives (no photo twice in an ad while its group has enough); its true
+shares are those of the photos drawn.
 """
 
 from __future__ import annotations
@@ -68,7 +68,14 @@ def simulated_ads(
     concentration = np.array(MIXES[mix])[present]
     for _ in range(ads):
         shares = rng.dirichlet(concentration)
-        drawn_groups = np.array(present)[rng.choice(len(present), size=photos, p=shares)]
-        chosen = np.array([rng.choice(members[g]) for g in drawn_groups.tolist()], dtype=np.int64)
+        drawn = np.bincount(rng.choice(len(present), size=photos, p=shares), minlength=len(present))
+        # Each photo once in an ad while its group has enough (a repeated photo would repeat
+        # its error, which no audience does), then again.
+        chosen = np.concatenate(
+            [
+                rng.choice(members[g], size=n, replace=n > len(members[g]))
+                for g, n in zip(present, drawn.tolist(), strict=True)
+            ]
+        ).astype(np.int64)
         true = np.bincount(groups[chosen], minlength=len(GROUP_NAMES)) / photos
         yield SimulatedAd(photos=chosen, true_shares=true)

@@ -20,6 +20,7 @@ from django.db import connections
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
 
+from campaigns.headlines import GROUP_HEADLINES, HEADLINES, Headline
 from campaigns.models import (
     PROB_FIELDS,
     Face,
@@ -30,16 +31,13 @@ from campaigns.models import (
     ViewerTally,
 )
 from campaigns.selectors.scoping import scoped_to_user
-from campaigns.stats import UnitCounts, group_estimate
+from campaigns.stats import Estimate, UnitCounts, group_estimate
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES, CONFIDENCE_STEPS
-from ml.metrics import Interval, wilson_interval
-
-# Valence groups shown on the dashboard. Surprise can be delight or shock, so it counts as
-# neither positive nor negative; neutral is neither by definition.
-POSITIVE_EMOTIONS: tuple[str, ...] = ("happy",)
-NEGATIVE_EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
+from ml.measurement import emotions_unmeasured
+from ml.metrics import Interval
+from ml.quantification import HEADLINE_GROUPS, GroupCorrection, measured_correction
 
 
 def face_confidence() -> Greatest:
@@ -63,6 +61,8 @@ class DashboardFilters:
     ad_versions: Mapping[int, int] | None = None
     # (attribute name, value): only the faces of viewers with that segment value.
     segment: tuple[str, str] | None = None
+    # Shares as the model labelled the faces, not corrected for its measured errors.
+    as_classified: bool = False
 
 
 def default_model_version() -> ModelVersion | None:
@@ -204,12 +204,96 @@ def confidence_step(min_confidence: float) -> int:
     return step
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How one ad's labels become the shares shown: corrected for its model version's errors
+    measured on real photos at the filters' minimum confidence, or as classified (when asked,
+    or when the version has no measurement: `note` says why); and the emotions that version
+    does not measure reliably (emotion -> why)."""
+
+    model_version: ModelVersion | None
+    correction: GroupCorrection
+    unmeasured: Mapping[str, str] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def corrected(self) -> bool:
+        return self.correction.is_corrected
+
+    @property
+    def model_name(self) -> str:
+        version = self.model_version
+        return f"{version.name} {version.version}" if version is not None else "several models"
+
+    def estimate(self, units: UnitCounts | None, headline: Headline) -> Estimate:
+        if units is None:
+            return Estimate(0.0, 0.0, 0, 0, headline.bounds)
+        return group_estimate(units, headline.measure(self.correction))
+
+    def measures(self, emotion: str) -> bool:
+        return emotion not in self.unmeasured
+
+
+AS_CLASSIFIED = GroupCorrection.as_classified()
+
+
+def model_version_reading(
+    model_version: ModelVersion | None, *, step: int, as_classified: bool = False
+) -> Reading:
+    """How faces of `model_version` counted at the confidence `step` are read."""
+    if model_version is None:
+        return Reading(None, AS_CLASSIFIED, note="Shares as classified: several model versions.")
+    measurement = model_version.measurement or {}
+    unmeasured = emotions_unmeasured(measurement)
+    if as_classified:
+        return Reading(model_version, AS_CLASSIFIED, unmeasured, "Shares as classified.")
+    correction = measured_correction(measurement, step) if measurement else None
+    if correction is None:
+        note = (
+            f"Shares as classified: {model_version.name} {model_version.version} has no "
+            "measurement of its errors on real photos to correct them with."
+        )
+        return Reading(model_version, AS_CLASSIFIED, unmeasured, note)
+    return Reading(model_version, correction, unmeasured)
+
+
+def ad_readings(*, filters: DashboardFilters, ad_ids: Iterable[int]) -> dict[int, Reading]:
+    """How each ad's labels are read under `filters` (its shown model version)."""
+    step = confidence_step(filters.min_confidence)
+    wanted = list(ad_ids)
+    if filters.model_version is not None:
+        reading = model_version_reading(
+            filters.model_version, step=step, as_classified=filters.as_classified
+        )
+        return dict.fromkeys(wanted, reading)
+    chosen = filters.ad_versions or {}
+    versions = ModelVersion.objects.in_bulk({chosen[a] for a in wanted if a in chosen})
+    by_version = {
+        pk: model_version_reading(version, step=step, as_classified=filters.as_classified)
+        for pk, version in versions.items()
+    }
+    mixed = model_version_reading(None, step=step)
+    return {a: by_version[chosen[a]] if a in chosen else mixed for a in wanted}
+
+
 @dataclass
 class EmotionShare:
+    """One emotion's (or headline group's) share of an ad, with its interval; `measured`
+    False when the model does not measure that emotion reliably (`reason` says why)."""
+
     emotion: str
     count: int
-    share: float
-    interval: Interval
+    estimate: Estimate
+    measured: bool = True
+    reason: str = ""
+
+    @property
+    def share(self) -> float:
+        return self.estimate.value
+
+    @property
+    def interval(self) -> Interval:
+        return self.estimate.interval
 
     @property
     def percent(self) -> float:
@@ -226,7 +310,8 @@ class EmotionShare:
 
 @dataclass
 class AdSummary:
-    """One ad's row of the comparison table and its stacked bar."""
+    """One ad's row of the comparison table and its stacked bar: its faces by unit, read
+    as its `reading` says (corrected, or as classified)."""
 
     ad_id: int
     name: str
@@ -236,11 +321,16 @@ class AdSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))
     # The same faces by unit: with it every interval takes a viewer as one unit.
     units: UnitCounts | None = None
+    reading: Reading = field(default_factory=lambda: model_version_reading(None, step=0))
 
-    def _interval(self, count: int, names: Iterable[str]) -> Interval:
-        if self.units is not None:
-            return group_estimate(self.units, dict.fromkeys(names, 1.0)).interval
-        return wilson_interval(count, self.faces)
+    def estimate(self, headline: Headline) -> Estimate:
+        return self.reading.estimate(self.units if self.faces else None, headline)
+
+    def classified(self, headline: Headline) -> Estimate:
+        """The headline as the model labelled the faces (not corrected)."""
+        return model_version_reading(None, step=0).estimate(
+            self.units if self.faces else None, headline
+        )
 
     @property
     def mean_confidence(self) -> float | None:
@@ -252,34 +342,53 @@ class AdSummary:
             EmotionShare(
                 emotion=name,
                 count=self.counts[name],
-                share=self.counts[name] / self.faces if self.faces else 0.0,
-                interval=self._interval(self.counts[name], [name]),
+                estimate=self.estimate(HEADLINES[name]),
+                measured=self.reading.measures(name),
+                reason=self.reading.unmeasured.get(name, ""),
             )
             for name in CLASSES
         ]
 
     @property
-    def dominant_emotion(self) -> str | None:
+    def groups(self) -> list[EmotionShare]:
+        """Positive, negative and neither: the headline groups' shares."""
+        return [
+            EmotionShare(
+                emotion=headline.key,
+                count=sum(self.counts[name] for name in HEADLINE_GROUPS[headline.key]),
+                estimate=self.estimate(headline),
+            )
+            for headline in GROUP_HEADLINES
+        ]
+
+    @property
+    def dominant(self) -> str | None:
+        """Which headline group the ad's faces showed most (positive, negative, or neither),
+        from the shares shown: never at odds with them."""
         if not self.faces:
             return None
-        return max(CLASSES, key=lambda name: self.counts[name])
-
-    def _group(self, names: Iterable[str]) -> EmotionShare:
-        count = sum(self.counts[name] for name in names)
-        return EmotionShare(
-            emotion="+".join(names),
-            count=count,
-            share=count / self.faces if self.faces else 0.0,
-            interval=self._interval(count, names),
-        )
+        largest = max(self.groups, key=lambda group: group.share)
+        return "neither" if largest.emotion == "other" else largest.emotion
 
     @property
     def positive(self) -> EmotionShare:
-        return self._group(POSITIVE_EMOTIONS)
+        return self.groups[0]
 
     @property
     def negative(self) -> EmotionShare:
-        return self._group(NEGATIVE_EMOTIONS)
+        return self.groups[1]
+
+    @property
+    def valence(self) -> Estimate:
+        return self.estimate(HEADLINES["valence"])
+
+    @property
+    def positive_as_classified(self) -> Estimate:
+        return self.classified(HEADLINES["positive"])
+
+    @property
+    def negative_as_classified(self) -> Estimate:
+        return self.classified(HEADLINES["negative"])
 
 
 @dataclass

@@ -10,17 +10,17 @@ by (upload, viewer, second of the ad), a row per viewer-second however many fram
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
-import statistics
+import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from django.db.models import F, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from campaigns.headlines import Headline
 from campaigns.models import (
     NO_VIEWER_KEY,
     Ad,
@@ -33,23 +33,23 @@ from campaigns.models import (
     tally_count_field,
 )
 from campaigns.selectors.dashboards import (
-    NEGATIVE_EMOTIONS,
-    POSITIVE_EMOTIONS,
     AdSummary,
     CampaignBreakdown,
     DashboardFilters,
+    Reading,
     ad_model_versions,
+    ad_readings,
     batch_queryset,
     confidence_step,
+    model_version_reading,
     tally_queryset,
     values_array,
 )
 from campaigns.stats import (
     Estimate,
-    Scores,
+    Moments,
     UnitCounts,
     difference_estimate,
-    group_estimate,
     holm_adjusted,
     moments_difference,
 )
@@ -71,54 +71,20 @@ KEY_MOMENTS_PER_AD = 3
 ALPHA = 0.05
 
 
-@dataclass(frozen=True)
-class Headline:
-    key: str
-    label: str
-    scores: Scores
-    # True: higher is better (positive, valence); False: lower is better (negative);
-    # None: neither (one emotion: "more surprise" is not better or worse by itself).
-    higher_is_better: bool | None
-    is_share: bool = True
-
-    def word(self, difference: float) -> str:
-        """How an ad that is `difference` above another is described ('more positive')."""
-        if self.key == "valence":
-            return "higher in valence" if difference >= 0 else "lower in valence"
-        if self.key in ("positive", "negative"):
-            return f"more {self.key}" if difference >= 0 else f"less {self.key}"
-        return f"more {self.label}" if difference >= 0 else f"less {self.label}"
+# An ad with no analysed upload: nothing to read, as classified.
+NO_READING = model_version_reading(None, step=0)
 
 
-def _headlines() -> dict[str, Headline]:
-    negative = dict.fromkeys(NEGATIVE_EMOTIONS, 1.0)
-    headlines = {
-        "positive": Headline(
-            "positive", "positive", dict.fromkeys(POSITIVE_EMOTIONS, 1.0), higher_is_better=True
-        ),
-        "negative": Headline("negative", "negative", negative, higher_is_better=False),
-        "valence": Headline(
-            "valence",
-            "valence (positive minus negative)",
-            {**dict.fromkeys(POSITIVE_EMOTIONS, 1.0), **{k: -1.0 for k in negative}},
-            higher_is_better=True,
-            is_share=False,
-        ),
-    }
-    for name in CLASSES:
-        headlines[name] = Headline(name, name, {name: 1.0}, higher_is_better=None)
-    return headlines
+def estimate_of(units: UnitCounts, headline: Headline, reading: Reading) -> Estimate:
+    return reading.estimate(units, headline)
 
 
-HEADLINES: dict[str, Headline] = _headlines()
-
-
-def headline_get(key: str | None) -> Headline:
-    return HEADLINES.get(key or "", HEADLINES["positive"])
-
-
-def estimate_of(units: UnitCounts, headline: Headline) -> Estimate:
-    return group_estimate(units, headline.scores, is_share=headline.is_share)
+def enough_units(group: UnitCounts | Moments) -> bool:
+    """The one small-sample rule: an ad (or a segment of it) with fewer units than this is
+    shown but not ranked, gets no key moments and no percentile: its interval is too wide
+    to say."""
+    minimum = MIN_RANK_VIEWERS if group.viewer_count else MIN_RANK_FACES
+    return group.units >= minimum and group.faces > 0
 
 
 # upload id -> (ad id, upload day, photos analysed)
@@ -148,6 +114,7 @@ class FacesScan:
     filters: DashboardFilters
     batch_scope: dict[str, object]
     _ad_units: dict[bool, dict[int, UnitCounts]] = field(default_factory=dict, repr=False)
+    _readings: dict[bool, dict[int, Reading]] = field(default_factory=dict, repr=False)
 
     def ad_units(self, *, before_confidence: bool = False) -> dict[int, UnitCounts]:
         """Each ad's faces by unit (viewer, or single face); computed once per scan."""
@@ -159,14 +126,19 @@ class FacesScan:
             }
         return self._ad_units[before_confidence]
 
-    def norm_values(self, headline: Headline) -> dict[int, float]:
-        """Each ad's headline before the minimum confidence, for ads with enough faces to
-        count in the team's norm."""
-        return {
-            ad_id: estimate_of(group, headline).value
-            for ad_id, group in self.ad_units(before_confidence=True).items()
-            if group.faces >= MIN_RANK_FACES
-        }
+    def readings(self, *, before_confidence: bool = False) -> dict[int, Reading]:
+        """How each ad's labels are read (at the filters' minimum confidence, or none)."""
+        key = not before_confidence
+        if key not in self._readings:
+            filters = replace(self.filters, min_confidence=0.0) if before_confidence else None
+            self._readings[key] = ad_readings(
+                filters=filters or self.filters,
+                ad_ids={ad_id for ad_id, _, _ in self.uploads.values()},
+            )
+        return self._readings[key]
+
+    def reading(self, ad_id: int) -> Reading:
+        return self.readings().get(ad_id) or NO_READING
 
     def breakdown(self, *, ad_names: Mapping[int, str]) -> CampaignBreakdown:
         """Per-ad summaries (intervals over units) and each ad's counts per upload day."""
@@ -188,6 +160,8 @@ class FacesScan:
                 ad_days[ad_id][day][label] += n
         for ad_id, group in self.ad_units().items():
             summaries[ad_id].units = group
+        for ad_id, summary in summaries.items():
+            summary.reading = self.reading(ad_id)
         return CampaignBreakdown(
             summaries=list(summaries.values()),
             ad_days={ad_id: sorted(by_day.items()) for ad_id, by_day in ad_days.items()},
@@ -337,6 +311,31 @@ def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan
     )
 
 
+def ads_with_enough_units(*, filters: DashboardFilters, **batch_scope: object) -> list[int]:
+    """The ads whose faces under `filters` come from enough units to rank (the one
+    small-sample rule, `enough_units`), counted in the database from the viewer tallies."""
+    step = confidence_step(filters.min_confidence)
+    fields = _count_fields(step)
+    kept = sum((F(name) for name in fields[1:]), F(fields[0]))
+    rows = (
+        tally_queryset(ViewerTally, filters=filters, **batch_scope)
+        .alias(kept=kept)
+        .filter(kept__gt=0)
+        .values("batch__ad_id")
+        .annotate(
+            viewers=Count("viewer_key", distinct=True, filter=Q(viewer_key__gt=NO_VIEWER_KEY)),
+            singles=Sum("kept", filter=Q(viewer_key=NO_VIEWER_KEY)),
+        )
+        .order_by()
+    )
+    eligible = []
+    for row in rows:
+        viewers, singles = row["viewers"] or 0, row["singles"] or 0
+        if viewers + singles >= (MIN_RANK_VIEWERS if viewers else MIN_RANK_FACES):
+            eligible.append(row["batch__ad_id"])
+    return eligible
+
+
 def ad_summaries(*, campaign: Campaign, filters: DashboardFilters) -> list[AdSummary]:
     """Every ad of the campaign: photos, faces per emotion, shares with intervals over units."""
     names = dict(
@@ -392,6 +391,7 @@ class Standing:
     behind_best: Estimate | None = None
     clearly_behind: bool = False
     sentence: str = ""
+    reading: Reading = field(default_factory=lambda: NO_READING)
 
     @property
     def unit_count(self) -> int:
@@ -431,21 +431,27 @@ def _difference_words(headline: Headline, first: str, second: str, d: Estimate) 
 
 
 def verdict(
-    *, ads: Sequence[tuple[int, str]], units: Mapping[int, UnitCounts], headline: Headline
+    *,
+    ads: Sequence[tuple[int, str]],
+    units: Mapping[int, UnitCounts],
+    headline: Headline,
+    readings: Mapping[int, Reading],
 ) -> Verdict:
-    """The ads ranked by `headline`, each against the best with its difference and interval;
-    all pairs tested, Holm-corrected; ads with too few units listed apart, unranked."""
+    """The ads ranked by `headline` (each read as `readings` says), each against the best
+    with its difference and interval; all pairs tested, Holm-corrected; ads with too few
+    units listed apart, unranked."""
     standings = []
     for ad_id, name in ads:
         group = units.get(ad_id) or UnitCounts(CLASSES)
-        minimum = MIN_RANK_VIEWERS if group.viewer_count else MIN_RANK_FACES
+        reading = readings.get(ad_id) or NO_READING
         standings.append(
             Standing(
                 ad_id=ad_id,
                 name=name,
-                estimate=estimate_of(group, headline),
+                estimate=estimate_of(group, headline, reading),
                 units=group,
-                rankable=group.units >= minimum and group.faces > 0,
+                rankable=enough_units(group),
+                reading=reading,
             )
         )
     descending = headline.higher_is_better is not False
@@ -456,7 +462,16 @@ def verdict(
     for rank, standing in enumerate(ranked, start=1):
         standing.rank = rank
     pairs = [
-        (a, b, difference_estimate(a.units, b.units, headline.scores))
+        (
+            a,
+            b,
+            difference_estimate(
+                a.units,
+                b.units,
+                headline.measure(a.reading.correction),
+                headline.measure(b.reading.correction),
+            ),
+        )
         for i, a in enumerate(ranked)
         for b in ranked[i + 1 :]
     ]
@@ -563,19 +578,30 @@ def _clock(seconds: float) -> str:
 
 
 def key_moments(
-    *, timeline: Timelines, ad_names: Mapping[int, str], headlines: Sequence[Headline]
+    *,
+    timeline: Timelines,
+    ad_names: Mapping[int, str],
+    headlines: Sequence[Headline],
+    readings: Mapping[int, Reading],
+    eligible: Iterable[int],
 ) -> list[KeyMoment]:
-    """Per ad, the bins where a headline changes most from the bin before, only where the
-    change is beyond noise (Holm-corrected over all of the ad's changes), largest first."""
+    """Per ad with enough units to rank (`eligible`), the bins where a headline changes most
+    from the bin before, only where the change is beyond noise (Holm-corrected over all of
+    the ad's changes), largest first."""
     moments = []
+    wanted = set(eligible)
     for ad_id, bins in timeline.bins.items():
+        if ad_id not in wanted:
+            continue
+        reading = readings.get(ad_id) or NO_READING
         candidates = []
         for headline in headlines:
+            measure = headline.measure(reading.correction)
             for before, after in zip(bins, bins[1:], strict=False):
                 if before.to_next is None:
                     continue  # a gap: no viewer in between, no change to read
                 change = moments_difference(
-                    after.units, before.units, before.to_next.transposed(), headline.scores
+                    after.units, before.units, before.to_next.transposed(), measure
                 )
                 candidates.append((headline, after, change))
         adjusted = holm_adjusted([change.p_value for _, _, change in candidates])
@@ -607,10 +633,19 @@ def attribute_values(*, campaign: Campaign) -> dict[str, list[str]]:
 
 
 @dataclass
+class SegmentCell:
+    """One ad's headline within one segment; `enough` False when its units are too few to
+    compare (the small-sample rule of the verdict)."""
+
+    estimate: Estimate
+    units: UnitCounts
+    enough: bool
+
+
+@dataclass
 class SegmentRow:
     value: str
-    # ad id -> (estimate, its units)
-    per_ad: dict[int, tuple[Estimate, UnitCounts]]
+    per_ad: dict[int, SegmentCell]
 
 
 def segment_breakdown(
@@ -619,6 +654,7 @@ def segment_breakdown(
     units: Mapping[int, UnitCounts],
     attribute: str,
     headline: Headline,
+    readings: Mapping[int, Reading],
 ) -> list[SegmentRow]:
     """The headline of each ad for each value of a viewer attribute (viewers without it, and
     faces of no known viewer, under 'unknown')."""
@@ -639,7 +675,11 @@ def segment_breakdown(
         SegmentRow(
             value=value,
             per_ad={
-                ad_id: (estimate_of(group, headline), group)
+                ad_id: SegmentCell(
+                    estimate_of(group, headline, readings.get(ad_id) or NO_READING),
+                    group,
+                    enough_units(group),
+                )
                 for ad_id, group in groups[value].items()
             },
         )
@@ -654,8 +694,11 @@ def segment_breakdown(
 class Norm:
     ad_id: int
     value: float
-    campaign_average: float | None
-    # Share of the team's analysed ads with a lower headline (for 'lower is better', higher).
+    # The headline over every analysed face of the campaign (all its ads, a viewer one unit).
+    campaign_average: Estimate | None
+    # Where the ad stands among the team's analysed ads: the share of them it beats, ties
+    # (itself included) counted half (the mid-rank percentile), so the best of two ads is at
+    # 75 whichever way the headline runs. None for an ad with too few units to rank.
     percentile: float | None
     norm_ads: int
 
@@ -665,53 +708,104 @@ def norms(
     campaign: Campaign,
     standings: Sequence[Standing],
     headline: Headline,
-    campaign_values: Mapping[int, float] | None = None,
+    filters: DashboardFilters,
 ) -> list[Norm]:
-    """Each ad against the campaign's average and against every analysed ad of its team
-    (the norm: where the ad stands among them, as a percentile). The norm counts each ad's
-    faces of its own shown version, unfiltered; `campaign_values` (ad id -> value), when the
-    caller has them unfiltered, spare counting the campaign's own ads again."""
-    team_ads = Ad.objects.filter(campaign__team_id=campaign.team_id)
-    if campaign_values is not None:
-        team_ads = team_ads.exclude(campaign=campaign)
-    versions = ad_model_versions(ad_ids=team_ads.values_list("pk", flat=True))
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    if versions:
-        team_filters = DashboardFilters(ad_versions={ad_id: v.pk for ad_id, v in versions.items()})
-        per_label = {label: Sum(tally_count_field(label, 0)) for label in CLASSES}
-        for row in (
-            tally_queryset(ViewerTally, filters=team_filters, ad__in=team_ads)
-            .values("batch__ad_id")
-            .annotate(**per_label)
-            .order_by()
-        ):
-            counts[row["batch__ad_id"]] = {label: row[label] or 0 for label in CLASSES}
-    team_values = [
-        sum(headline.scores.get(label, 0.0) * n for label, n in c.items()) / total
-        for c in counts.values()
-        if (total := sum(c.values())) >= MIN_RANK_FACES
-    ]
-    team_values += list((campaign_values or {}).values())
-    team_values.sort()
-    ranked = [s for s in standings if s.rankable]
-    average = statistics.fmean(s.estimate.value for s in ranked) if ranked else None
+    """Each ad against the campaign's average and against every analysed ad of its team with
+    enough units to rank (the norm: where the ad stands among them, as a percentile). The
+    team's ads are read under the same filters as the page (dates, minimum confidence,
+    segment), each in its own shown model version; the campaign's own come from
+    `standings`."""
+    team_values = [s.estimate.value for s in standings if s.rankable]
+    team_values += _team_norm_values(campaign=campaign, headline=headline, filters=filters)
+    pool = np.sort(np.array(team_values))
+    average = _campaign_average(standings, headline)
     result = []
     for standing in standings:
         if not standing.units.faces:
             continue
-        value = standing.estimate.value
         percentile = None
-        if team_values:
-            below = bisect.bisect_left(team_values, value)
-            share_below = below / len(team_values)
-            percentile = share_below if headline.higher_is_better is not False else 1 - share_below
+        if standing.rankable and len(pool):
+            value = standing.estimate.value
+            ties = np.isclose(pool, value, rtol=0, atol=1e-12)
+            share = (np.sum((pool < value) & ~ties) + ties.sum() / 2) / len(pool)
+            percentile = (
+                float(share) if headline.higher_is_better is not False else 1 - float(share)
+            )
         result.append(
             Norm(
                 ad_id=standing.ad_id,
-                value=value,
+                value=standing.estimate.value,
                 campaign_average=average,
                 percentile=percentile,
-                norm_ads=len(team_values),
+                norm_ads=len(pool),
             )
         )
     return result
+
+
+def _campaign_average(standings: Sequence[Standing], headline: Headline) -> Estimate | None:
+    """The headline over all the campaign's analysed faces (a viewer in several ads is one
+    unit). Ads read with different model versions are averaged by their faces instead,
+    their errors taken as independent."""
+    analysed = [s for s in standings if s.units.faces]
+    if not analysed:
+        return None
+    readings = {id(s.reading.correction): s.reading for s in analysed}
+    if len(readings) == 1:
+        pooled = UnitCounts.from_arrays(
+            labels=CLASSES,
+            viewer_ids=np.concatenate([s.units.viewer_ids for s in analysed]),
+            viewer_counts=np.vstack([s.units.viewer_counts for s in analysed]),
+            single_counts=np.sum([s.units.single_counts for s in analysed], axis=0),
+        )
+        return estimate_of(pooled, headline, analysed[0].reading)
+    faces = sum(s.units.faces for s in analysed)
+    weighted = [(s.units.faces / faces, s.estimate) for s in analysed]
+    errors = [w * e.standard_error for w, e in weighted if math.isfinite(e.standard_error)]
+    return Estimate(
+        value=sum(w * e.value for w, e in weighted),
+        sampling_error=math.sqrt(sum(error**2 for error in errors)),
+        units=sum(s.units.units for s in analysed),
+        faces=faces,
+        bounds=headline.bounds,
+    )
+
+
+def _team_norm_values(
+    *, campaign: Campaign, headline: Headline, filters: DashboardFilters
+) -> list[float]:
+    """The headline of each of the team's other campaigns' ads with enough units, under the
+    page's filters, each ad in its own shown model version (or the one chosen)."""
+    team_ads = Ad.objects.filter(campaign__team_id=campaign.team_id).exclude(campaign=campaign)
+    if filters.model_version is None:
+        versions = ad_model_versions(ad_ids=team_ads.values_list("pk", flat=True))
+        if not versions:
+            return []
+        filters = replace(filters, ad_versions={ad_id: v.pk for ad_id, v in versions.items()})
+    step = confidence_step(filters.min_confidence)
+    fields = [tally_count_field(label, step) for label in CLASSES]
+    kept = sum((F(name) for name in fields[1:]), F(fields[0]))
+    rows = (
+        tally_queryset(ViewerTally, filters=filters, ad__in=team_ads)
+        .alias(kept=kept)
+        .filter(kept__gt=0)
+        .values("batch__ad_id")
+        .annotate(
+            **{label: Sum(name) for label, name in zip(CLASSES, fields, strict=True)},
+            viewers=Count("viewer_key", distinct=True, filter=Q(viewer_key__gt=NO_VIEWER_KEY)),
+            singles=Sum("kept", filter=Q(viewer_key=NO_VIEWER_KEY)),
+        )
+        .order_by()
+    )
+    found = {row["batch__ad_id"]: row for row in rows}
+    readings = ad_readings(filters=filters, ad_ids=list(found))
+    values = []
+    for ad_id, row in found.items():
+        counts = np.array([row[label] or 0 for label in CLASSES], dtype=np.float64)
+        viewers, singles = row["viewers"] or 0, row["singles"] or 0
+        minimum = MIN_RANK_VIEWERS if viewers else MIN_RANK_FACES
+        if viewers + singles < minimum or not counts.sum():
+            continue
+        measure = headline.measure(readings[ad_id].correction)
+        values.append(measure.linearise(CLASSES, counts / counts.sum()).value)
+    return values

@@ -12,14 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from campaigns.headlines import HEADLINES, Headline, headline_get
 from campaigns.models import Ad, Campaign
 from campaigns.selectors import batches, dashboards, decisions
-from campaigns.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters
+from campaigns.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
 from campaigns.stats import UnitCounts
 from campaigns.timelines import Timelines
 from inference.models import ModelVersion
 from inference.selectors import model_version_active, model_version_report
 from ml import CLASSES
+from ml.measurement import emotions_unmeasured
 
 # A minimum confidence that moves an ad's positive share by more than this is called out.
 CONFIDENCE_SHIFT_WARNING = 0.05
@@ -60,7 +62,7 @@ class CampaignResults:
     ads: list[tuple[int, str]]
     # The filters applied, each ad's shown model version resolved (`ad_versions`).
     filters: DashboardFilters
-    headline: decisions.Headline
+    headline: Headline
     breakdown: CampaignBreakdown
     verdict: decisions.Verdict
     # The scan the figures come from; the timeline and key moments are read from it only
@@ -82,7 +84,15 @@ class CampaignResults:
 
     @cached_property
     def moments(self) -> list[decisions.KeyMoment]:
-        return _moments(self.timeline, self.ads)
+        eligible = [s.ad_id for s in self.verdict.standings if s.rankable]
+        return _moments(self.timeline, self.ads, self.scan.readings(), eligible)
+
+    @property
+    def readings(self) -> dict[int, Reading]:
+        return self.scan.readings()
+
+    def reading(self, ad_id: int) -> Reading:
+        return self.scan.reading(ad_id)
 
     @property
     def has_timeline(self) -> bool:
@@ -117,10 +127,11 @@ def campaign_results(
     )
     names = dict(ads)
     filters = dashboards.with_ad_versions(filters, ad_ids=list(names))
-    chosen = decisions.headline_get(headline)
+    chosen = headline_get(headline)
     faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
     units = faces.ad_units()
-    verdict = decisions.verdict(ads=ads, units=units, headline=chosen)
+    readings = faces.readings()
+    verdict = decisions.verdict(ads=ads, units=units, headline=chosen, readings=readings)
     return CampaignResults(
         campaign=campaign,
         ads=ads,
@@ -131,15 +142,16 @@ def campaign_results(
         scan=faces,
         attribute=breakdown,
         segment_rows=decisions.segment_breakdown(
-            campaign=campaign, units=units, attribute=breakdown, headline=chosen
+            campaign=campaign,
+            units=units,
+            attribute=breakdown,
+            headline=chosen,
+            readings=readings,
         )
         if breakdown
         else [],
         norms=decisions.norms(
-            campaign=campaign,
-            standings=verdict.standings,
-            headline=chosen,
-            campaign_values=_norm_values(faces, filters, chosen),
+            campaign=campaign, standings=verdict.standings, headline=chosen, filters=filters
         ),
         versions=_version_notes(ads=ads, filters=filters),
         confidence=_confidence_effect(names, filters, faces),
@@ -148,12 +160,20 @@ def campaign_results(
     )
 
 
-def _moments(timeline: Timelines, ads: list[tuple[int, str]]) -> list[decisions.KeyMoment]:
-    """Where each ad's positive or negative share changes beyond noise."""
+def _moments(
+    timeline: Timelines,
+    ads: list[tuple[int, str]],
+    readings: dict[int, Reading],
+    eligible: list[int],
+) -> list[decisions.KeyMoment]:
+    """Where each ad with enough units changes beyond noise on its positive or negative
+    share."""
     return decisions.key_moments(
         timeline=timeline,
         ad_names=dict(ads),
-        headlines=[decisions.HEADLINES["positive"], decisions.HEADLINES["negative"]],
+        headlines=[HEADLINES["positive"], HEADLINES["negative"]],
+        readings=readings,
+        eligible=eligible,
     )
 
 
@@ -162,12 +182,15 @@ class CampaignTimeline:
     """The dashboard's timeline section alone: what it loads after the page."""
 
     ads: list[tuple[int, str]]
-    headline: decisions.Headline
+    headline: Headline
     timeline: Timelines
+    readings: dict[int, Reading]
+    # Ads with enough units to rank (the one small-sample rule): the others get no moments.
+    eligible: list[int]
 
     @cached_property
     def moments(self) -> list[decisions.KeyMoment]:
-        return _moments(self.timeline, self.ads)
+        return _moments(self.timeline, self.ads, self.readings, self.eligible)
 
 
 def campaign_timeline(
@@ -182,18 +205,11 @@ def campaign_timeline(
     uploads = decisions.uploads_in_scope(filters=filters, ad__campaign=campaign)
     return CampaignTimeline(
         ads=ads,
-        headline=decisions.headline_get(headline),
+        headline=headline_get(headline),
         timeline=decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign),
+        readings=dashboards.ad_readings(filters=filters, ad_ids=[pk for pk, _ in ads]),
+        eligible=decisions.ads_with_enough_units(filters=filters, ad__campaign=campaign),
     )
-
-
-def _norm_values(
-    faces: decisions.FacesScan, filters: DashboardFilters, headline: decisions.Headline
-) -> dict[int, float] | None:
-    """The campaign's own ads' values for the team norm, from the page's scan, unless the
-    page is narrowed by more than the minimum confidence (the norm is never narrowed)."""
-    narrowed = (filters.date_from, filters.date_to, filters.segment, filters.model_version)
-    return None if any(narrowed) else faces.norm_values(headline)
 
 
 def _version_notes(*, ads: list[tuple[int, str]], filters: DashboardFilters) -> list[VersionNote]:
@@ -216,15 +232,19 @@ def _version_notes(*, ads: list[tuple[int, str]], filters: DashboardFilters) -> 
 def _confidence_effect(
     names: dict[int, str], filters: DashboardFilters, faces: decisions.FacesScan
 ) -> ConfidenceEffect | None:
-    """With a minimum confidence: how many faces it keeps and whose mix it moves."""
+    """With a minimum confidence: how many faces it keeps and whose positive share it moves
+    (each share as the page reads it, corrected at its own confidence step)."""
     if filters.min_confidence <= 0:
         return None
     kept, everything = faces.ad_units(), faces.ad_units(before_confidence=True)
-    positive = decisions.HEADLINES["positive"]
+    before_readings = faces.readings(before_confidence=True)
+    positive = HEADLINES["positive"]
     moved = {}
     for ad_id, group in everything.items():
-        before = decisions.estimate_of(group, positive).value
-        after = decisions.estimate_of(kept.get(ad_id) or UnitCounts(CLASSES), positive).value
+        before = decisions.estimate_of(group, positive, before_readings[ad_id]).value
+        after = decisions.estimate_of(
+            kept.get(ad_id) or UnitCounts(CLASSES), positive, faces.reading(ad_id)
+        ).value
         if abs(after - before) > CONFIDENCE_SHIFT_WARNING:
             moved[names.get(ad_id, "?")] = (before, after)
     return ConfidenceEffect(
@@ -235,7 +255,8 @@ def _confidence_effect(
 
 
 def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
-    """The shown model's measured accuracy, for the panel that says what the figures are."""
+    """The shown model's measured accuracy and errors on real photos, for the panel that
+    says what the figures are and how they were corrected."""
     model_version = filters.model_version or model_version_active()
     if model_version is None:
         return {}
@@ -243,10 +264,32 @@ def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
     real = report.get("real_photos", {})
     ours = real.get("reports", {}) if isinstance(real, dict) else {}
     first = next(iter(ours.values()), None) if isinstance(ours, dict) else None
+    measurement = model_version.measurement or {}
     return {
         "model_version": model_version,
         "fer2013_accuracy": (model_version.metrics or {}).get("accuracy"),
         "real_accuracy": first.get("accuracy") if isinstance(first, dict) else None,
         "real_photos": first.get("photos") if isinstance(first, dict) else None,
         "real_macro_f1": first.get("macro_f1") if isinstance(first, dict) else None,
+        "measured_photos": measurement.get("with_face"),
+        "misreadings": _misreadings(measurement),
+        "unmeasured": emotions_unmeasured(measurement),
+        "as_classified": filters.as_classified,
     }
+
+
+def _misreadings(measurement: dict[str, object]) -> list[tuple[str, float, float, int]]:
+    """Per true headline group: (group, share read as its own group, share read as negative,
+    photos) on the measured real photos."""
+    confusion = measurement.get("headline_confusion")
+    if not isinstance(confusion, dict):
+        return []
+    groups = list(confusion.get("groups") or [])
+    rows = confusion.get("rows_true_columns_predicted") or []
+    found = []
+    negative = groups.index("negative") if "negative" in groups else None
+    for index, (group, row) in enumerate(zip(groups, rows, strict=False)):
+        photos = sum(row)
+        if photos and negative is not None:
+            found.append((group, row[index] / photos, row[negative] / photos, photos))
+    return found

@@ -49,7 +49,7 @@ def test_ad_summaries_count_faces_per_emotion_in_the_database(campaign_with_two_
     a, b = summaries["Ad A"], summaries["Ad B"]
     assert (a.photos, a.faces, a.counts["happy"], a.counts["sad"]) == (3, 8, 6, 2)
     assert (b.photos, b.faces, b.counts["angry"], b.counts["happy"]) == (2, 6, 5, 1)
-    assert a.dominant_emotion == "happy" and b.dominant_emotion == "angry"
+    assert a.dominant == "positive" and b.dominant == "negative"
     assert a.positive.share == pytest.approx(6 / 8)
     assert b.negative.share == pytest.approx(5 / 6)
     assert a.mean_confidence == pytest.approx((7 * 0.9 + 0.4) / 8)

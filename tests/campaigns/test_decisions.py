@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from campaigns.headlines import HEADLINES
 from campaigns.models import BatchStatus, ImageStatus, UploadBatch
 from campaigns.selectors import decisions
-from campaigns.selectors.decisions import HEADLINES, verdict
+from campaigns.selectors.dashboards import AS_CLASSIFIED
+from campaigns.selectors.decisions import verdict
 from campaigns.stats import (
+    ScoreMeasure,
     UnitCounts,
     difference_estimate,
     group_estimate,
@@ -28,7 +31,7 @@ from ml import CLASSES
 from tests import factories
 from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
 
-POSITIVE = HEADLINES["positive"].scores
+POSITIVE = ScoreMeasure({"happy": 1.0})
 
 
 def _viewers(shares: list[tuple[int, int]], start: int = 0) -> UnitCounts:
@@ -52,7 +55,7 @@ def test_a_groups_estimate_matches_a_hand_computation():
     estimate = group_estimate(group, POSITIVE)
     assert estimate.value == pytest.approx(p)
     assert (estimate.units, estimate.faces) == (5, 14)
-    assert estimate.standard_error == pytest.approx(math.sqrt(variance))
+    assert estimate.sampling_error == pytest.approx(math.sqrt(variance))
 
 
 def test_a_difference_counts_a_viewer_in_both_groups_once():
@@ -64,7 +67,7 @@ def test_a_difference_counts_a_viewer_in_both_groups_once():
     pa, pb = 4 / 8, 2 / 8
     terms = [(3 - 4 * pa) / 8 - (2 - 4 * pb) / 8, (1 - 4 * pa) / 8 - (0 - 4 * pb) / 8]
     assert d.value == pytest.approx(pa - pb) and d.units == 2
-    assert d.standard_error == pytest.approx(math.sqrt(2 * sum(t * t for t in terms)))
+    assert d.sampling_error == pytest.approx(math.sqrt(2 * sum(t * t for t in terms)))
 
 
 def test_holm_matches_the_published_example():
@@ -124,6 +127,7 @@ def test_the_verdict_names_the_better_ad_with_its_difference_in_words():
         ads=[(1, "Spot A"), (2, "Spot B"), (3, "Spot C")],
         units=units,
         headline=HEADLINES["positive"],
+        readings={},
     )
     # then A ranks first, B second with its gap; C is shown but not ranked
     assert [s.name for s in result.ranked] == ["Spot A", "Spot B"]
@@ -139,7 +143,9 @@ def test_the_verdict_names_the_better_ad_with_its_difference_in_words():
 
 def test_close_ads_are_called_within_noise():
     units = {1: _viewers([(5, 5)] * 12), 2: _viewers([(5, 5)] * 11 + [(6, 4)], start=50)}
-    result = verdict(ads=[(1, "A"), (2, "B")], units=units, headline=HEADLINES["positive"])
+    result = verdict(
+        ads=[(1, "A"), (2, "B")], units=units, headline=HEADLINES["positive"], readings={}
+    )
     assert result.summary.startswith("No ad is clearly best on positive: B, A are within noise")
 
 
@@ -152,7 +158,9 @@ def test_on_negative_share_lower_is_better_and_the_words_say_so():
         a.add(viewer, "neutral", 9 - spread)  # 10% negative on average
         b.add(100 + viewer, "angry", 5 + spread)
         b.add(100 + viewer, "neutral", 5 - spread)  # 50% negative on average
-    result = verdict(ads=[(1, "Calm"), (2, "Harsh")], units={1: a, 2: b}, headline=negative)
+    result = verdict(
+        ads=[(1, "Calm"), (2, "Harsh")], units={1: a, 2: b}, headline=negative, readings={}
+    )
     assert [s.name for s in result.ranked] == ["Calm", "Harsh"]
     assert "Calm is 40 points less negative than Harsh (95% CI" in result.summary
     low, high = (float(x) for x in result.summary.split("95% CI ")[1].rstrip(").").split(" to "))
@@ -179,7 +187,11 @@ def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     rows = _second_rows(reactions, seconds_apart=5)
     timeline = Timelines(width=5, bins={1: timeline_bins(rows, width=5, labels=CLASSES)})
     moments = decisions.key_moments(
-        timeline=timeline, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
+        timeline=timeline,
+        ad_names={1: "Spot"},
+        headlines=[HEADLINES["positive"]],
+        readings={},
+        eligible=[1],
     )
     # then the one moment is at 0:10-0:15, a fall of 100 points
     assert len(moments) == 1
@@ -189,7 +201,11 @@ def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     flat = Timelines(width=5, bins={1: timeline_bins(flat_rows, width=5, labels=CLASSES)})
     assert (
         decisions.key_moments(
-            timeline=flat, ad_names={1: "Spot"}, headlines=[HEADLINES["positive"]]
+            timeline=flat,
+            ad_names={1: "Spot"},
+            headlines=[HEADLINES["positive"]],
+            readings={},
+            eligible=[1],
         )
         == []
     )
@@ -219,8 +235,8 @@ def test_a_timelines_bins_estimate_what_their_viewers_counts_give():
             )
             groups[bin_.second_from] = group
             for headline in HEADLINES.values():
-                expected = group_estimate(group, headline.scores, is_share=headline.is_share)
-                found = bin_.estimate(headline)
+                expected = group_estimate(group, headline.measure(AS_CLASSIFIED))
+                found = bin_.estimate(headline, AS_CLASSIFIED)
                 assert found.units == expected.units and found.faces == expected.faces
                 assert found.value == pytest.approx(expected.value, abs=1e-12)
                 assert found.standard_error == pytest.approx(expected.standard_error, abs=1e-12)
@@ -314,7 +330,7 @@ def test_the_dashboard_decides_which_when_for_whom_and_against_what(client, reac
     rows = response.context["segment_rows"]
     assert [row.value for row in rows] == ["DE", "FR"]
     assert set(rows[0].per_ad) == {ads["Spot A"].pk, ads["Spot B"].pk}
-    assert rows[0].per_ad[ads["Spot A"].pk][1].units == 6
+    assert rows[0].per_ad[ads["Spot A"].pk].units.units == 6
     # against what: norms rest on the team's two ads
     norms = response.context["norms"]
     assert {n.norm_ads for n in norms} == {2}

@@ -234,10 +234,14 @@ def test_the_per_ad_summary_leads_with_positive_negative_and_dominant(client, ex
     assert float(first["negative_ci_low"]) == pytest.approx(bounds.low, abs=1e-6)
     assert float(first["negative_ci_high"]) == pytest.approx(bounds.high, abs=1e-6)
     assert float(first["positive_ci_low"]) < 0.25 < float(first["positive_ci_high"])
-    # and ad two (two angry faces) is all negative, dominated by anger
+    # and ad two (two angry faces) is all negative, mostly negative
     second = by_ad["Ad two"]
     assert (float(second["positive"]), float(second["negative"])) == (0.0, 1.0)
-    assert second["dominant"] == "angry"
+    assert second["dominant"] == "negative"
+    # and a model without a measurement says its shares are as classified, with the same
+    # figures in the as-classified columns
+    assert "as classified" in first["shares"]
+    assert first["negative_as_classified"] == first["negative"]
     # and the headline comes right after the counts, before the seven emotions
     columns = list(rows[0].keys())
     assert columns.index("dominant") < columns.index("positive") < columns.index("n_angry")

@@ -9,11 +9,13 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from django.db.models import F
 from django.db.models.functions import Floor
 from django.utils import timezone
 
+from campaigns.headlines import HEADLINES
 from campaigns.models import (
     ImageStatus,
     ReactionImage,
@@ -23,6 +25,7 @@ from campaigns.models import (
 )
 from campaigns.selectors import decisions
 from campaigns.selectors.dashboards import (
+    AS_CLASSIFIED,
     DashboardFilters,
     confidence_step,
     face_queryset,
@@ -39,6 +42,7 @@ from campaigns.services.transitions import status_change
 from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
 from ml import CLASSES, CONFIDENCE_STEPS
+from ml.quantification import GroupCorrection
 from tests import factories
 from tests.campaigns.dashboard_data import batch_on, face_add, viewer_create
 
@@ -240,12 +244,20 @@ def test_deleting_an_upload_deletes_its_tallies(campaign_faces):
     assert not SecondTally.objects.filter(batch_id=batch.pk).exists()
 
 
+# A measured correction (as a model version ships one) besides the plain count of labels.
+CORRECTION = GroupCorrection.from_confusion(
+    np.array([[8, 1, 1, 0, 1, 1, 0]] * 3 + [[0, 0, 0, 9, 1, 0, 0]] + [[2, 0, 1, 0, 5, 2, 1]] * 3)
+)
+
+
 def _timeline_figures(timeline: Timelines) -> dict:
-    """Every bin's units, faces and estimate of every headline, and the key moments."""
+    """Every bin's units, faces and estimate of every headline, as classified and
+    corrected, and the key moments."""
     bins = {
         (ad_id, bin_.second_from): [
             (e.units, e.faces, round(e.value, 9), round(e.standard_error, 9))
-            for e in (bin_.estimate(h) for h in decisions.HEADLINES.values())
+            for correction in (AS_CLASSIFIED, CORRECTION)
+            for e in (bin_.estimate(h, correction) for h in HEADLINES.values())
         ]
         for ad_id, bins in timeline.bins.items()
         for bin_ in bins
@@ -253,7 +265,9 @@ def _timeline_figures(timeline: Timelines) -> dict:
     moments = decisions.key_moments(
         timeline=timeline,
         ad_names=dict.fromkeys(timeline.bins, "ad"),
-        headlines=list(decisions.HEADLINES.values()),
+        headlines=list(HEADLINES.values()),
+        readings={},
+        eligible=list(timeline.bins),
     )
     changes = [(m.ad_id, m.headline.key, m.second_from, round(m.change.value, 9)) for m in moments]
     return {"width": timeline.width, "bins": bins, "moments": changes}
