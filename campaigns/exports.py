@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -39,7 +40,7 @@ _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 UTF8_BOM = "\ufeff"
 
 # A figure and its 95% bounds: `positive`, `positive_ci_low`, `positive_ci_high`.
-_BOUND_ENDS = ("", "_ci_low", "_ci_high")
+BOUND_ENDS = ("", "_ci_low", "_ci_high")
 
 FACE_COLUMNS: tuple[str, ...] = (
     "campaign",
@@ -69,18 +70,18 @@ FACE_COLUMNS: tuple[str, ...] = (
 # corrected for the model's measured errors unless `shares` says "as classified".
 HEADLINE_COLUMNS: tuple[str, ...] = (
     "dominant",
-    *(f"{key}{end}" for key in ("positive", "negative", "valence") for end in _BOUND_ENDS),
+    *(f"{key}{end}" for key in ("positive", "negative", "valence") for end in BOUND_ENDS),
 )
 # The same positive and negative shares as the model labelled the faces (never corrected).
 CLASSIFIED_COLUMNS: tuple[str, ...] = tuple(
-    f"{key}_as_classified{end}" for key in ("positive", "negative") for end in _BOUND_ENDS
+    f"{key}_as_classified{end}" for key in ("positive", "negative") for end in BOUND_ENDS
 )
 # What the figures of a row are and what their intervals cover.
 READING_COLUMNS: tuple[str, ...] = ("model_version", "shares", "interval_covers", "not_measured")
 
 
 def _emotion_columns() -> list[str]:
-    return [f"share_{name}{end}" for name in CLASSES for end in _BOUND_ENDS]
+    return [f"share_{name}{end}" for name in CLASSES for end in BOUND_ENDS]
 
 
 def ad_columns() -> tuple[str, ...]:
@@ -145,10 +146,16 @@ def _emotion_cells(units: UnitCounts | None, reading: Reading) -> list[str]:
 
 
 def cell_safe(value: Any) -> Any:
-    """Prefix a text cell that a spreadsheet would evaluate with a quote, so it stays text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+    """Prefix a text cell that a spreadsheet would evaluate with a quote, so it stays text;
+    a number written as text ("-0.25", a negative valence) is a number, not a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS) and not _number(value):
         return "'" + value
     return value
+
+
+def _number(text: str) -> bool:
+    """Whether a cell is a plain decimal number (what this module writes for figures)."""
+    return re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text) is not None
 
 
 class _Echo:

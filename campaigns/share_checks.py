@@ -34,10 +34,13 @@ class ShareErrors:
 
     def add(self, key: str, estimate: Estimate, truth: float) -> None:
         interval = estimate.interval
-        self.errors[key].append(estimate.value - truth)
-        self.covered[key].append(interval.low - 1e-12 <= truth <= interval.high + 1e-12)
-        figures = (estimate.value, interval.low, interval.high)
-        self.outside += sum(not 0.0 <= figure <= 1.0 for figure in figures)
+        self.add_figures(key, estimate.value, interval.low, interval.high, truth=truth)
+
+    def add_figures(self, key: str, value: float, low: float, high: float, *, truth: float) -> None:
+        """One ad's figure and its 95% bounds (as an export writes them) against the truth."""
+        self.errors[key].append(value - truth)
+        self.covered[key].append(low - 1e-6 <= truth <= high + 1e-6)
+        self.outside += sum(not 0.0 <= figure <= 1.0 for figure in (value, low, high))
 
     def bias(self, key: str) -> float:
         return float(np.mean(self.errors[key]))

@@ -152,7 +152,7 @@ class Command(BaseCommand):
             analyze(chunks[0]()[:2])  # warm-up (and the pipeline's threads started)
             bare.append((label, *_bare_run(chunks, analyze, parallel=parallel)))
 
-        worker = None if no_worker else _worker_start(
+        worker = None if no_worker else worker_start(
             pool, concurrency, decode_threads=decode_threads, batch_wait_ms=batch_wait_ms
         )  # fmt: skip
         try:
@@ -175,7 +175,7 @@ class Command(BaseCommand):
                 if batch.is_finished:
                     break
                 if worker is not None and worker.poll() is not None:
-                    raise CommandError(f"the benchmark worker exited; see {_worker_log()}")
+                    raise CommandError(f"the benchmark worker exited; see {worker_log()}")
                 time.sleep(0.2)
             stack_s = time.perf_counter() - started
             cpu_after = _tree_cpu_seconds(worker.pid) if worker is not None else None
@@ -216,7 +216,7 @@ class Command(BaseCommand):
                 f"{1000 * (cpu_after - cpu_before) / batch.images_processed:.1f} ms per "
                 f"{unit[:-1]}"
             )
-        worker_stages = None if no_worker else _worker_stages(_worker_log())
+        worker_stages = None if no_worker else _worker_stages(worker_log())
         self.stdout.write(_stage_table(unit, analysed, bare[1][3], worker_stages))
 
 
@@ -399,15 +399,15 @@ def _photos(count: int, *, seed: int) -> list[bytes]:
     return photos
 
 
-def _worker_log() -> Path:
+def worker_log() -> Path:
     """This run's own worker log: benchmarks run side by side must not write into one file."""
     return Path(settings.VAR_DIR) / f"bench-worker-{os.getpid()}.log"
 
 
-def _worker_start(
+def worker_start(
     pool: str, concurrency: int, *, decode_threads: int, batch_wait_ms: int
 ) -> subprocess.Popen:
-    log_path = _worker_log()
+    log_path = worker_log()
     log = log_path.open("w")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "fer_site", "worker", "--queues",
