@@ -84,7 +84,7 @@ def check_shares(
     *,
     labels: np.ndarray,
     predicted: np.ndarray,
-    people: Sequence[str],
+    people: Sequence[str] | np.ndarray,
     folds: int = 5,
     ads_per_fold: int = 200,
     photos: int = 100,

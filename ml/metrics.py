@@ -102,7 +102,7 @@ def classification_report(
     }
 
 
-def roc_auc(scores: np.ndarray, positives: np.ndarray) -> float:
+def roc_auc(scores: np.ndarray | Sequence[float], positives: np.ndarray | Sequence[bool]) -> float:
     """Area under the ROC curve of `scores` for telling `positives` from the rest: the
     chance that a random positive scores above a random other (ties count half; the
     Mann-Whitney U over the product of the counts). NaN when either side is empty."""
