@@ -508,7 +508,8 @@ class SecondTally(Tally):
 class TimelineRollup(models.Model):
     """One ad's timeline for a model version, a confidence step and a bin width, stored as
     the rows of `campaigns.timelines.timeline_pack` (each bin's moments), so the dashboard
-    reads a few rows instead of every viewer's every second. Current only while its
+    reads a few rows instead of every viewer's every second; for the ad's whole audience
+    (`segment_name` empty) or for the viewers of one segment value. Current only while its
     `generation` is the ad's `tally_generation`; rebuilt when an upload finishes."""
 
     ad = models.ForeignKey(Ad, on_delete=models.CASCADE, related_name="+")
@@ -517,6 +518,8 @@ class TimelineRollup(models.Model):
     )
     step = models.PositiveSmallIntegerField()
     width = models.PositiveSmallIntegerField()
+    segment_name = models.CharField(max_length=100, blank=True, default="")
+    segment_value = models.CharField(max_length=200, blank=True, default="")
     generation = models.BigIntegerField()
     first_bin = models.IntegerField()
     bins = models.BinaryField()
@@ -524,9 +527,11 @@ class TimelineRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["ad", "model_version", "step", "width"], name="timeline_rollup_key"
+                fields=["ad", "model_version", "step", "width", "segment_name", "segment_value"],
+                name="timeline_rollup_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"timeline of ad {self.ad_id}, {self.step}% confidence, {self.width} s bins"
+        segment = f", {self.segment_name}={self.segment_value}" if self.segment_name else ""
+        return f"timeline of ad {self.ad_id}, {self.step}% confidence, {self.width} s bins{segment}"

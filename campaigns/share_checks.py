@@ -121,7 +121,7 @@ def share_table(results: dict[str, ShareErrors]) -> list[str]:
     """The figures as lines of a table (points)."""
     lines = [
         f"{'shares':<14} {'ads':>5} {'pos bias':>9} {'neg bias':>9} {'pos MAE':>8} "
-        f"{'neg MAE':>8} {'MAE':>6} {'95% cover':>10} {'outside':>8}"
+        f"{'neg MAE':>8} {'MAE':>6} {'95% cover':>10} {'pos':>6} {'neg':>6} {'outside':>8}"
     ]
     for method, errors in results.items():
         s = errors.summary()
@@ -129,6 +129,7 @@ def share_table(results: dict[str, ShareErrors]) -> list[str]:
             f"{method:<14} {errors.ads:>5} {100 * s['positive_bias']:>+9.1f} "
             f"{100 * s['negative_bias']:>+9.1f} {100 * s['positive_mae']:>8.1f} "
             f"{100 * s['negative_mae']:>8.1f} {100 * s['mae']:>6.1f} "
-            f"{100 * s['coverage']:>9.1f}% {int(s['outside']):>8}"
+            f"{100 * s['coverage']:>9.1f}% {100 * errors.coverage('positive'):>5.1f}% "
+            f"{100 * errors.coverage('negative'):>5.1f}% {int(s['outside']):>8}"
         )
     return lines

@@ -190,8 +190,9 @@ def timelines_read(
     *, filters: DashboardFilters, uploads: Uploads, **batch_scope: object
 ) -> Timelines:
     """Each ad's faces that have an offset, in bins of the ad's seconds: from the ad's
-    rollups where they are current and the filters allow (no upload dates, no segment: a
-    rollup holds every upload and viewer of the ad), else from its second tallies."""
+    rollups where they are current and the filters allow (no upload dates: a rollup holds
+    every upload of the ad; the whole audience or a segment with a rollup of its own), else
+    from its second tallies."""
     step = confidence_step(filters.min_confidence)
     ad_ids = sorted({ad_id for ad_id, _, _ in uploads.values()})
 
@@ -253,10 +254,12 @@ def timeline_rollups(
     *, filters: DashboardFilters, ad_ids: Sequence[int], step: int, width: int
 ) -> dict[int, list[TimelineBin]]:
     """The current rollups of these ads' timelines in bins of `width` at a confidence step,
-    where the filters show one model version per ad and no upload dates or segment (what a
-    rollup holds); an ad without one is left out."""
-    if filters.date_from or filters.date_to or filters.segment is not None:
+    where the filters show one model version per ad and no upload dates (a rollup holds
+    every upload of the ad), for the whole audience or the filters' segment; an ad without
+    one is left out."""
+    if filters.date_from or filters.date_to:
         return {}
+    name, value = filters.segment or ("", "")
     versions = {
         ad_id: filters.model_version.pk
         if filters.model_version is not None
@@ -270,6 +273,8 @@ def timeline_rollups(
         ad_id__in=[ad_id for ad_id, _ in wanted],
         step=step,
         width=width,
+        segment_name=name,
+        segment_value=value,
         generation=F("ad__tally_generation"),
     ).values_list("ad_id", "model_version_id", "first_bin", "bins")
     return {

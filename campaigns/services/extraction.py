@@ -55,7 +55,12 @@ from campaigns.models import (
     Viewer,
     ViewerAttribute,
 )
-from campaigns.services.batches import batch_fail, batch_fan_out, batch_recount
+from campaigns.services.batches import (
+    batch_fail,
+    batch_fan_out,
+    batch_recount,
+    timeline_rollups_enqueue,
+)
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.models import ModelVersion
@@ -385,6 +390,11 @@ def _viewers_upsert(
                 changed.append(existing)
         ViewerAttribute.objects.bulk_create(new, batch_size=IN_CHUNK, ignore_conflicts=True)
         ViewerAttribute.objects.bulk_update(changed, ["value"], batch_size=IN_CHUNK)
+        if new or changed:
+            # the campaign's segments changed: so did every ad's segment timelines
+            ad_ids = list(Ad.objects.filter(campaign_id=campaign_id).values_list("pk", flat=True))
+            Ad.objects.filter(pk__in=ad_ids).update(tally_generation=F("tally_generation") + 1)
+            transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=ad_ids))
     return viewers
 
 

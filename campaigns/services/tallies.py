@@ -15,6 +15,7 @@ never read as current.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,7 @@ from campaigns.models import (
     SecondTally,
     TimelineRollup,
     UploadBatch,
+    ViewerAttribute,
     ViewerTally,
     tally_confidence_field,
     tally_count_field,
@@ -40,6 +42,10 @@ from campaigns.selectors.dashboards import values_array
 from campaigns.services.transitions import IN_CHUNK
 from campaigns.timelines import TIMELINE_WIDTHS, SecondRows, timeline_bins, timeline_pack
 from ml import CLASSES, CONFIDENCE_STEPS
+
+# An attribute with more values than this (an id, a free text) gets no segment rollups: its
+# segments are many and small, and a segment filter on it sums the second tallies.
+SEGMENT_ROLLUP_VALUES = 20
 
 
 def tally_value_fields() -> list[str]:
@@ -173,39 +179,39 @@ def tallies_rebuild(*, batch_ids: Sequence[int]) -> None:
 
 def timeline_rollups_rebuild(*, ad_id: int) -> int:
     """Store the ad's timeline for every model version, confidence step and bin width as
-    rollups of its second tallies; returns how many were written.
+    rollups of its second tallies, for its whole audience and for each value of each viewer
+    attribute with at most SEGMENT_ROLLUP_VALUES values (a segment filter reads those);
+    returns how many were written.
 
-    The ad's generation is read before the tallies: a write of faces committed after that
-    read bumps it, so rollups computed from older tallies are never taken for current (and
-    are not written over newer ones). Idempotent, and run when an upload finishes.
+    The ad's generation is read before the tallies: a write of faces (or of its viewers'
+    attributes) committed after that read bumps it, so rollups computed from older tallies
+    are never taken for current (and are not written over newer ones). Idempotent, and run
+    when an upload finishes.
     """
     generation = Ad.objects.filter(pk=ad_id).values_list("tally_generation", flat=True).first()
     if generation is None:
         return 0  # the ad was deleted
-    n_labels = len(CLASSES)
     counts = [tally_count_field(label, step) for step in CONFIDENCE_STEPS for label in CLASSES]
     table = values_array(
         SecondTally.objects.filter(batch__ad_id=ad_id),
         ["model_version_id", "viewer_key", "second", *counts],
     )
+    segments = _segments(table[:, 1].astype(np.int64))
     rollups = []
     for version in sorted(set(table[:, 0].astype(np.int64).tolist())):
         rows = table[table[:, 0] == version]
-        for index, step in enumerate(CONFIDENCE_STEPS):
-            at_step = SecondRows(
-                viewers=rows[:, 1].astype(np.int64),
-                seconds=rows[:, 2].astype(np.int64),
-                counts=rows[:, 3 + index * n_labels : 3 + (index + 1) * n_labels],
-            )
-            for width in TIMELINE_WIDTHS:
-                bins = timeline_bins(at_step, width=width, labels=CLASSES)
-                first, data = timeline_pack(bins, width=width, n_labels=n_labels)
+        viewers = rows[:, 1].astype(np.int64)
+        for (name, value), members in [(("", ""), None), *segments.items()]:
+            kept = rows if members is None else rows[np.isin(viewers, members)]
+            for step, width, first, data in _timelines_packed(kept):
                 rollups.append(
                     TimelineRollup(
                         ad_id=ad_id,
                         model_version_id=version,
                         step=step,
                         width=width,
+                        segment_name=name,
+                        segment_value=value,
                         generation=generation,
                         first_bin=first,
                         bins=data,
@@ -218,5 +224,42 @@ def timeline_rollups_rebuild(*, ad_id: int) -> int:
         if TimelineRollup.objects.filter(ad_id=ad_id, generation__gt=generation).exists():
             return 0
         TimelineRollup.objects.filter(ad_id=ad_id).delete()
-        TimelineRollup.objects.bulk_create(rollups)
+        TimelineRollup.objects.bulk_create(rollups, batch_size=500)
     return len(rollups)
+
+
+def _timelines_packed(rows: np.ndarray) -> Iterator[tuple[int, int, int, bytes]]:
+    """(step, width, first bin, packed bins) of second-tally rows (version, viewer, second,
+    counts per step and label) at every confidence step and bin width."""
+    n_labels = len(CLASSES)
+    for index, step in enumerate(CONFIDENCE_STEPS):
+        at_step = SecondRows(
+            viewers=rows[:, 1].astype(np.int64),
+            seconds=rows[:, 2].astype(np.int64),
+            counts=rows[:, 3 + index * n_labels : 3 + (index + 1) * n_labels],
+        )
+        for width in TIMELINE_WIDTHS:
+            bins = timeline_bins(at_step, width=width, labels=CLASSES)
+            first, data = timeline_pack(bins, width=width, n_labels=n_labels)
+            yield step, width, first, data
+
+
+def _segments(viewer_keys: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """(attribute, value) -> the viewers with it, among these, for every attribute with at
+    most SEGMENT_ROLLUP_VALUES values (one with more, an id or a free text, is left to the
+    tallies: its segments are small and many)."""
+    viewer_ids = np.unique(viewer_keys[viewer_keys != NO_VIEWER_KEY]).tolist()
+    members: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for start in range(0, len(viewer_ids), IN_CHUNK):
+        for viewer, name, value in ViewerAttribute.objects.filter(
+            viewer_id__in=viewer_ids[start : start + IN_CHUNK]
+        ).values_list("viewer_id", "name", "value"):
+            members[(name, value)].append(viewer)
+    values_of: dict[str, int] = defaultdict(int)
+    for name, _ in members:
+        values_of[name] += 1
+    return {
+        key: np.array(viewers, dtype=np.int64)
+        for key, viewers in sorted(members.items())
+        if values_of[key[0]] <= SEGMENT_ROLLUP_VALUES
+    }

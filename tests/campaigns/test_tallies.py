@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
 from django.db.models import F
 from django.db.models.functions import Floor
 from django.utils import timezone
@@ -31,8 +32,8 @@ from campaigns.selectors.dashboards import (
     face_queryset,
     with_ad_versions,
 )
-from campaigns.services import images
-from campaigns.services.batches import batch_delete
+from campaigns.services import extraction, images
+from campaigns.services.batches import batch_create, batch_delete
 from campaigns.services.tallies import (
     tallies_rebuild,
     tally_value_fields,
@@ -41,10 +42,12 @@ from campaigns.services.tallies import (
 from campaigns.services.transitions import status_change
 from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
+from inference.services import model_version_activate
 from ml import CLASSES, CONFIDENCE_STEPS
 from ml.quantification import GroupCorrection
 from tests import factories
 from tests.campaigns.dashboard_data import batch_on, face_add, viewer_create
+from tests.ingest_support import plain_photo, zip_build
 
 pytestmark = pytest.mark.django_db
 
@@ -284,11 +287,13 @@ def test_the_timeline_rollups_answer_what_the_tallies_answer(campaign_faces):
         filters = DashboardFilters(
             model_version=rng.choice([None, *versions]),
             min_confidence=rng.choice(CONFIDENCE_STEPS) / 100,
+            segment=rng.choice([None, ("market", "DE"), ("age_band", "35+")]),
         )
         if filters.model_version is None:
             filters = with_ad_versions(filters, ad_ids=ad_ids)
-        # when the timeline is read from them, and from the tallies (an upload-date filter
-        # that keeps every upload makes the dashboard read the tallies)
+        # when the timeline is read from them (the whole audience's, or a segment's), and
+        # from the tallies (an upload-date filter that keeps every upload makes the
+        # dashboard read the tallies)
         scan = decisions.faces_scan(filters=filters, ad__campaign=campaign)
         step = confidence_step(filters.min_confidence)
         assert set(
@@ -303,6 +308,39 @@ def test_the_timeline_rollups_answer_what_the_tallies_answer(campaign_faces):
         )
         # then the two agree on every bin, every estimate and every key moment
         assert from_rollups == _timeline_figures(tallied.timelines()), filters
+
+
+def test_new_viewer_attributes_put_every_ads_rollups_out_of_date(campaign_faces):
+    # given current rollups, whose segment rollups hold the viewers' markets
+    campaign, ads, versions, viewers = campaign_faces
+    for ad in ads:
+        timeline_rollups_rebuild(ad_id=ad.pk)
+    filters = with_ad_versions(DashboardFilters(segment=("market", "UK")), ad_ids=[ads[0].pk])
+    assert decisions.timeline_rollups(filters=filters, ad_ids=[ads[0].pk], step=0, width=1) == {}
+    # when a manifest of a later upload gives a viewer a new market
+    model_version_activate(model_version=versions[0])
+    manifest = f"file,viewer,market\na.jpg,{viewers[0].external_id},UK\n".encode()
+    archive = zip_build({"a.jpg": plain_photo(1), "manifest.csv": manifest})
+    batch = batch_create(ad=ads[1], upload=ContentFile(archive, name="a.zip"), source_name="a.zip")
+    extraction.batch_extract(batch_id=batch.pk)
+    # then no ad's rollups are current until rebuilt (the segments moved)
+    for ad in ads:
+        assert (
+            decisions.timeline_rollups(
+                filters=with_ad_versions(DashboardFilters(), ad_ids=[ad.pk]),
+                ad_ids=[ad.pk],
+                step=0,
+                width=1,
+            )
+            == {}
+        )
+    timeline_rollups_rebuild(ad_id=ads[0].pk)
+    found = decisions.timeline_rollups(filters=filters, ad_ids=[ads[0].pk], step=0, width=1)
+    assert set(found) == ({ads[0].pk} if _has_second(ads[0], viewers[0]) else set())
+
+
+def _has_second(ad, viewer) -> bool:
+    return SecondTally.objects.filter(batch__ad=ad, viewer_key=viewer.pk).exists()
 
 
 def test_a_write_of_faces_puts_the_rollups_out_of_date_until_rebuilt(campaign_faces):
