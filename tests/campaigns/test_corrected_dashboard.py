@@ -177,6 +177,10 @@ def test_norms_use_a_mid_rank_percentile_and_the_same_filters_as_the_page(client
     average = positive[ads["Happy"].pk].campaign_average
     assert average is not None and average.units == 22 + 22 + 3
     assert average.interval.low < average.value < average.interval.high
+    # and a segment of too few viewers is shown greyed, not compared
+    rows = _dashboard(client, campaign, breakdown="market").context["segment_rows"]
+    assert {row.per_ad[ads["Tiny"].pk].enough for row in rows} == {False}
+    assert {row.per_ad[ads["Calm"].pk].enough for row in rows} == {True}
     # and with only DE viewers, the older campaign's ad (all FR) leaves the pool
     only_de = _dashboard(client, campaign, segment="market=DE").context["norms"]
     assert {n.norm_ads for n in only_de} == {2}

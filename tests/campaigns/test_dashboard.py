@@ -145,7 +145,7 @@ def test_campaign_list_shows_faces_analysed_and_dominant_emotion(client, campaig
     client.force_login(user)
     html = client.get(reverse("campaigns:campaign_list")).content.decode()
     assert 'data-col="faces">14<' in html
-    assert ">happy</a> (50% of faces)" in html
+    assert ">happy</a> (50% of faces, as classified;" in html
 
 
 def test_ad_page_lists_batches_and_draws_face_boxes(client, campaign_with_two_ads):
