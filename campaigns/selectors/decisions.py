@@ -83,8 +83,11 @@ def enough_units(group: UnitCounts | Moments) -> bool:
     """The one small-sample rule: an ad (or a segment of it) with fewer units than this is
     shown but not ranked, gets no key moments and no percentile: its interval is too wide
     to say."""
-    minimum = MIN_RANK_VIEWERS if group.viewer_count else MIN_RANK_FACES
-    return group.units >= minimum and group.faces > 0
+    return _rankable(viewers=group.viewer_count, units=group.units, faces=group.faces)
+
+
+def _rankable(*, viewers: int, units: int, faces: float) -> bool:
+    return units >= (MIN_RANK_VIEWERS if viewers else MIN_RANK_FACES) and faces > 0
 
 
 # upload id -> (ad id, upload day, photos analysed)
@@ -316,11 +319,25 @@ def faces_scan(*, filters: DashboardFilters, **batch_scope: object) -> FacesScan
     )
 
 
-def ads_with_enough_units(*, filters: DashboardFilters, **batch_scope: object) -> list[int]:
-    """The ads whose faces under `filters` come from enough units to rank (the one
-    small-sample rule, `enough_units`), counted in the database from the viewer tallies."""
-    step = confidence_step(filters.min_confidence)
-    fields = _count_fields(step)
+@dataclass(frozen=True)
+class AdCount:
+    """An ad's faces under the filters per label, and the units they come from."""
+
+    counts: np.ndarray
+    viewers: int
+    singles: int
+
+    @property
+    def enough(self) -> bool:
+        """The one small-sample rule (`enough_units`), from the counts alone."""
+        units = self.viewers + self.singles
+        return _rankable(viewers=self.viewers, units=units, faces=float(self.counts.sum()))
+
+
+def ad_counts(*, filters: DashboardFilters, **batch_scope: object) -> dict[int, AdCount]:
+    """Each ad's faces per label and its units under `filters`, counted in the database from
+    the viewer tallies (a viewer in several uploads of an ad is one unit)."""
+    fields = _count_fields(confidence_step(filters.min_confidence))
     kept = sum((F(name) for name in fields[1:]), F(fields[0]))
     rows = (
         tally_queryset(ViewerTally, filters=filters, **batch_scope)
@@ -328,17 +345,20 @@ def ads_with_enough_units(*, filters: DashboardFilters, **batch_scope: object) -
         .filter(kept__gt=0)
         .values("batch__ad_id")
         .annotate(
+            **{label: Sum(name) for label, name in zip(CLASSES, fields, strict=True)},
             viewers=Count("viewer_key", distinct=True, filter=Q(viewer_key__gt=NO_VIEWER_KEY)),
             singles=Sum("kept", filter=Q(viewer_key=NO_VIEWER_KEY)),
         )
         .order_by()
     )
-    eligible = []
-    for row in rows:
-        viewers, singles = row["viewers"] or 0, row["singles"] or 0
-        if viewers + singles >= (MIN_RANK_VIEWERS if viewers else MIN_RANK_FACES):
-            eligible.append(row["batch__ad_id"])
-    return eligible
+    return {
+        row["batch__ad_id"]: AdCount(
+            counts=np.array([row[label] or 0 for label in CLASSES], dtype=np.float64),
+            viewers=row["viewers"] or 0,
+            singles=row["singles"] or 0,
+        )
+        for row in rows
+    }
 
 
 def ad_summaries(*, campaign: Campaign, filters: DashboardFilters) -> list[AdSummary]:
@@ -787,30 +807,14 @@ def _team_norm_values(
         if not versions:
             return []
         filters = replace(filters, ad_versions={ad_id: v.pk for ad_id, v in versions.items()})
-    step = confidence_step(filters.min_confidence)
-    fields = [tally_count_field(label, step) for label in CLASSES]
-    kept = sum((F(name) for name in fields[1:]), F(fields[0]))
-    rows = (
-        tally_queryset(ViewerTally, filters=filters, ad__in=team_ads)
-        .alias(kept=kept)
-        .filter(kept__gt=0)
-        .values("batch__ad_id")
-        .annotate(
-            **{label: Sum(name) for label, name in zip(CLASSES, fields, strict=True)},
-            viewers=Count("viewer_key", distinct=True, filter=Q(viewer_key__gt=NO_VIEWER_KEY)),
-            singles=Sum("kept", filter=Q(viewer_key=NO_VIEWER_KEY)),
-        )
-        .order_by()
-    )
-    found = {row["batch__ad_id"]: row for row in rows}
+    found = {
+        ad_id: count
+        for ad_id, count in ad_counts(filters=filters, ad__in=team_ads).items()
+        if count.enough
+    }
     readings = ad_readings(filters=filters, ad_ids=list(found))
     values = []
-    for ad_id, row in found.items():
-        counts = np.array([row[label] or 0 for label in CLASSES], dtype=np.float64)
-        viewers, singles = row["viewers"] or 0, row["singles"] or 0
-        minimum = MIN_RANK_VIEWERS if viewers else MIN_RANK_FACES
-        if viewers + singles < minimum or not counts.sum():
-            continue
+    for ad_id, count in found.items():
         measure = headline.measure(readings[ad_id].correction)
-        values.append(measure.linearise(CLASSES, counts / counts.sum()).value)
+        values.append(measure.linearise(CLASSES, count.counts / count.counts.sum()).value)
     return values

@@ -208,7 +208,11 @@ def campaign_timeline(
         headline=headline_get(headline),
         timeline=decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign),
         readings=dashboards.ad_readings(filters=filters, ad_ids=[pk for pk, _ in ads]),
-        eligible=decisions.ads_with_enough_units(filters=filters, ad__campaign=campaign),
+        eligible=[
+            ad_id
+            for ad_id, count in decisions.ad_counts(filters=filters, ad__campaign=campaign).items()
+            if count.enough
+        ],
     )
 
 

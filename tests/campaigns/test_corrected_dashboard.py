@@ -19,16 +19,7 @@ from ml.measurement import measurement_build
 from ml.quantification import GROUP_OF_LABEL
 from tests import factories
 from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
-
-# How the made-up model reads each true headline group (positive, negative, other) over the
-# seven labels: half of the neutral faces as angry or sad, as the real one does.
-READS = np.array(
-    [
-        [0.02, 0.00, 0.01, 0.85, 0.08, 0.02, 0.02],
-        [0.40, 0.01, 0.05, 0.04, 0.10, 0.35, 0.05],
-        [0.30, 0.00, 0.05, 0.02, 0.35, 0.20, 0.08],
-    ]
-)
+from tests.made_up_model import READS
 
 
 def _reads_emotion(emotion: int) -> np.ndarray:

@@ -19,24 +19,13 @@ from campaigns.stats import (
 from ml import CLASSES
 from ml.metrics import Z_95
 from ml.quantification import GROUP_OF_LABEL, GroupCorrection
+from tests.made_up_model import READS, confusion_of
 
-# A made-up model that reads half of the neutral/surprise faces as negative (as the real one
-# does on real photos): rows true group (positive, negative, other), columns the 7 labels.
-READS = np.array(
-    [
-        [0.02, 0.00, 0.01, 0.85, 0.08, 0.02, 0.02],
-        [0.40, 0.01, 0.05, 0.04, 0.10, 0.35, 0.05],
-        [0.30, 0.00, 0.05, 0.02, 0.35, 0.20, 0.08],
-    ]
-)
 PLAIN = GroupCorrection.as_classified()
 
 
 def _measured(photos_per_emotion: int = 200) -> GroupCorrection:
-    confusion = np.array(
-        [READS[GROUP_OF_LABEL[e]] * photos_per_emotion for e in range(len(CLASSES))]
-    )
-    return GroupCorrection.from_confusion(confusion)
+    return GroupCorrection.from_confusion(confusion_of(photos_per_emotion))
 
 
 def _viewers(per_viewer: list[dict[str, int]]) -> UnitCounts:

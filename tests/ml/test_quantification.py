@@ -19,26 +19,12 @@ from ml.quantification import (
     measured_correction,
     simplex_projection,
 )
-
-# How a made-up model reads each true headline group (rows: positive, negative, other),
-# over the seven labels: it reads half the "other" faces as angry or sad.
-READS = np.array(
-    [
-        [0.02, 0.00, 0.01, 0.85, 0.08, 0.02, 0.02],
-        [0.40, 0.01, 0.05, 0.04, 0.10, 0.35, 0.05],
-        [0.30, 0.00, 0.05, 0.02, 0.35, 0.20, 0.08],
-    ]
-)
-
-
-def _confusion(photos_per_emotion: int) -> np.ndarray:
-    """A 7 x 7 confusion where every emotion is read as its group is (READS), exactly."""
-    return np.array([READS[GROUP_OF_LABEL[e]] * photos_per_emotion for e in range(len(CLASSES))])
+from tests.made_up_model import READS, confusion_of
 
 
 def test_the_weights_recover_a_known_mix_from_the_labels_it_gives():
     # given a correction measured on many photos of a model that reads groups as READS
-    correction = GroupCorrection.from_confusion(_confusion(100_000), draws=200)
+    correction = GroupCorrection.from_confusion(confusion_of(100_000), draws=200)
     for mix in ([0.2, 0.1, 0.7], [0.5, 0.3, 0.2], [0.0, 0.0, 1.0]):
         # when an audience with that mix is labelled (in expectation)
         labels = np.array(mix) @ READS
@@ -58,8 +44,8 @@ def test_as_classified_counts_each_label_for_its_group_with_no_uncertainty():
 
 
 def test_fewer_photos_measured_means_more_uncertain_weights():
-    few = GroupCorrection.from_confusion(_confusion(40), draws=2000)
-    many = GroupCorrection.from_confusion(_confusion(4000), draws=2000)
+    few = GroupCorrection.from_confusion(confusion_of(40), draws=2000)
+    many = GroupCorrection.from_confusion(confusion_of(4000), draws=2000)
     shares = READS.mean(axis=0)
     assert few.classifier_variance((0, 1, 0), shares) > 10 * many.classifier_variance(
         (0, 1, 0), shares
@@ -89,7 +75,7 @@ def test_resampling_people_counts_photos_of_one_person_as_less_than_strangers():
 
 
 def test_a_group_never_measured_cannot_be_corrected():
-    confusion = _confusion(10)
+    confusion = confusion_of(10)
     confusion[CLASSES.index("happy")] = 0
     with pytest.raises(ValueError, match="positive"):
         GroupCorrection.from_confusion(confusion)
