@@ -321,20 +321,68 @@ def _real_photos_lines(section: dict[str, Any], *, calibrated_on_them: bool = Fa
     return lines
 
 
-def _calibration_lines(section: dict[str, Any]) -> list[str]:
-    """The fitted temperature and offsets, and recall per class before and out-of-fold after."""
-    photos = section["real_photos"]
-    before, after = photos["uncalibrated"], photos["cross_validated"]
-    public = section["public_test"]
+def _calibration_fit(section: dict[str, Any], *, purpose: str = "") -> str:
+    """The sentence that gives a fitted calibration: its temperature, offsets and method."""
     offsets = ", ".join(
         f"{name} {value:+.1f}" for name, value in section["log_prior_offsets"].items()
     )
-    lines = [
-        "## Calibration",
+    return (
         f"The served probabilities are softmax(log p / T + b): temperature T "
         f"{section['temperature']:.2f} and log-prior offsets b ({offsets}), fitted on the "
-        f"{section['fitted_on_photos']} real-photos-dev photos with a face ({section['method']}). "
-        f"The figures after calibration are out-of-fold ({section['folds']}-fold "
+        f"{section['fitted_on_photos']} real-photos-dev photos with a face{purpose} "
+        f"({section['method']}). "
+    )
+
+
+def _share_calibration_lines(section: dict[str, Any]) -> list[str]:
+    """A calibration fitted for corrected shares: its offsets, and the headline-level error
+    before and out of fold after, per mix of simulated ads."""
+    public = section["public_test"]
+    lines = [
+        "## Calibration",
+        _calibration_fit(section, purpose=" for the error of corrected headline shares")
+        + f"PublicTest accuracy {_pct(public['uncalibrated_accuracy'])} before, "
+        f"{_pct(public['calibrated_accuracy'])} after (the FER2013 figures above include the "
+        "calibration).",
+        "",
+        f"Simulated ads of {section['photos_per_ad']} photos, {section['ads_per_fold']} from "
+        f"each of {section['folds']} person-disjoint folds ({section['people']} people); each "
+        "fold's ads are corrected by the errors measured on the other folds and, calibrated, "
+        "labelled by a calibration fitted without them. Error = estimated minus true share, "
+        "in points; the score is the mean absolute error of the positive and negative shares, "
+        "averaged.",
+        "",
+        "| mix of ads | labels | score, corrected | positive bias, MAE | negative bias, MAE "
+        "| score as classified |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mix, kinds in section["shares"].items():
+        for kind, label in (("uncalibrated", "uncalibrated"), ("cross_validated", "calibrated")):
+            row = kinds[kind]
+            corrected = row["corrected"]
+            lines.append(
+                f"| {mix} | {label} | {corrected['score']:.1f} | "
+                + " | ".join(
+                    f"{corrected[name]['bias']:+.1f}, {corrected[name]['mean_absolute_error']:.1f}"
+                    for name in ("positive", "negative")
+                )
+                + f" | {row['as_classified']['score']:.1f} |"
+            )
+    lines.append("")
+    return lines
+
+
+def _calibration_lines(section: dict[str, Any]) -> list[str]:
+    """The fitted temperature and offsets, and recall per class before and out-of-fold after."""
+    if section.get("objective") == "shares":
+        return _share_calibration_lines(section)
+    photos = section["real_photos"]
+    before, after = photos["uncalibrated"], photos["cross_validated"]
+    public = section["public_test"]
+    lines = [
+        "## Calibration",
+        _calibration_fit(section)
+        + f"The figures after calibration are out-of-fold ({section['folds']}-fold "
         "cross-validation: each photo scored by offsets fitted without it); photos without a "
         "face stay wrong. PublicTest accuracy "
         f"{_pct(public['uncalibrated_accuracy'])} before, {_pct(public['calibrated_accuracy'])} "
