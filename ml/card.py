@@ -228,6 +228,8 @@ def write_model_card(
         lines += _real_photos_lines(
             reports[REAL_PHOTOS_KEY], calibrated_on_them=CALIBRATION_KEY in reports
         )
+    if meta.measurement:
+        lines += _measurement_lines(meta.measurement, name=f"{meta.name} {meta.version}")
     if FAIRNESS_KEY in reports:
         lines += _fairness_lines(reports[FAIRNESS_KEY])
     path = out / CARD_FILE
@@ -316,6 +318,72 @@ def _real_photos_lines(section: dict[str, Any], *, calibrated_on_them: bool = Fa
     lines += [
         "- Accuracy weighs the classes as this set mixes them (the photos column), not as an "
         "audience would show them.",
+        "",
+    ]
+    return lines
+
+
+def _measurement_lines(measurement: dict[str, Any], *, name: str) -> list[str]:
+    """model.json's measurement (`ml.measurement`): the headline errors as rates with their
+    counts, each emotion's recall and AUC and whether it is measured reliably, and what the
+    dashboards do with them."""
+    headline = measurement["headline_confusion"]
+    groups = headline["groups"]
+    floors = measurement["floors"]
+    pipeline = measurement.get("pipeline") or {}
+    settings = ", ".join(f"{key} {value}" for key, value in pipeline.items() if key != "face")
+    people = f", {measurement['people']} people" if "people" in measurement else ""
+    lines = [
+        "## Measured errors on real photos",
+        f"The whole pipeline as a worker runs it ({settings or 'its defaults'}; the largest face "
+        f"of each photo) on {measurement['photos']} labelled real photos of "
+        f"`{measurement['data']}`{people}: a face was found in {measurement['with_face']}, and "
+        "only those count below (a dashboard never sees the others). Rows are what the faces "
+        "showed, grouped as the dashboards group them (positive = happy; negative = angry, "
+        "disgust, fear, sad; other = neutral, surprise), columns what the pipeline said: the "
+        "share of the row, with its photos.",
+        "",
+        "| true \\ read as | " + " | ".join(groups) + " | photos |",
+        "|---|" + "---|" * (len(groups) + 1),
+    ]
+    for group, row in zip(groups, headline["rows_true_columns_predicted"], strict=True):
+        total = sum(row)
+        lines.append(
+            f"| {group} | " + " | ".join(_share(count, total) for count in row) + f" | {total} |"
+        )
+    lines += [
+        "",
+        f"Per emotion: recall = its photos given its label; AUC = how well its probability ranks "
+        f"its photos above the others (0.5: not at all). An emotion is measured reliably with "
+        f"at least {floors['photos']:.0f} photos, recall {_pct(floors['recall'])} and AUC "
+        f"{floors['auc']:.2f}.",
+        "",
+        "| emotion | photos | recall | AUC | measured reliably |",
+        "|---|---|---|---|---|",
+    ]
+    for emotion, row in measurement["emotions"].items():
+        auc = f"{row['auc']:.2f}" if row["auc"] is not None else "-"
+        state = "yes" if row["measured"] else f"no: {row['reason']}"
+        lines.append(f"| {emotion} | {row['photos']} | {_pct(row['recall'])} | {auc} | {state} |")
+    unmeasured = [e for e, row in measurement["emotions"].items() if not row["measured"]]
+    lines += [
+        "",
+        "What the dashboards do with it:",
+        "",
+        "- They correct the positive, negative and other shares by adjusted classify-and-count: "
+        "an ad's label counts are weighted by the inverse of these errors (measured at each "
+        "confidence step, the 7 x 7 confusion per step in model.json), so an audience is "
+        "reported at the shares that, read with these errors, would give the labels seen. "
+        "Their intervals add the uncertainty of this measurement (its photos are few) to the "
+        "viewers' own.",
+        "- An emotion not measured reliably "
+        + (f"({', '.join(unmeasured)}) " if unmeasured else "")
+        + f'is shown as "not measured reliably by {name}" in charts, tables, exports and '
+        "the API, never as a measured share or a 0%: on real faces the model's reading of it "
+        "carries too little to report.",
+        "- The correction holds for viewers like these photos (faces in their scene, mostly "
+        "frontal); the labels of such web sets are noisy (10-20% wrong), and part of what "
+        "reads as an error here is a wrong label.",
         "",
     ]
     return lines
