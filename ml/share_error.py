@@ -293,7 +293,7 @@ def share_calibration_report(
         "objective": "shares",
         "method": (
             "temperature by likelihood, then per-class log-prior offsets by coordinate descent "
-            "on the headline-level error of corrected shares (offsets in [-2, 2]; "
+            "(offsets in [-2, 2]; "
             + ", ".join(f"{name} at least {value:g}" for name, value in lowest.items())
             + f"), PublicTest held at or above {100 * public_floor:.2f}%"
         ),
