@@ -11,7 +11,7 @@ import pytest
 
 from inference.evaluate_photos import PhotoOutcome
 from inference.measure_errors import main, outcomes_measurement
-from ml import CLASSES
+from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import ArtifactMetadata, read_metadata, write_metadata
 from ml.measurement import measurement_check
 from tests.inference.test_evaluate_photos import (
@@ -19,6 +19,7 @@ from tests.inference.test_evaluate_photos import (
     trained_artifact_copy,
     write_sample_manifest,
 )
+from tests.shared_data import shared_file
 
 
 def outcome(name: str, label: str, read_as: str | None) -> PhotoOutcome:
@@ -124,3 +125,20 @@ def test_main_refuses_to_store_one_models_errors_in_another_artifact(
         )
 
     assert read_metadata(other).measurement == {}
+
+
+@pytest.mark.slow
+def test_the_shipped_measurement_is_what_the_command_measures_on_real_photos_dev(tmp_path):
+    # given: the labelled real photos the shipped model was measured on
+    manifest = shared_file("real-photos-dev/manifest.csv")
+
+    # when the command measures the shipped model on them again
+    main(["--manifest", str(manifest), "--json", str(tmp_path / "measurement.json")])
+
+    # then it finds what the artifact carries, count for count
+    measured = json.loads((tmp_path / "measurement.json").read_text())
+    shipped = read_metadata(SHIPPED_MODEL_DIR).measurement
+    measurement_check(shipped)
+    assert measured["headline_confusion"] == shipped["headline_confusion"]
+    assert measured["confusion"] == shipped["confusion"]
+    assert (measured["photos"], measured["with_face"]) == (shipped["photos"], shipped["with_face"])
