@@ -21,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 
 from inference.artifact_upload import model_version_upload
 from inference.models import ModelVersion
-from inference.services import model_version_activate
+from inference.services import model_version_activate, unmeasured_warning
 from ml.artifact import CARD_FILE, CONFUSION_FILE, REPORT_FILE, ArtifactError
 
 
@@ -32,6 +32,13 @@ class ArtifactUploadForm(forms.Form):
         "report.json, confusion.png).",
     )
     activate = forms.BooleanField(required=False, label="Make it the active model")
+    unmeasured = forms.BooleanField(
+        required=False,
+        label="Register it without a measurement of its errors on real photos",
+        help_text="Only for an artifact whose model.json has no 'measurement' (python -m "
+        "inference.measure_errors): its dashboards will show shares as classified, "
+        "uncorrected.",
+    )
 
 
 def _metric(model_version: ModelVersion, key: str) -> str:
@@ -162,7 +169,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 model_version = model_version_upload(
-                    archive=form.cleaned_data["archive"], activate=form.cleaned_data["activate"]
+                    archive=form.cleaned_data["archive"],
+                    activate=form.cleaned_data["activate"],
+                    allow_unmeasured=form.cleaned_data["unmeasured"],
                 )
             except ArtifactError as exc:
                 form.add_error("archive", str(exc))
@@ -172,6 +181,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     f"{model_version.name} {model_version.version} registered"
                     + (" and active." if model_version.is_active else "."),
                 )
+                if not model_version.measurement:
+                    self.message_user(
+                        request,
+                        unmeasured_warning(name=model_version.name, version=model_version.version),
+                        messages.WARNING,
+                    )
                 return HttpResponseRedirect(
                     reverse("admin:inference_modelversion_change", args=[model_version.pk])
                 )

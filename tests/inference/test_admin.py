@@ -36,13 +36,16 @@ def _zip(folder: Path, *, under: str = "") -> SimpleUploadedFile:
     return SimpleUploadedFile("artifact.zip", buffer.getvalue(), content_type="application/zip")
 
 
-def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str) -> Path:
+def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str, measured: bool = True) -> Path:
     folder = tmp_path / f"tiny-{version}"
     shutil.copytree(tiny_model_dir, folder)
     write_metadata(
         folder,
         ArtifactMetadata(
-            name="tiny", version=version, metrics={"accuracy": 0.6612, "macro_f1": 0.6401}
+            name="tiny",
+            version=version,
+            metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
+            measurement=factories.measurement_create() if measured else {},
         ),
     )
     return folder
@@ -74,7 +77,25 @@ def test_uploaded_artifact_is_checked_registered_and_activated(
     assert response.status_code == 302
     assert model_version.is_active
     assert model_version.metrics["accuracy"] == pytest.approx(0.6612)
+    assert model_version.measurement == factories.measurement_create()
     assert default_storage.exists(model_version.artifact + "model.keras")
+
+
+def test_an_artifact_without_a_measurement_is_refused_unless_uploaded_so_on_purpose(
+    admin_client, tmp_path, tiny_model_dir
+):
+    # given an artifact whose errors on real photos were never measured
+    folder = _artifact(tmp_path, tiny_model_dir, version="5.0", measured=False)
+    add = reverse("admin:inference_modelversion_add")
+    # when it is uploaded, then the form says why it is refused, and nothing is stored
+    refused = admin_client.post(add, {"archive": _zip(folder)}).content.decode()
+    assert "no measurement of its errors on real photos" in refused
+    assert not ModelVersion.objects.exists()
+    # when it is uploaded with the box that says so ticked
+    response = admin_client.post(add, {"archive": _zip(folder), "unmeasured": "on"}, follow=True)
+    # then it is registered, with a warning of what its dashboards will show
+    assert ModelVersion.objects.get(name="tiny", version="5.0").measurement == {}
+    assert "shares as classified, uncorrected" in response.content.decode()
 
 
 def test_artifact_whose_model_cannot_load_is_refused_and_nothing_stored(
@@ -106,7 +127,7 @@ def test_artifact_whose_model_breaks_the_contract_is_refused(admin_client, tmp_p
     write_metadata(folder, ArtifactMetadata(name="logits", version="1.0"))
     # when uploaded
     response = admin_client.post(
-        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder)}
+        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder), "unmeasured": "on"}
     )
     # then it is refused with the reason
     assert "do not sum to 1" in response.content.decode()
@@ -163,7 +184,7 @@ def test_change_page_shows_confusion_matrix_and_report(admin_client, tmp_path):
     }
     (folder / "report.json").write_text(json.dumps(report))
     (folder / "confusion.png").write_bytes(b"\x89PNG fake image bytes")
-    model_version = model_version_register(source_dir=folder)
+    model_version = model_version_register(source_dir=folder, allow_unmeasured=True)
     # when the change page is opened
     html = admin_client.get(
         reverse("admin:inference_modelversion_change", args=[model_version.pk])
