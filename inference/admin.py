@@ -8,6 +8,7 @@ to the ingest workflow: its action is on the campaign and ad admins.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 
 from inference.artifact_upload import model_version_upload
 from inference.models import ModelVersion
-from inference.services import model_version_activate
+from inference.services import model_version_activate, unmeasured_warning
 from ml.artifact import CARD_FILE, CONFUSION_FILE, REPORT_FILE, ArtifactError
 
 
@@ -32,6 +33,13 @@ class ArtifactUploadForm(forms.Form):
         "report.json, confusion.png).",
     )
     activate = forms.BooleanField(required=False, label="Make it the active model")
+    unmeasured = forms.BooleanField(
+        required=False,
+        label="Register it without a measurement of its errors on real photos",
+        help_text="Only for an artifact whose model.json has no 'measurement' (python -m "
+        "inference.measure_errors): its dashboards will show shares as classified, "
+        "uncorrected.",
+    )
 
 
 def _metric(model_version: ModelVersion, key: str) -> str:
@@ -39,9 +47,31 @@ def _metric(model_version: ModelVersion, key: str) -> str:
     return f"{100 * value:.1f}%" if isinstance(value, int | float) else "—"
 
 
+def _rate(count: int, total: int) -> str:
+    """'46% (210)': a share of a row with the photos it counts."""
+    return f"{count / total:.0%} ({count})" if total else "—"
+
+
+def _real_photo_accuracy(measurement: dict[str, Any]) -> tuple[int, int] | None:
+    """(right, photos) of a measurement at confidence step 0; a photo without a face is
+    wrong, as in the model card's real-photo figures."""
+    matrix = (measurement.get("confusion") or {}).get("0")
+    if not matrix or not measurement.get("photos"):
+        return None
+    return sum(row[index] for index, row in enumerate(matrix)), int(measurement["photos"])
+
+
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "is_active", "accuracy", "macro_f1", "created_at")
+    list_display = (
+        "name",
+        "version",
+        "is_active",
+        "accuracy",
+        "macro_f1",
+        "real_photo_accuracy",
+        "created_at",
+    )
     list_filter = ("is_active", "name")
     search_fields = ("name", "version")
     readonly_fields = (
@@ -51,6 +81,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "artifact",
         "classes",
         "metrics_table",
+        "measurement_report",
         "confusion_matrix",
         "per_class_report",
         "model_card",
@@ -58,13 +89,72 @@ class ModelVersionAdmin(admin.ModelAdmin):
     )
     actions = ["activate"]
 
-    @admin.display(description="Accuracy")
+    @admin.display(description="FER2013 accuracy")
     def accuracy(self, obj: ModelVersion) -> str:
         return _metric(obj, "accuracy")
 
-    @admin.display(description="Macro-F1")
+    @admin.display(description="FER2013 macro-F1")
     def macro_f1(self, obj: ModelVersion) -> str:
         return _metric(obj, "macro_f1")
+
+    @admin.display(description="Real-photo accuracy")
+    def real_photo_accuracy(self, obj: ModelVersion) -> str:
+        counts = _real_photo_accuracy(obj.measurement or {})
+        if counts is None:
+            return "not measured"
+        right, photos = counts
+        return f"{100 * right / photos:.1f}% ({right}/{photos})"
+
+    @admin.display(description="Measured errors on real photos")
+    def measurement_report(self, obj: ModelVersion) -> str:
+        measurement = obj.measurement or {}
+        if not measurement:
+            return "Not measured: its dashboards show shares as classified, uncorrected."
+        headline = measurement["headline_confusion"]
+        groups = headline["groups"]
+        rows = headline["rows_true_columns_predicted"]
+        emotions = measurement["emotions"]
+        pipeline = ", ".join(f"{k} {v}" for k, v in (measurement.get("pipeline") or {}).items())
+        return format_html(
+            "<p>The whole pipeline ({}) on {} labelled real photos of {} ({} people), a face "
+            "found in {}. Rows: what the faces showed; columns: what the pipeline said (share "
+            "of the row, photos).</p>"
+            "<table><tr><th>true</th>{}<th>photos</th></tr>{}</table>"
+            "<table><tr><th>emotion</th><th>photos</th><th>recall</th><th>AUC</th>"
+            "<th>measured reliably</th></tr>{}</table>",
+            pipeline or "defaults",
+            measurement["photos"],
+            measurement["data"],
+            measurement.get("people", "?"),
+            measurement["with_face"],
+            format_html_join("", "<th>read {}</th>", ((group,) for group in groups)),
+            format_html_join(
+                "",
+                "<tr><th>{}</th>{}<td>{}</td></tr>",
+                (
+                    (
+                        group,
+                        format_html_join("", "<td>{}</td>", ((_rate(n, sum(row)),) for n in row)),
+                        sum(row),
+                    )
+                    for group, row in zip(groups, rows, strict=True)
+                ),
+            ),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        name,
+                        row["photos"],
+                        f"{row['recall']:.1%}",
+                        "—" if row["auc"] is None else f"{row['auc']:.2f}",
+                        "yes" if row["measured"] else f"no: {row.get('reason', '')}",
+                    )
+                    for name, row in emotions.items()
+                ),
+            ),
+        )
 
     @admin.display(description="Metrics")
     def metrics_table(self, obj: ModelVersion) -> str:
@@ -162,7 +252,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 model_version = model_version_upload(
-                    archive=form.cleaned_data["archive"], activate=form.cleaned_data["activate"]
+                    archive=form.cleaned_data["archive"],
+                    activate=form.cleaned_data["activate"],
+                    allow_unmeasured=form.cleaned_data["unmeasured"],
                 )
             except ArtifactError as exc:
                 form.add_error("archive", str(exc))
@@ -172,6 +264,12 @@ class ModelVersionAdmin(admin.ModelAdmin):
                     f"{model_version.name} {model_version.version} registered"
                     + (" and active." if model_version.is_active else "."),
                 )
+                if not model_version.measurement:
+                    self.message_user(
+                        request,
+                        unmeasured_warning(name=model_version.name, version=model_version.version),
+                        messages.WARNING,
+                    )
                 return HttpResponseRedirect(
                     reverse("admin:inference_modelversion_change", args=[model_version.pk])
                 )

@@ -2,7 +2,8 @@
 
 The archive is unpacked into a temporary folder, the Keras model is loaded against its
 model.json and run on sample faces; only an artifact that predicts 7 valid probabilities per
-face reaches `model_version_register`. Nothing is stored when any check fails.
+face, and carries a valid measurement of its errors on real photos (or is uploaded without one
+on purpose), reaches `model_version_register`. Nothing is stored when any check fails.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 
 from inference.models import ModelVersion
-from inference.services import model_version_register
+from inference.services import artifact_measurement_check, model_version_register
 from ml.artifact import METADATA_FILE, ArtifactError, load_keras_model, read_metadata
 
 # A model artifact is a few MB; refuse archives that would unpack to more than this.
@@ -86,8 +87,11 @@ def artifact_check(folder: Path) -> None:
         raise ArtifactError("the model's outputs do not sum to 1: it must end in a softmax")
 
 
-def model_version_upload(*, archive: BinaryIO, activate: bool = False) -> ModelVersion:
-    """Validate an artifact ZIP and register it as a new model version."""
+def model_version_upload(
+    *, archive: BinaryIO, activate: bool = False, allow_unmeasured: bool = False
+) -> ModelVersion:
+    """Validate an artifact ZIP and register it as a new model version (one without a
+    measurement of its errors on real photos only with `allow_unmeasured`)."""
     with tempfile.TemporaryDirectory(prefix="artifact-upload-") as tmp:
         root = Path(tmp)
         _unpack(archive, root)
@@ -98,5 +102,8 @@ def model_version_upload(*, archive: BinaryIO, activate: bool = False) -> ModelV
                 f"{meta.name} {meta.version} is already registered; give the new artifact "
                 "another version in its model.json"
             )
+        artifact_measurement_check(meta=meta, allow_unmeasured=allow_unmeasured)
         artifact_check(folder)
-        return model_version_register(source_dir=folder, activate=activate)
+        return model_version_register(
+            source_dir=folder, activate=activate, allow_unmeasured=allow_unmeasured
+        )

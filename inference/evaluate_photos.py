@@ -87,6 +87,26 @@ def check_write_target(artifact_dir: Path, classifier: EmotionClassifier) -> Non
         )
 
 
+def photos_and_classifier(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[tuple[Path, str]], EmotionClassifier]:
+    """For a command over a labelled manifest: its photos (`--manifest`, `--limit`), every
+    one present, and the classifier (`--model`, `--precision`) with its detector loaded,
+    checked against `--write-into`; a usage error otherwise."""
+    photos = read_manifest(args.manifest, limit=args.limit)
+    missing = [str(path) for path, _ in photos if not path.is_file()]
+    if missing:
+        parser.error(f"{len(missing)} photos of the manifest are missing, e.g. {missing[0]}")
+    classifier = EmotionClassifier.load(args.model, precision=args.precision)
+    if args.write_into:
+        try:
+            check_write_target(args.write_into, classifier)
+        except ArtifactError as exc:
+            parser.error(str(exc))
+    get_detector(args.detector)
+    return photos, classifier
+
+
 def run_pipeline(
     photos: Sequence[tuple[Path, str]],
     *,
@@ -262,17 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    photos = read_manifest(args.manifest, limit=args.limit)
-    missing = [str(path) for path, _ in photos if not path.is_file()]
-    if missing:
-        parser.error(f"{len(missing)} photos of the manifest are missing, e.g. {missing[0]}")
-    classifier = EmotionClassifier.load(args.model, precision=args.precision)
-    if args.write_into:
-        try:
-            check_write_target(args.write_into, classifier)
-        except ArtifactError as exc:
-            parser.error(str(exc))
-    get_detector(args.detector)
+    photos, classifier = photos_and_classifier(parser, args)
     outcomes, seconds = run_pipeline(
         photos,
         classifier=classifier,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -11,7 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import ModelVersion
-from ml.artifact import ArtifactError, read_metadata
+from ml.artifact import ArtifactError, ArtifactMetadata, read_metadata
+from ml.measurement import measurement_check
+
+logger = logging.getLogger(__name__)
 
 # Names and versions become storage folders: keep them to one safe path segment.
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -28,14 +32,51 @@ def model_artifact_prefix(*, name: str, version: str) -> str:
     return f"models/{name}/{version}/"
 
 
-def model_version_register(*, source_dir: Path, activate: bool = False) -> ModelVersion:
+def unmeasured_warning(*, name: str, version: str) -> str:
+    """What registering a model without a measurement means for its dashboards."""
+    return (
+        f"{name} {version} has no measurement of its errors on real photos: its dashboards "
+        "will show shares as classified, uncorrected for the model's known errors, and no "
+        "emotion as 'not measured reliably'."
+    )
+
+
+def artifact_measurement_check(*, meta: ArtifactMetadata, allow_unmeasured: bool) -> bool:
+    """Whether model.json carries a valid measurement (`ml.measurement`); ArtifactError when
+    it carries an invalid one, or none and the caller did not say it registers one without
+    on purpose (`allow_unmeasured`)."""
+    if meta.measurement:
+        try:
+            measurement_check(meta.measurement)
+        except ValueError as exc:
+            raise ArtifactError(
+                f"{meta.name} {meta.version}: model.json's measurement is not valid: {exc}"
+            ) from exc
+        return True
+    if not allow_unmeasured:
+        raise ArtifactError(
+            f"{meta.name} {meta.version} has no measurement of its errors on real photos "
+            "(model.json 'measurement'), so dashboards could not correct its shares. Measure "
+            "it first: python -m inference.measure_errors --manifest DIR/manifest.csv --model "
+            "ARTIFACT_DIR --write-into ARTIFACT_DIR; or register it uncorrected on purpose "
+            "(register_model --unmeasured)."
+        )
+    return False
+
+
+def model_version_register(
+    *, source_dir: Path, activate: bool = False, allow_unmeasured: bool = False
+) -> ModelVersion:
     """Copy an artifact folder into default_storage and record it (idempotent per name+version).
 
     Reads only model.json (no TensorFlow), so registering is fast; workers load the Keras file
-    from storage when they start.
+    from storage when they start. An artifact without a measurement of its errors on real
+    photos is refused unless `allow_unmeasured` (its shares are then shown uncorrected).
     """
     source_dir = Path(source_dir)
     meta = read_metadata(source_dir)
+    if not artifact_measurement_check(meta=meta, allow_unmeasured=allow_unmeasured):
+        logger.warning(unmeasured_warning(name=meta.name, version=meta.version))
     prefix = model_artifact_prefix(name=meta.name, version=meta.version)
     files = sorted(p for p in source_dir.rglob("*") if p.is_file())
     for path in files:

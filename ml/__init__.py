@@ -12,7 +12,7 @@ CONFIDENCE_STEPS: tuple[int, ...] = (0, 40, 50, 60, 70, 80, 90)
 
 # The artifact the project ships: the one place its version is named (settings, the inference
 # CLIs and the tests read it from here).
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.5"
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "models" / "fer-cnn-1.6"
 
 # Keras and TensorFlow ship no type information: their objects are typed with these aliases.
 KerasModel: TypeAlias = Any

@@ -9,6 +9,8 @@ macro-F1 (every class counts the same, whatever its share of the calibration pho
 to FER2013 PublicTest accuracy no more than `max_public_drop` below the uncalibrated model's.
 Figures for a calibration fitted on the photos it is scored on flatter it, so
 `cross_validated` gives out-of-fold predictions: fit on k-1 folds, predict the k-th.
+`--objective shares` fits the offsets for the error of corrected headline shares instead
+(`ml.share_error`).
 """
 
 from __future__ import annotations
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     from ml.datasets import add_cache_dir_argument, load_dataset
     from ml.evaluate import predict_probabilities, save_confusion_png
     from ml.metrics import classification_report
+    from ml.share_error import read_photos, share_calibration_report
 
     parser = argparse.ArgumentParser(
         prog="python -m ml.calibration", description=main.__doc__ or ""
@@ -295,6 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--data", required=True, help="FER2013 (PublicTest holds the limit)")
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--objective",
+        choices=("macro-f1", "shares"),
+        default="macro-f1",
+        help="what the offsets are fitted for: macro-F1 over the photos (folds stratified by "
+        "class), or the headline-level error of corrected shares (`ml.share_error`: folds "
+        "by person, disgust and fear never below 0)",
+    )
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument(
         "--max-public-drop",
@@ -321,26 +332,36 @@ def main(argv: list[str] | None = None) -> int:
     if not meta.calibration.is_identity:
         parser.error(f"{args.model} is calibrated already: fit on an uncalibrated artifact")
     to_canonical = [list(meta.classes).index(name) for name in CLASSES]
-    with np.load(args.photos) as photos:
-        probabilities = np.nan_to_num(photos["probabilities"].astype(np.float64))
-        found, labels = photos["found"].astype(bool), photos["labels"].astype(np.int64)
+    probabilities, found, labels, paths = read_photos(args.photos)
     dataset = load_dataset(args.data, meta.preprocessing, cache_dir=args.cache_dir)
     splits = {name: dataset.split(name) for name in ("valid", "test")}
     raw = {name: predict_probabilities(model, data.images) for name, data in splits.items()}
     public = raw["valid"][:, to_canonical]
+    accuracy = float(np.mean(public.argmax(axis=1) == splits["valid"].labels))
     max_public_drop = args.max_public_drop
     if args.public_floor is not None:
-        accuracy = float(np.mean(public.argmax(axis=1) == splits["valid"].labels))
         max_public_drop = accuracy - args.public_floor
-    calibration, report = calibration_report(
-        probabilities,
-        found,
-        labels,
-        public_probabilities=public,
-        public_labels=splits["valid"].labels,
-        folds=args.folds,
-        max_public_drop=max_public_drop,
-    )
+    if args.objective == "shares":
+        calibration, report = share_calibration_report(
+            probabilities,
+            found,
+            labels,
+            paths,
+            public_probabilities=public,
+            public_labels=splits["valid"].labels,
+            public_floor=accuracy - max_public_drop,
+            folds=args.folds,
+        )
+    else:
+        calibration, report = calibration_report(
+            probabilities,
+            found,
+            labels,
+            public_probabilities=public,
+            public_labels=splits["valid"].labels,
+            folds=args.folds,
+            max_public_drop=max_public_drop,
+        )
     sys.stdout.write(json.dumps({k: v for k, v in report.items() if k != "per_fold"}, indent=2))
     sys.stdout.write("\n")
     if args.json:

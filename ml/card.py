@@ -228,6 +228,8 @@ def write_model_card(
         lines += _real_photos_lines(
             reports[REAL_PHOTOS_KEY], calibrated_on_them=CALIBRATION_KEY in reports
         )
+    if meta.measurement:
+        lines += _measurement_lines(meta.measurement, name=f"{meta.name} {meta.version}")
     if FAIRNESS_KEY in reports:
         lines += _fairness_lines(reports[FAIRNESS_KEY])
     path = out / CARD_FILE
@@ -321,20 +323,134 @@ def _real_photos_lines(section: dict[str, Any], *, calibrated_on_them: bool = Fa
     return lines
 
 
-def _calibration_lines(section: dict[str, Any]) -> list[str]:
-    """The fitted temperature and offsets, and recall per class before and out-of-fold after."""
-    photos = section["real_photos"]
-    before, after = photos["uncalibrated"], photos["cross_validated"]
-    public = section["public_test"]
+def _measurement_lines(measurement: dict[str, Any], *, name: str) -> list[str]:
+    """model.json's measurement (`ml.measurement`): the headline errors as rates with their
+    counts, each emotion's recall and AUC and whether it is measured reliably, and what the
+    dashboards do with them."""
+    headline = measurement["headline_confusion"]
+    groups = headline["groups"]
+    floors = measurement["floors"]
+    pipeline = measurement.get("pipeline") or {}
+    settings = ", ".join(f"{key} {value}" for key, value in pipeline.items() if key != "face")
+    people = f", {measurement['people']} people" if "people" in measurement else ""
+    lines = [
+        "## Measured errors on real photos",
+        f"The whole pipeline as a worker runs it ({settings or 'its defaults'}; the largest face "
+        f"of each photo) on {measurement['photos']} labelled real photos of "
+        f"`{measurement['data']}`{people}: a face was found in {measurement['with_face']}, and "
+        "only those count below (a dashboard never sees the others). Rows are what the faces "
+        "showed, grouped as the dashboards group them (positive = happy; negative = angry, "
+        "disgust, fear, sad; other = neutral, surprise), columns what the pipeline said: the "
+        "share of the row, with its photos.",
+        "",
+        "| true \\ read as | " + " | ".join(groups) + " | photos |",
+        "|---|" + "---|" * (len(groups) + 1),
+    ]
+    for group, row in zip(groups, headline["rows_true_columns_predicted"], strict=True):
+        total = sum(row)
+        lines.append(
+            f"| {group} | " + " | ".join(_share(count, total) for count in row) + f" | {total} |"
+        )
+    lines += [
+        "",
+        f"Per emotion: recall = its photos given its label; AUC = how well its probability ranks "
+        f"its photos above the others (0.5: not at all). An emotion is measured reliably with "
+        f"at least {floors['photos']:.0f} photos, recall {_pct(floors['recall'])} and AUC "
+        f"{floors['auc']:.2f}.",
+        "",
+        "| emotion | photos | recall | AUC | measured reliably |",
+        "|---|---|---|---|---|",
+    ]
+    for emotion, row in measurement["emotions"].items():
+        auc = f"{row['auc']:.2f}" if row["auc"] is not None else "-"
+        state = "yes" if row["measured"] else f"no: {row['reason']}"
+        lines.append(f"| {emotion} | {row['photos']} | {_pct(row['recall'])} | {auc} | {state} |")
+    unmeasured = [e for e, row in measurement["emotions"].items() if not row["measured"]]
+    lines += [
+        "",
+        "What the dashboards do with it:",
+        "",
+        "- They correct the positive, negative and other shares by adjusted classify-and-count: "
+        "an ad's label counts are weighted by the inverse of these errors (measured at each "
+        "confidence step, the 7 x 7 confusion per step in model.json), so an audience is "
+        "reported at the shares that, read with these errors, would give the labels seen. "
+        "Their intervals add the uncertainty of this measurement (its photos are few) to the "
+        "viewers' own.",
+        "- An emotion not measured reliably "
+        + (f"({', '.join(unmeasured)}) " if unmeasured else "")
+        + f'is shown as "not measured reliably by {name}" in charts, tables, exports and '
+        "the API, never as a measured share or a 0%: on real faces the model's reading of it "
+        "carries too little to report.",
+        "- The correction holds for viewers like these photos (faces in their scene, mostly "
+        "frontal); the labels of such web sets are noisy (10-20% wrong), and part of what "
+        "reads as an error here is a wrong label.",
+        "",
+    ]
+    return lines
+
+
+def _calibration_fit(section: dict[str, Any], *, purpose: str = "") -> str:
+    """The sentence that gives a fitted calibration: its temperature, offsets and method."""
     offsets = ", ".join(
         f"{name} {value:+.1f}" for name, value in section["log_prior_offsets"].items()
     )
-    lines = [
-        "## Calibration",
+    return (
         f"The served probabilities are softmax(log p / T + b): temperature T "
         f"{section['temperature']:.2f} and log-prior offsets b ({offsets}), fitted on the "
-        f"{section['fitted_on_photos']} real-photos-dev photos with a face ({section['method']}). "
-        f"The figures after calibration are out-of-fold ({section['folds']}-fold "
+        f"{section['fitted_on_photos']} real-photos-dev photos with a face{purpose} "
+        f"({section['method']}). "
+    )
+
+
+def _share_calibration_lines(section: dict[str, Any]) -> list[str]:
+    """A calibration fitted for corrected shares: its offsets, and the headline-level error
+    before and out of fold after, per mix of simulated ads."""
+    public = section["public_test"]
+    lines = [
+        "## Calibration",
+        _calibration_fit(section, purpose=" for the error of corrected headline shares")
+        + f"PublicTest accuracy {_pct(public['uncalibrated_accuracy'])} before, "
+        f"{_pct(public['calibrated_accuracy'])} after (the FER2013 figures above include the "
+        "calibration).",
+        "",
+        f"Simulated ads of {section['photos_per_ad']} photos, {section['ads_per_fold']} from "
+        f"each of {section['folds']} person-disjoint folds ({section['people']} people); each "
+        "fold's ads are corrected by the errors measured on the other folds and, calibrated, "
+        "labelled by a calibration fitted without them. Error = estimated minus true share, "
+        "in points; the score is the mean absolute error of the positive and negative shares, "
+        "averaged.",
+        "",
+        "| mix of ads | labels | score, corrected | positive bias, MAE | negative bias, MAE "
+        "| score as classified |",
+        "|---|---|---|---|---|---|",
+    ]
+    for mix, kinds in section["shares"].items():
+        for kind, label in (("uncalibrated", "uncalibrated"), ("cross_validated", "calibrated")):
+            row = kinds[kind]
+            corrected = row["corrected"]
+            lines.append(
+                f"| {mix} | {label} | {corrected['score']:.1f} | "
+                + " | ".join(
+                    f"{corrected[name]['bias']:+.1f}, {corrected[name]['mean_absolute_error']:.1f}"
+                    for name in ("positive", "negative")
+                )
+                + f" | {row['as_classified']['score']:.1f} |"
+            )
+    lines.append("")
+    return lines
+
+
+def _calibration_lines(section: dict[str, Any]) -> list[str]:
+    """The fitted temperature and offsets, and recall per class before and out-of-fold after."""
+    if section.get("objective") == "shares":
+        return _share_calibration_lines(section)
+    photos = section["real_photos"]
+    before, after = photos["uncalibrated"], photos["cross_validated"]
+    public = section["public_test"]
+    lines = [
+        "## Calibration",
+        _calibration_fit(section)
+        + f"The figures after calibration are out-of-fold ({section['folds']}-fold "
         "cross-validation: each photo scored by offsets fitted without it); photos without a "
         "face stay wrong. PublicTest accuracy "
         f"{_pct(public['uncalibrated_accuracy'])} before, {_pct(public['calibrated_accuracy'])} "

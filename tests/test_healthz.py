@@ -22,7 +22,9 @@ def _health(client):
 @pytest.fixture
 def active_model(tmp_path):
     return model_version_register(
-        source_dir=factories.artifact_dir_create(tmp_path / "artifact"), activate=True
+        source_dir=factories.artifact_dir_create(tmp_path / "artifact"),
+        activate=True,
+        allow_unmeasured=True,
     )
 
 
@@ -73,7 +75,9 @@ def test_healthz_is_red_when_the_active_models_files_are_gone(client, active_mod
 def test_healthz_says_the_file_store_cannot_be_reached_when_it_is_down(client, s3_store, tmp_path):
     # given an active model in an S3 bucket, then the store goes away
     model_version_register(
-        source_dir=factories.artifact_dir_create(tmp_path / "artifact"), activate=True
+        source_dir=factories.artifact_dir_create(tmp_path / "artifact"),
+        activate=True,
+        allow_unmeasured=True,
     )
     s3_store.stop()
     try:

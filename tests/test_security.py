@@ -144,7 +144,9 @@ def test_every_page_sends_a_content_security_policy_without_inline_scripts(clien
 @pytest.fixture
 def active_model(tmp_path):
     return model_version_register(
-        source_dir=factories.artifact_dir_create(tmp_path / "artifact"), activate=True
+        source_dir=factories.artifact_dir_create(tmp_path / "artifact"),
+        activate=True,
+        allow_unmeasured=True,
     )
 
 

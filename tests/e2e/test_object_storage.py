@@ -37,7 +37,9 @@ def ad():
 @pytest.fixture
 def s3_model(s3_store: S3Store, model_artifacts, model_cache) -> ModelVersion:
     """The tiny test model registered into the bucket (from the web side) and active."""
-    return model_version_register(source_dir=model_artifacts[0], activate=True)
+    return model_version_register(
+        source_dir=model_artifacts[0], activate=True, allow_unmeasured=True
+    )
 
 
 @pytest.fixture

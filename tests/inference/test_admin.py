@@ -36,28 +36,40 @@ def _zip(folder: Path, *, under: str = "") -> SimpleUploadedFile:
     return SimpleUploadedFile("artifact.zip", buffer.getvalue(), content_type="application/zip")
 
 
-def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str) -> Path:
+def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str, measured: bool = True) -> Path:
     folder = tmp_path / f"tiny-{version}"
     shutil.copytree(tiny_model_dir, folder)
     write_metadata(
         folder,
         ArtifactMetadata(
-            name="tiny", version=version, metrics={"accuracy": 0.6612, "macro_f1": 0.6401}
+            name="tiny",
+            version=version,
+            metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
+            measurement=factories.measurement_create() if measured else {},
         ),
     )
     return folder
 
 
-def test_list_shows_accuracy_and_macro_f1_from_metrics(admin_client):
+def test_list_shows_real_photo_accuracy_beside_fer2013s(admin_client):
+    # given a measured version (230 of its 280 labelled photos read right) and an unmeasured one
     ModelVersion.objects.create(
         name="fer-cnn",
         version="1.0",
         artifact="models/fer-cnn/1.0/",
         classes=[],
         metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
+        measurement=factories.measurement_create(),
     )
+    factories.model_version_create(version="0.9")
+    # when the list is opened
     html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
-    assert "66.1%" in html and "64.0%" in html
+    # then both accuracies are columns, each labelled with what it is measured on
+    assert "FER2013 accuracy" in html and "Real-photo accuracy" in html
+    assert '<td class="field-accuracy">66.1%</td>' in html
+    assert '<td class="field-macro_f1">64.0%</td>' in html
+    assert '<td class="field-real_photo_accuracy">82.1% (230/280)</td>' in html
+    assert '<td class="field-real_photo_accuracy">not measured</td>' in html
 
 
 def test_uploaded_artifact_is_checked_registered_and_activated(
@@ -74,7 +86,25 @@ def test_uploaded_artifact_is_checked_registered_and_activated(
     assert response.status_code == 302
     assert model_version.is_active
     assert model_version.metrics["accuracy"] == pytest.approx(0.6612)
+    assert model_version.measurement == factories.measurement_create()
     assert default_storage.exists(model_version.artifact + "model.keras")
+
+
+def test_an_artifact_without_a_measurement_is_refused_unless_uploaded_so_on_purpose(
+    admin_client, tmp_path, tiny_model_dir
+):
+    # given an artifact whose errors on real photos were never measured
+    folder = _artifact(tmp_path, tiny_model_dir, version="5.0", measured=False)
+    add = reverse("admin:inference_modelversion_add")
+    # when it is uploaded, then the form says why it is refused, and nothing is stored
+    refused = admin_client.post(add, {"archive": _zip(folder)}).content.decode()
+    assert "no measurement of its errors on real photos" in refused
+    assert not ModelVersion.objects.exists()
+    # when it is uploaded with the box that says so ticked
+    response = admin_client.post(add, {"archive": _zip(folder), "unmeasured": "on"}, follow=True)
+    # then it is registered, with a warning of what its dashboards will show
+    assert ModelVersion.objects.get(name="tiny", version="5.0").measurement == {}
+    assert "shares as classified, uncorrected" in response.content.decode()
 
 
 def test_artifact_whose_model_cannot_load_is_refused_and_nothing_stored(
@@ -106,7 +136,7 @@ def test_artifact_whose_model_breaks_the_contract_is_refused(admin_client, tmp_p
     write_metadata(folder, ArtifactMetadata(name="logits", version="1.0"))
     # when uploaded
     response = admin_client.post(
-        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder)}
+        reverse("admin:inference_modelversion_add"), {"archive": _zip(folder), "unmeasured": "on"}
     )
     # then it is refused with the reason
     assert "do not sum to 1" in response.content.decode()
@@ -163,7 +193,7 @@ def test_change_page_shows_confusion_matrix_and_report(admin_client, tmp_path):
     }
     (folder / "report.json").write_text(json.dumps(report))
     (folder / "confusion.png").write_bytes(b"\x89PNG fake image bytes")
-    model_version = model_version_register(source_dir=folder)
+    model_version = model_version_register(source_dir=folder, allow_unmeasured=True)
     # when the change page is opened
     html = admin_client.get(
         reverse("admin:inference_modelversion_change", args=[model_version.pk])
@@ -226,3 +256,36 @@ def test_staff_with_the_change_permission_activates_a_version(client):
     assert list(ModelVersion.objects.filter(is_active=True)) == [new]
     old.refresh_from_db()
     assert not old.is_active
+
+
+def test_change_page_shows_the_measured_errors_with_rates_counts_and_reliability(
+    admin_client, tmp_path
+):
+    # given a version whose errors on 280 labelled real photos were measured
+    folder = factories.artifact_dir_create(tmp_path, measurement=factories.measurement_create())
+    model_version = model_version_register(source_dir=folder)
+    # when its page is opened
+    html = admin_client.get(
+        reverse("admin:inference_modelversion_change", args=[model_version.pk])
+    ).content.decode()
+    # then it says what the measurement rests on
+    assert "on 280 labelled real photos of labelled-photos (140 people)" in html
+    # and the headline errors as shares of the row with their photos: of 80 photos showing
+    # neutral or surprise, 10 (a quarter of the neutral ones) were read as negative
+    assert (
+        "<tr><th>other</th><td>0% (0)</td><td>12% (10)</td><td>88% (70)</td><td>80</td></tr>"
+        in html
+    )
+    # and per emotion its photos, recall, AUC and whether it is measured reliably, or why not
+    assert "<tr><td>neutral</td><td>40</td><td>75.0%</td><td>0.79</td><td>yes</td></tr>" in html
+    assert (
+        "<tr><td>disgust</td><td>40</td><td>0.0%</td><td>0.50</td><td>no: its probability" in html
+    )
+
+
+def test_change_page_of_an_unmeasured_version_says_its_shares_are_uncorrected(admin_client):
+    model_version = factories.model_version_create(version="1.0")
+    html = admin_client.get(
+        reverse("admin:inference_modelversion_change", args=[model_version.pk])
+    ).content.decode()
+    assert "Not measured: its dashboards show shares as classified, uncorrected." in html

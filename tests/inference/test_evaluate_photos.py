@@ -157,11 +157,9 @@ def test_main_writes_reports_and_probabilities_of_real_photos(
     assert report["correct"] == int(right.sum())
 
 
-@pytest.mark.slow
-def test_main_stores_its_reports_into_the_artifact_and_its_card(
-    tmp_path, tiny_model_dir, sample_photos
-):
-    # given: a copy of the tiny artifact with the report and card training writes
+def trained_artifact_copy(tmp_path: Path, tiny_model_dir: Path) -> tuple[Path, dict, str]:
+    """A copy of the tiny artifact with the FER2013 report and card training writes: (its
+    folder, the report, the card's text)."""
     artifact = tmp_path / "artifact"
     shutil.copytree(tiny_model_dir, artifact)
     rng = np.random.default_rng(0)
@@ -169,6 +167,15 @@ def test_main_stores_its_reports_into_the_artifact_and_its_card(
     (artifact / "report.json").write_text(json.dumps({"test": test}))
     meta = read_metadata(artifact)
     trained_card = write_model_card(artifact, meta, {"test": test}, epochs_run=3).read_text()
+    return artifact, test, trained_card
+
+
+@pytest.mark.slow
+def test_main_stores_its_reports_into_the_artifact_and_its_card(
+    tmp_path, tiny_model_dir, sample_photos
+):
+    # given: a copy of the tiny artifact with the report and card training writes
+    artifact, test, trained_card = trained_artifact_copy(tmp_path, tiny_model_dir)
     manifest = write_sample_manifest(tmp_path / "set", sample_photos)
 
     # when

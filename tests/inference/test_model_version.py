@@ -7,7 +7,8 @@ from django.db import IntegrityError, transaction
 
 from inference.models import ModelVersion
 from inference.services import model_version_activate, model_version_register
-from ml.artifact import ArtifactError
+from ml import SHIPPED_MODEL_DIR
+from ml.artifact import ArtifactError, read_metadata
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -43,8 +44,11 @@ def test_activate_moves_the_active_flag():
 
 
 def test_register_copies_the_artifact_into_storage_and_records_it(tmp_path):
-    # given an artifact folder as ml/ writes it
-    source = factories.artifact_dir_create(tmp_path / "src", version="1.0", accuracy=0.66)
+    # given an artifact folder as ml/ writes it, its errors on real photos measured
+    measurement = factories.measurement_create()
+    source = factories.artifact_dir_create(
+        tmp_path / "src", version="1.0", accuracy=0.66, measurement=measurement
+    )
     # when it is registered
     model_version = model_version_register(source_dir=source)
     # then storage holds every file under models/<name>/<version>/, byte for byte
@@ -56,12 +60,15 @@ def test_register_copies_the_artifact_into_storage_and_records_it(tmp_path):
     stored = ModelVersion.objects.get(name="fer-cnn", version="1.0")
     assert stored.classes == json.loads((source / "model.json").read_text())["classes"]
     assert stored.metrics == {"accuracy": 0.66}
+    assert stored.measurement == measurement
     assert not stored.is_active
 
 
 def test_register_model_command_is_idempotent_and_activates(tmp_path, capsys):
     # given an artifact, registered once
-    source = factories.artifact_dir_create(tmp_path / "src", version="1.0", accuracy=0.60)
+    source = factories.artifact_dir_create(
+        tmp_path / "src", version="1.0", accuracy=0.60, measurement=factories.measurement_create()
+    )
     call_command("register_model", str(source))
     # when its files change and it is registered again with --activate
     (source / "model.keras").write_bytes(b"retrained")
@@ -87,7 +94,9 @@ def test_register_model_refuses_a_folder_without_model_json(tmp_path):
 
 def test_register_model_shipped_registers_the_shipped_artifact(tmp_path, settings):
     # given a shipped model folder
-    settings.SHIPPED_MODEL_DIR = factories.artifact_dir_create(tmp_path, version="1.0")
+    settings.SHIPPED_MODEL_DIR = factories.artifact_dir_create(
+        tmp_path, version="1.0", measurement=factories.measurement_create()
+    )
     # when the set-up path registers the shipped model
     call_command("register_model", "--shipped", "--activate")
     # then it is the active version
@@ -107,5 +116,53 @@ def test_register_refuses_a_name_that_is_not_a_folder_name(tmp_path):
     model_json["name"] = "../../etc"
     (source / "model.json").write_text(json.dumps(model_json))
     with pytest.raises(ArtifactError, match="must be letters, digits"):
-        model_version_register(source_dir=source)
+        model_version_register(source_dir=source, allow_unmeasured=True)
     assert not ModelVersion.objects.exists()
+
+
+def test_register_refuses_an_artifact_without_a_measurement_and_says_how_to_make_one(tmp_path):
+    # given an artifact whose errors on real photos were never measured
+    source = factories.artifact_dir_create(tmp_path / "src", version="1.0")
+    # when it is registered, by the service or the command, then it is refused with the remedy
+    with pytest.raises(ArtifactError, match="no measurement of its errors on real photos"):
+        model_version_register(source_dir=source)
+    with pytest.raises(CommandError, match="inference.measure_errors .* --unmeasured"):
+        call_command("register_model", str(source))
+    # and nothing was stored
+    assert not ModelVersion.objects.exists()
+    assert not default_storage.exists("models/fer-cnn/1.0/model.json")
+
+
+def test_register_model_unmeasured_registers_it_and_warns_its_shares_stay_uncorrected(
+    tmp_path, capsys
+):
+    # given an artifact without a measurement
+    source = factories.artifact_dir_create(tmp_path / "src", version="1.0")
+    # when it is registered on purpose
+    call_command("register_model", str(source), "--unmeasured", "--activate")
+    # then it is registered, and the warning says what its dashboards will show
+    stored = ModelVersion.objects.get()
+    assert stored.is_active and stored.measurement == {}
+    err = capsys.readouterr().err
+    assert "fer-cnn 1.0 has no measurement of its errors on real photos" in err
+    assert "shares as classified, uncorrected" in err
+
+
+def test_register_model_refuses_a_measurement_that_is_not_valid(tmp_path):
+    # given an artifact whose measurement lacks a confidence step
+    measurement = factories.measurement_create()
+    del measurement["confusion"]["90"]
+    source = factories.artifact_dir_create(tmp_path / "src", version="1.0", measurement=measurement)
+    # when it is registered, even on purpose without one, then it is refused
+    with pytest.raises(CommandError, match="measurement is not valid: .*confusion at 90%"):
+        call_command("register_model", str(source), "--unmeasured")
+    assert not ModelVersion.objects.exists()
+
+
+def test_register_model_shipped_registers_the_real_shipped_artifact_with_its_measurement():
+    # when the set-up path (`make run`) registers the model the code ships
+    call_command("register_model", "--shipped", "--activate")
+    # then it is active and carries the measurement of its model.json
+    stored = ModelVersion.objects.get(is_active=True)
+    assert stored.measurement == read_metadata(SHIPPED_MODEL_DIR).measurement
+    assert stored.measurement["data"] == "real-photos-dev"

@@ -18,6 +18,7 @@ from ml.calibration import Calibration, calibration_report
 from ml.card import LONDON_SET_CREDIT, rebuild_model_card, record_evaluation, write_model_card
 from ml.metrics import classification_report
 from ml.preprocessing import PreprocessSpec
+from ml.share_error import share_calibration_report
 
 
 def fer_reports() -> dict[str, dict[str, Any]]:
@@ -197,3 +198,33 @@ def test_a_photo_model_card_credits_diffusionfer_and_reports_its_calibration(tmp
         assert f"| {name} | 30 |" in card
     assert "fitted on these same photos" in card
     assert len(calibration.offsets) == len(CLASSES)
+
+
+def test_a_calibration_fitted_for_shares_reports_the_headline_error_before_and_out_of_fold(
+    tmp_path,
+):
+    # given: a calibration fitted for corrected shares on 140 photos of 70 people
+    rng = np.random.default_rng(3)
+    labels = np.arange(140) % len(CLASSES)
+    _, section = share_calibration_report(
+        rng.dirichlet(np.ones(7), 140),
+        np.ones(140, dtype=bool),
+        labels,
+        [f"images/Person_{i // 2}_{i % 2:04d}.jpg" for i in range(140)],
+        public_probabilities=rng.dirichlet(np.ones(7), 70),
+        public_labels=np.arange(70) % len(CLASSES),
+        public_floor=0.0,
+        ads_per_fold=4,
+    )
+
+    # when
+    card = card_text(tmp_path, fer_reports() | {"calibration": section})
+
+    # then: the offsets, how the ads were drawn, and a row per mix before and after
+    assert "## Calibration" in card
+    assert "for the error of corrected headline shares" in card
+    assert "disgust at least 0" in card
+    assert "4 from each of 5 person-disjoint folds (70 people)" in card
+    for mix in ("random", "calm"):
+        assert f"| {mix} | uncalibrated | " in card
+        assert f"| {mix} | calibrated | " in card

@@ -33,7 +33,9 @@ def _local_files(folder: Path) -> list[Path]:
 @pytest.fixture
 def s3_model(s3_store: S3Store, model_artifacts, model_cache) -> ModelVersion:
     """The tiny test model registered into the bucket and active."""
-    return model_version_register(source_dir=model_artifacts[0], activate=True)
+    return model_version_register(
+        source_dir=model_artifacts[0], activate=True, allow_unmeasured=True
+    )
 
 
 @pytest.fixture
@@ -171,10 +173,10 @@ def test_two_creatives_of_the_same_name_keep_their_own_objects(s3_store, member_
 
 def test_registering_a_model_again_replaces_its_objects(s3_store, model_artifacts, model_cache):
     # given a model registered into the bucket
-    model_version_register(source_dir=model_artifacts[0])
+    model_version_register(source_dir=model_artifacts[0], allow_unmeasured=True)
     before = s3_store.object_names("models/")
     # when it is registered again
-    model_version_register(source_dir=model_artifacts[0], activate=True)
+    model_version_register(source_dir=model_artifacts[0], activate=True, allow_unmeasured=True)
     # then the same objects are there, no renamed copies
     assert s3_store.object_names("models/") == before
     assert "models/ingest-test/1/model.json" in before

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inference.services import model_version_register
+from inference.services import model_version_register, unmeasured_warning
 from ml.artifact import ArtifactError
 
 
@@ -24,9 +24,21 @@ class Command(BaseCommand):
             help="the model shipped with the code (SHIPPED_MODEL_DIR); skipped if absent",
         )
         parser.add_argument("--activate", action="store_true", help="make it the active model")
+        parser.add_argument(
+            "--unmeasured",
+            action="store_true",
+            help="register an artifact without a measurement of its errors on real photos "
+            "(python -m inference.measure_errors); its dashboards show shares uncorrected",
+        )
 
     def handle(
-        self, *args, model_dir: Path | None, shipped: bool, activate: bool, **options
+        self,
+        *args,
+        model_dir: Path | None,
+        shipped: bool,
+        activate: bool,
+        unmeasured: bool,
+        **options,
     ) -> None:
         if shipped:
             model_dir = Path(settings.SHIPPED_MODEL_DIR)
@@ -36,9 +48,18 @@ class Command(BaseCommand):
         # The required argument group gives either a folder or --shipped.
         assert model_dir is not None
         try:
-            model_version = model_version_register(source_dir=model_dir, activate=activate)
+            model_version = model_version_register(
+                source_dir=model_dir, activate=activate, allow_unmeasured=unmeasured
+            )
         except ArtifactError as exc:
             raise CommandError(str(exc)) from exc
+        if not model_version.measurement:
+            self.stderr.write(
+                self.style.WARNING(
+                    "Warning: "
+                    + unmeasured_warning(name=model_version.name, version=model_version.version)
+                )
+            )
         state = "active" if model_version.is_active else "not active"
         self.stdout.write(
             self.style.SUCCESS(
