@@ -50,7 +50,7 @@ def outcomes_measurement(
         probabilities=probabilities,
         found=found,
         data=data,
-        people=len({person_of(o.path) for o in outcomes}),
+        people=[person_of(o.path) for o in outcomes],
         pipeline=pipeline,
     )
 
