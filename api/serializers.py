@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -81,10 +82,18 @@ class StrictFloatField(serializers.FloatField):
 
 
 @extend_schema_field(
-    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "nullable": True}
+    {
+        "type": "number",
+        "format": "double",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": settings.AD_MAX_SECONDS,
+        "nullable": True,
+    }
 )
 class SecondsField(StrictFloatField):
-    """A length in seconds, more than 0 (the services refuse 0 with their own message)."""
+    """A length in seconds, more than 0 and at most AD_MAX_SECONDS (the services refuse
+    either with their own message)."""
 
 
 # Teams, campaigns, ads -----------------------------------------------------------------------

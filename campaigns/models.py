@@ -142,7 +142,8 @@ class Ad(models.Model):
     # An image or a video of the ad (a video's frames illustrate its key moments).
     creative = models.FileField(upload_to="creatives/%Y/%m/", blank=True)
     creative_url = models.URLField(blank=True)
-    # Length of the ad, for its timeline; offsets past it are still kept.
+    # Length of the ad, for its timeline: offsets past it are dropped at upload, and a
+    # video's frames past it are not sampled (campaigns.services.extraction.ad_offset_bound).
     duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every write of the ad's tallies, in the same transaction: a timeline rollup

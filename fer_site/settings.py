@@ -308,6 +308,12 @@ if not 0 < VIDEO_SAMPLE_FPS <= 30:
 VIDEO_MAX_SECONDS = _env_int("VIDEO_MAX_SECONDS", 900)
 VIDEO_MAX_PIXELS = _env_int("VIDEO_MAX_PIXELS", 3840 * 2160)
 INGEST_MAX_VIDEO_BYTES = _env_int("INGEST_MAX_VIDEO_BYTES", 2 * 1024**3)
+# Frames sampled from the videos of one upload at the most (a lower rate past it), and the
+# longest an ad may be: the bound on offsets when the ad's length is not known.
+INGEST_MAX_FRAMES = _env_int("INGEST_MAX_FRAMES", 20_000)
+AD_MAX_SECONDS = _env_int("AD_MAX_SECONDS", 3 * 3600)
+if INGEST_MAX_FRAMES < 1 or AD_MAX_SECONDS < 1:
+    raise ImproperlyConfigured("INGEST_MAX_FRAMES and AD_MAX_SECONDS must be at least 1")
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
 # 4 s to report ready kills them in a loop on a busy CPU.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
@@ -195,6 +196,13 @@ def ad_delete(*, ad: Ad) -> None:
 def _ad_duration_check(duration_seconds: float | None) -> None:
     if duration_seconds is not None and duration_seconds <= 0:
         raise ValidationError({"duration_seconds": "The ad's length must be more than 0 s."})
+    if duration_seconds is not None and duration_seconds > settings.AD_MAX_SECONDS:
+        raise ValidationError(
+            {
+                "duration_seconds": f"An ad may last at most {settings.AD_MAX_SECONDS:,} s "
+                "(AD_MAX_SECONDS)."
+            }
+        )
 
 
 def _ad_name_taken(*, campaign: Campaign, name: str) -> ValidationError:

@@ -89,6 +89,8 @@ def test_service_refusals_are_400_or_409_with_the_services_words(world: ApiWorld
     url = f"/api/v1/campaigns/{world.ours.campaign.pk}/ads/"
     zero = _json(api, "post", url, {"name": "Zero", "duration_seconds": 0})
     assert zero.status_code == 400 and "more than 0" in zero.json()["detail"]
+    endless = _json(api, "post", url, {"name": "Endless", "duration_seconds": 3 * 3600 + 1})
+    assert endless.status_code == 400 and "AD_MAX_SECONDS" in endless.json()["detail"]
     assert _json(api, "post", url, {"name": "Spot A"}).status_code == 409
     # an upload still being analysed cannot be deleted, nor its ad or campaign
     batch = world.ours.batches["Spot A"]
