@@ -314,6 +314,10 @@ INGEST_MAX_FRAMES = _env_int("INGEST_MAX_FRAMES", 20_000)
 AD_MAX_SECONDS = _env_int("AD_MAX_SECONDS", 3 * 3600)
 if INGEST_MAX_FRAMES < 1 or AD_MAX_SECONDS < 1:
     raise ImproperlyConfigured("INGEST_MAX_FRAMES and AD_MAX_SECONDS must be at least 1")
+# An ad's creative (image or video; its frames are decoded by the web process): largest file
+# and frame, refused on upload (campaigns/creatives.py). A video also lasts AD_MAX_SECONDS.
+CREATIVE_MAX_BYTES = _env_int("CREATIVE_MAX_BYTES", 512 * 1024**2)
+CREATIVE_MAX_PIXELS = _env_int("CREATIVE_MAX_PIXELS", 3840 * 2160)
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
 # 4 s to report ready kills them in a loop on a busy CPU.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)

@@ -340,7 +340,7 @@ def _video_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
         reason = content_skip_reason(member.path, local.read(64), kind="video")
         if reason is None:
             try:
-                info = probe_video(local.name)
+                info = probe_video(local.name, max_pixels=settings.VIDEO_MAX_PIXELS)
             except VideoError as exc:
                 reason = str(exc)
             else:
@@ -360,11 +360,6 @@ def _video_limit_reason(info: VideoInfo) -> str | None:
     if info.duration > settings.VIDEO_MAX_SECONDS:
         return (
             f"the video lasts {info.duration:,.0f} s; the limit is {settings.VIDEO_MAX_SECONDS:,} s"
-        )
-    if info.width * info.height > settings.VIDEO_MAX_PIXELS:
-        return (
-            f"the video is {info.width}x{info.height}; the limit is "
-            f"{settings.VIDEO_MAX_PIXELS:,} pixels a frame"
         )
     return None
 

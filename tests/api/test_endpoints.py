@@ -3,6 +3,7 @@ exports, model versions; every error a JSON body with a plain sentence."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -486,3 +487,27 @@ def test_the_docs_are_served_from_this_site_only(client):
         assert "<script>" not in page  # no inline script: the site's CSP allows none
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and b"/api/schema/" in script.content
+
+
+@pytest.mark.parametrize(
+    "tokens", ["r=1&p=abc", "p=abc", "p=1e9", "p=-1", "o=1&p=%00", "p=" + "9" * 40]
+)
+def test_a_forged_cursor_is_a_404_on_every_paginated_list(world: ApiWorld, api, tokens):
+    # given a cursor this API never gave (base64 of a position that is no id)
+    cursor = base64.b64encode(tokens.encode()).decode()
+    ad, campaign = world.ours.ads["Spot A"], world.ours.campaign
+    lists = [
+        "/api/v1/teams/",
+        "/api/v1/campaigns/",
+        f"/api/v1/campaigns/{campaign.pk}/ads/",
+        f"/api/v1/ads/{ad.pk}/uploads/",
+        f"/api/v1/campaigns/{campaign.pk}/faces/",
+        f"/api/v1/ads/{ad.pk}/faces/",
+        "/api/v1/model-versions/",
+    ]
+    for url in lists:
+        # when a list is asked for with it (it answered 500 on every list)
+        response = api.get(url, {"cursor": cursor})
+        # then it is a 404 saying the cursor is invalid
+        assert response.status_code == 404, (url, response.content)
+        assert response.json() == {"detail": "Invalid cursor"}

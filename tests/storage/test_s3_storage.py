@@ -20,7 +20,7 @@ from inference.models import ModelVersion
 from inference.registry import classifier_get
 from inference.services import model_version_register
 from tests import factories
-from tests.ingest_support import S3Store, storages_from_env, zip_build
+from tests.ingest_support import S3Store, plain_photo, storages_from_env, zip_build
 from tests.video_support import video_bytes
 
 pytestmark = pytest.mark.django_db
@@ -158,13 +158,13 @@ def test_a_video_creative_is_read_from_the_bucket(s3_store, member_ad, client):
 
 
 def test_two_creatives_of_the_same_name_keep_their_own_objects(s3_store, member_ad):
-    # given two ads each uploading "spot.mp4"
+    # given two ads each uploading "spot.png"
     other = factories.ad_create(campaign=member_ad.campaign)
     first = teams.ad_update(
-        ad=member_ad, name=member_ad.name, creative=ContentFile(b"first", name="spot.mp4")
+        ad=member_ad, name=member_ad.name, creative=ContentFile(plain_photo(1), name="spot.png")
     )
     second = teams.ad_update(
-        ad=other, name=other.name, creative=ContentFile(b"second", name="spot.mp4")
+        ad=other, name=other.name, creative=ContentFile(plain_photo(2), name="spot.png")
     )
     # then the bucket holds both, as a local disk would (never one overwriting the other)
     assert first.creative.name != second.creative.name
