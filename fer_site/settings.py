@@ -327,6 +327,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
     "photos-purge": {"task": "campaigns.tasks.photos_purge_task", "schedule": 3600.0},
+    "stored-orphans-delete": {
+        "task": "campaigns.tasks.stored_orphans_delete_task",
+        "schedule": 86400.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")

@@ -16,6 +16,7 @@ import logging
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -59,6 +60,7 @@ from campaigns.services.batches import (
     batch_fail,
     batch_fan_out,
     batch_recount,
+    stored_files_release,
     timeline_rollups_enqueue,
 )
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
@@ -201,10 +203,12 @@ def batch_extract(*, batch_id: int) -> None:
             "or ran out of time)",
         )
         return
+    # Files this delivery stored (or found stored): released when the batch fails.
+    stored: list[str] = []
     try:
-        _extract(batch)
+        _extract(batch, stored)
     except ArchiveError as exc:
-        _extraction_fail(batch, str(exc))
+        _extraction_fail(batch, str(exc), stored)
     except TRANSIENT_ERRORS:
         raise
     except SoftTimeLimitExceeded:
@@ -212,6 +216,7 @@ def batch_extract(*, batch_id: int) -> None:
             batch,
             f"unpacking took longer than the {settings.INGEST_EXTRACT_TIME_LIMIT:,} s allowed; "
             "split it into smaller ZIPs",
+            stored,
         )
     except Exception as exc:
         # The cause (a storage or server error) goes to the log for the operators; the
@@ -225,6 +230,7 @@ def batch_extract(*, batch_id: int) -> None:
                 batch,
                 f"it could not be unpacked in {limit} attempts ({cause}, logged for "
                 "the administrators)",
+                stored,
             )
             return
         attempt = f"attempt {batch.extract_attempts} of {limit}"
@@ -235,11 +241,12 @@ def batch_extract(*, batch_id: int) -> None:
         raise ExtractionRetry(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _extract(batch: UploadBatch) -> None:
-    members, manifest = _archive_read(batch)
+def _extract(batch: UploadBatch, stored: list[str]) -> None:
+    members, manifest = _archive_read(batch, stored)
     model_version = model_version_active()
     if model_version is None:
         batch_fail(batch=batch, error="No model version is active; nothing was imported.")
+        _stored_release(stored)
         return
     if _members_record(
         batch=batch, members=members, manifest=manifest, model_version=model_version
@@ -248,14 +255,27 @@ def _extract(batch: UploadBatch) -> None:
         transaction.on_commit(lambda: _after_extraction(batch_id))
 
 
-def _extraction_fail(batch: UploadBatch, reason: str) -> None:
-    """The batch fails with `reason`; nothing of the archive was imported, and it is deleted."""
+def _extraction_fail(batch: UploadBatch, reason: str, stored: Sequence[str] = ()) -> None:
+    """The batch fails with `reason`; nothing of the archive was imported: it is deleted, and
+    so are the files stored from it that no row uses."""
     batch_fail(batch=batch, error=f"{batch.source_name}: {reason}. Nothing was imported.")
     _archive_delete(batch)
+    _stored_release(stored)
 
 
-def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
-    """Every member, photos and videos stored by content hash, and the parsed manifest."""
+def _stored_release(stored: Sequence[str]) -> None:
+    """Delete the files of a failed extraction that no row uses (another upload's rows may
+    share a file: photos are stored by content). What a store outage leaves, the daily
+    sweep of orphans (`stored_orphans_delete`) removes."""
+    try:
+        stored_files_release(names=sorted(set(stored)))
+    except STORE_ERRORS:
+        logger.warning("files of a failed extraction not deleted: the store failed")
+
+
+def _archive_read(batch: UploadBatch, stored: list[str]) -> tuple[list[_Member], Manifest | None]:
+    """Every member, photos and videos stored by content hash (their names added to `stored`
+    as they are), and the parsed manifest."""
     if not batch.archive:
         raise ArchiveError("the uploaded file is no longer stored")
     limits = archive_limits()
@@ -283,6 +303,8 @@ def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
                             manifest_problem = f"manifest.csv could not be read ({exc}): ignored"
                     continue
                 members.append(_member_read(archive, member))
+                if members[-1].file:
+                    stored.append(members[-1].file)
                 if time.monotonic() - heartbeat > _HEARTBEAT_S:
                     # A long extraction is alive: keep the sweeper from starting another.
                     UploadBatch.objects.filter(pk=batch.pk).update(progress_at=timezone.now())
