@@ -61,6 +61,12 @@ def batches_resume_stalled_task() -> None:
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
+def images_resume_abandoned_task() -> None:
+    """Periodic (beat): send again the photos whose worker was killed while analysing them."""
+    images.images_resume_abandoned()
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
 def photos_purge_task() -> None:
     """Periodic (beat): delete stored photos past the retention period."""
     retention.photos_purge()

@@ -288,10 +288,16 @@ PHOTO_RETENTION_DAYS = _env_int("PHOTO_RETENTION_DAYS", 0)
 PHOTO_RETENTION = os.environ.get("PHOTO_RETENTION", "days").strip().lower() or "days"
 if PHOTO_RETENTION not in ("days", "immediate"):
     raise ImproperlyConfigured(f"PHOTO_RETENTION={PHOTO_RETENTION!r}: use 'days' or 'immediate'")
-# Ingest (campaigns/ingest.py): a chunk task is killed after this many seconds, and a claim or
-# batch without progress for that long is taken to be abandoned and resumed by the sweeper.
+# Ingest (campaigns/services): a chunk task is killed after this many seconds, and a batch
+# without progress for that long is resumed by the sweeper (its messages were lost).
 INGEST_CHUNK_TIME_LIMIT = _env_int("INGEST_CHUNK_TIME_LIMIT", 300)
-INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 60)
+# A chunk's claims are refreshed while it runs; one not refreshed for this many seconds is
+# abandoned (its worker was killed) and its photos are sent again by the next sweep, which
+# runs every INGEST_SWEEP_SECONDS: a killed worker's photos go on within about 30 s.
+INGEST_CLAIM_TIMEOUT = _env_int("INGEST_CLAIM_TIMEOUT", 15)
+INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 5)
+if INGEST_CLAIM_TIMEOUT < 4 or INGEST_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured("INGEST_CLAIM_TIMEOUT must be at least 4, INGEST_SWEEP_SECONDS 1")
 INGEST_MAX_ATTEMPTS = _env_int("INGEST_MAX_ATTEMPTS", 3)
 INGEST_EXTRACT_TIME_LIMIT = _env_int("INGEST_EXTRACT_TIME_LIMIT", 3600)
 INGEST_MAX_ENTRIES = _env_int("INGEST_MAX_ENTRIES", 100_000)
@@ -324,6 +330,10 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 
 CELERY_BEAT_SCHEDULE = {
     "ingest-resume-stalled-batches": {
         "task": "campaigns.tasks.batches_resume_stalled_task",
+        "schedule": float(INGEST_SWEEP_SECONDS),
+    },
+    "ingest-resume-abandoned-photos": {
+        "task": "campaigns.tasks.images_resume_abandoned_task",
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
     "photos-purge": {"task": "campaigns.tasks.photos_purge_task", "schedule": 3600.0},

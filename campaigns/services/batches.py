@@ -152,8 +152,6 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
 
     Safe to call again for the same photos: a chunk skips photos that another one holds.
     """
-    from campaigns.tasks import images_classify_task
-
     ids = list(
         ReactionImage.objects.filter(batch=batch, status__in=IMAGE_UNFINISHED)
         .order_by("pk")
@@ -162,14 +160,22 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
     if not ids:
         batch_close(batch_id=batch.pk)
         return 0
+    return images_send(batch=batch, image_ids=ids)
+
+
+def images_send(*, batch: UploadBatch, image_ids: Sequence[int]) -> int:
+    """Send these photos of the batch to the inference queue in chunks of INGEST_CHUNK_SIZE;
+    returns how many chunks went (while the broker is down, the sweeper sends the rest)."""
+    from campaigns.tasks import images_classify_task
+
     model_version_id = batch.model_version_id
     if model_version_id is None:
         raise ValueError(f"batch {batch.pk} has photos to analyse but no model version")
     size = max(1, settings.INGEST_CHUNK_SIZE)
-    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    chunks = [list(image_ids[start : start + size]) for start in range(0, len(image_ids), size)]
     for sent, chunk in enumerate(chunks):
         if not _task_send(images_classify_task, chunk, model_version_id, batch_id=batch.pk):
-            return sent  # the sweeper sends the rest when the broker is back
+            return sent
     return len(chunks)
 
 
