@@ -252,6 +252,22 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
+# Django's cache holds the API's request counts: in Redis when the broker is Redis (or
+# CACHE_URL names one), so every web process counts against one limit; else in each process's
+# memory (one process: `make run`).
+CACHE_URL = os.environ.get("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "fer-cache",
+            # A cache that cannot be reached must not hang a request for long.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 660)
 

@@ -22,7 +22,7 @@ from campaigns.services.transitions import status_change
 from inference.services import model_version_activate
 from tests import factories
 from tests.api.conftest import ApiWorld, TokenClient
-from tests.ingest_support import plain_photo, zip_build
+from tests.ingest_support import free_port, plain_photo, zip_build
 
 pytestmark = pytest.mark.django_db
 
@@ -464,6 +464,21 @@ def test_a_token_past_its_rate_limit_gets_429_with_retry_after(world: ApiWorld, 
     assert "3/minute" in refused.json()["detail"]
     # another token has its own allowance
     assert TokenClient(world.theirs.secret).get("/api/v1/teams/").status_code == 200
+
+
+def test_the_api_answers_while_the_caches_redis_is_down(world: ApiWorld, settings):
+    # given request counts kept in a Redis that cannot be reached
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.API_RATE_LIMIT = "1/minute"
+    # when a token makes requests, then they are answered (not counted), never a 500
+    api = TokenClient(world.ours.secret)
+    assert [api.get("/api/v1/teams/").status_code for _ in range(2)] == [200, 200]
 
 
 # Schema and documentation --------------------------------------------------------------------
