@@ -19,8 +19,11 @@ from ml import CLASSES
 # Python's whitespace (what DRF trims), spelled out: regex engines disagree on what `\s` is,
 # and the schema's patterns must mean the same to every client and fuzzer.
 _SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
-# A name must hold something besides spaces.
-_NOT_BLANK = RegexValidator(f"[^{_SPACES}]", "Give a name that is not only spaces.")
+# A name must hold something besides spaces (and never a NUL, which PostgreSQL refuses in
+# text: written into the pattern, so the schema says it too).
+_NOT_BLANK = RegexValidator(
+    f"^[^\\u0000]*[^{_SPACES}\\u0000][^\\u0000]*$", "Give a name that is not only spaces."
+)
 # A link as a schema pattern can state it (Django's URLValidator has host rules that none can).
 _LINK = RegexValidator(
     f"^https?://[^{_SPACES}\\u0000-\\u001f\\u007f]+$",

@@ -492,6 +492,42 @@ def test_the_schema_is_valid_openapi_3(client):
     validate(schema)
 
 
+def _request_strings(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, schema) of every string a request may send: query parameters, JSON fields."""
+    found = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                found.append((f"{method} {path} ?{parameter['name']}", parameter["schema"]))
+    for name, component in schema["components"]["schemas"].items():
+        if name.endswith("Request"):
+            for field, field_schema in component.get("properties", {}).items():
+                found.append((f"{name}.{field}", field_schema))
+    return [(where, s) for where, s in found if s.get("type") == "string"]
+
+
+def test_the_schema_says_what_a_request_may_not_hold(client, world: ApiWorld, api):
+    # given the schema (schemathesis called requests it allows but the API refuses with a
+    # 400 "schema-valid request rejected": a NUL in a string, an empty archive)
+    schema = json.loads(client.get("/api/schema/", HTTP_ACCEPT="application/json").content)
+    strings = _request_strings(schema)
+    assert len(strings) > 10
+    # then every free string's pattern refuses a NUL (dates, enums, files are no free text)
+    for where, string in strings:
+        if not string.keys() & {"format", "enum"}:
+            assert re.search(string["pattern"], "a\x00b") is None, where
+            assert re.search(string["pattern"], "market=DE"), where
+    # and an archive may not be empty
+    archive = schema["components"]["schemas"]["ArchiveUploadRequest"]["properties"]["archive"]
+    assert archive["minLength"] == 1
+    # and the API does refuse what the schema rules out, with a 400
+    url = f"/api/v1/ads/{world.ours.ads['Spot A'].pk}/uploads/"
+    empty = api.post(url, {"archive": SimpleUploadedFile("e.zip", b"")})
+    assert empty.status_code == 400 and "is empty" in empty.json()["detail"]
+    results = f"/api/v1/campaigns/{world.ours.campaign.pk}/results/"
+    assert api.get(results, {"breakdown": "mar\x00ket"}).status_code == 400
+
+
 def test_the_docs_are_served_from_this_site_only(client):
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"openapi: 3.0" in schema.content
