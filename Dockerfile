@@ -32,4 +32,5 @@ RUN useradd --create-home --uid 1000 app \
 USER app
 
 EXPOSE 8000
-CMD ["gunicorn", "fer_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# Threaded workers: idle and half-open connections hold none (fer_site/gunicorn.py).
+CMD ["gunicorn", "-c", "python:fer_site.gunicorn", "fer_site.wsgi:application"]

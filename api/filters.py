@@ -54,7 +54,9 @@ class FilterQuerySerializer(serializers.Serializer):
     segment = serializers.CharField(
         required=False,
         max_length=301,
-        validators=[RegexValidator(r"^[^=]+=.+$", "Write the segment as name=value.")],
+        validators=[
+            RegexValidator(r"^[^=\u0000]+=[^\u0000]+$", "Write the segment as name=value.")
+        ],
         help_text="Only the faces of viewers with this attribute value, as name=value "
         "(market=DE); a value no viewer has matches no face.",
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_WHOLE_ID = re.compile(r"[0-9]{1,18}")
 
 
 class IdCursorPagination(CursorPagination):
@@ -21,6 +22,15 @@ class IdCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # The position is an id: anything else (a forged ?cursor= of p=abc) filtered the
+        # list by it and answered 500.
+        cursor = super().decode_cursor(request)
+        position = cursor.position if cursor is not None else None
+        if position is not None and not _WHOLE_ID.fullmatch(str(position)):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
     def get_page_size(self, request: Request) -> int:
         raw = request.query_params.get(self.page_size_query_param)

@@ -1,4 +1,5 @@
-"""OpenAPI schema additions: the errors every operation can answer, in one place."""
+"""OpenAPI schema additions: the errors every operation can answer, and what the API refuses
+in the strings and files it reads, in one place."""
 
 from __future__ import annotations
 
@@ -35,6 +36,47 @@ def _response(description: str, headers: dict[str, str]) -> dict[str, Any]:
             for name, text in headers.items()
         }
     return response
+
+
+# PostgreSQL refuses NUL in text, so the API refuses it in every string it reads (400).
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(schema: Any) -> None:
+    """Say in every string a request may send that it holds no NUL; a string with a pattern
+    of its own says so in that pattern (api.serializers, api.filters)."""
+    if not isinstance(schema, dict):
+        return
+    if schema.get("type") == "string" and not schema.keys() & {"format", "enum", "pattern"}:
+        schema["pattern"] = NO_NUL
+    for key in ("items", "additionalProperties"):
+        _no_nul(schema.get(key))
+    for child in (schema.get("properties") or {}).values():
+        _no_nul(child)
+
+
+def request_strings(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: what the API refuses in strings and files, said in
+    the schema, so that a request the schema calls valid is not refused with a 400 (a NUL in
+    any string; an empty archive)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict):
+                for parameter in operation.get("parameters", []):
+                    _no_nul(parameter.get("schema"))
+    for name, schema in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request"):
+            _no_nul(schema)
+    archive = (
+        result.get("components", {})
+        .get("schemas", {})
+        .get("ArchiveUploadRequest", {})
+        .get("properties", {})
+        .get("archive")
+    )
+    if isinstance(archive, dict):
+        archive["minLength"] = 1  # an empty file is refused: "... is empty."
+    return result
 
 
 def error_responses(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -18,8 +19,11 @@ from ml import CLASSES
 # Python's whitespace (what DRF trims), spelled out: regex engines disagree on what `\s` is,
 # and the schema's patterns must mean the same to every client and fuzzer.
 _SPACES = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x10000)) if c.isspace())
-# A name must hold something besides spaces.
-_NOT_BLANK = RegexValidator(f"[^{_SPACES}]", "Give a name that is not only spaces.")
+# A name must hold something besides spaces (and never a NUL, which PostgreSQL refuses in
+# text: written into the pattern, so the schema says it too).
+_NOT_BLANK = RegexValidator(
+    f"^[^\\u0000]*[^{_SPACES}\\u0000][^\\u0000]*$", "Give a name that is not only spaces."
+)
 # A link as a schema pattern can state it (Django's URLValidator has host rules that none can).
 _LINK = RegexValidator(
     f"^https?://[^{_SPACES}\\u0000-\\u001f\\u007f]+$",
@@ -81,10 +85,18 @@ class StrictFloatField(serializers.FloatField):
 
 
 @extend_schema_field(
-    {"type": "number", "format": "double", "minimum": 0, "exclusiveMinimum": True, "nullable": True}
+    {
+        "type": "number",
+        "format": "double",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": settings.AD_MAX_SECONDS,
+        "nullable": True,
+    }
 )
 class SecondsField(StrictFloatField):
-    """A length in seconds, more than 0 (the services refuse 0 with their own message)."""
+    """A length in seconds, more than 0 and at most AD_MAX_SECONDS (the services refuse
+    either with their own message)."""
 
 
 # Teams, campaigns, ads -----------------------------------------------------------------------

@@ -17,6 +17,8 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +26,7 @@ from django.shortcuts import render
 
 from campaigns.models import Ad, Campaign, Face, Membership, ReactionImage, Team, UploadBatch
 from campaigns.services.reprocess import ads_reprocess
+from campaigns.services.teams import ad_fields_check
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 
@@ -132,8 +135,29 @@ class CampaignAdmin(OperatorAdmin):
         return _reprocess(self, request, queryset, Ad.objects.filter(campaign__in=queryset))
 
 
+class AdAdminForm(forms.ModelForm):
+    """The app's checks of an ad's length and creative, on the admin's form too."""
+
+    class Meta:
+        model = Ad
+        fields = ["campaign", "name", "creative", "creative_url", "duration_seconds"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        creative = cleaned.get("creative")
+        try:
+            ad_fields_check(
+                duration_seconds=cleaned.get("duration_seconds"),
+                creative=creative if isinstance(creative, UploadedFile) else None,
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Ad)
 class AdAdmin(OperatorAdmin):
+    form = AdAdminForm
     list_display = ("name", "campaign", "created_at")
     list_select_related = ("campaign",)
     search_fields = ("name", "campaign__name")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,13 @@ EMOTION_COLOURS = {
     "sad": "#1f77b4",
     "surprise": "#ff7f0e",
 }
+
+
+def plotly_text(name: str) -> str:
+    """User text (an ad's name) as Plotly draws it literally: Plotly reads tags in trace
+    names, ticks and hover labels (`<a href>`, `<span style>`) and `%{...}` in hover
+    templates, and turns entities back into characters, so both are written as entities."""
+    return html.escape(name, quote=False).replace("%", "&#37;")
 
 
 NOT_MEASURED_COLOUR = "#d0d4da"
@@ -51,7 +59,7 @@ def emotion_mix_bars(summaries: list[AdSummary]) -> dict[str, Any]:
             {
                 "type": "bar",
                 "name": name,
-                "x": [s.name for s in with_faces],
+                "x": [plotly_text(s.name) for s in with_faces],
                 "y": [round(100 * sh.share, 2) if sh else None for sh in column],
                 "customdata": [_hover(sh) for sh in column],
                 "hovertemplate": (
@@ -82,7 +90,7 @@ def emotion_mix_bars(summaries: list[AdSummary]) -> dict[str, Any]:
             {
                 "type": "bar",
                 "name": "not measured reliably",
-                "x": [s.name for s in with_faces],
+                "x": [plotly_text(s.name) for s in with_faces],
                 "y": [round(100 * sum(sh.share for sh in ad), 2) for ad in unmeasured],
                 "customdata": [
                     ["; ".join(f"{sh.emotion} ({sh.reason})" for sh in ad) or "nothing"]
@@ -143,6 +151,7 @@ def headline_timeline(
         bins = timeline.bins.get(ad_id, [])
         if not bins:
             continue
+        name = plotly_text(name)
         colour = AD_COLOURS[index % len(AD_COLOURS)]
         correction = (readings.get(ad_id) or NO_READING).correction
         xs: list[float | None] = []
@@ -208,6 +217,7 @@ def ad_upload_days(
         series = ad_days.get(ad_id, [])
         if not series:
             continue
+        name = plotly_text(name)
         reading = readings.get(ad_id) or NO_READING
         xs: list[str | None] = []
         ys: list[float | None] = []

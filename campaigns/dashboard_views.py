@@ -7,15 +7,24 @@ or export is a 404.
 from __future__ import annotations
 
 import io
+import math
 from pathlib import PurePosixPath
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -296,15 +305,22 @@ def ad_reanalyse(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
 def creative_frame(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
     """The frame of the ad's video creative at ?t= seconds, as a JPEG (a key moment's picture)."""
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
-    try:
-        seconds = max(0.0, float(request.GET.get("t", "0")))
-    except ValueError as exc:
-        raise Http404("t must be a number of seconds.") from exc
+    seconds = _second_of_ad(request.GET.get("t", "0"))
+    if seconds is None:
+        return HttpResponseBadRequest(
+            f"t must be a second of the ad, from 0 to {settings.AD_MAX_SECONDS:,}.",
+            content_type="text/plain; charset=utf-8",
+        )
     if not ad.creative or not ad_creative_is_video(ad):
         raise Http404("This ad's creative is not a video.")
     try:
         with default_storage.open(ad.creative.name, "rb") as handle:
-            frames = list(read_frames(handle, [seconds], max_side=480))
+            # A creative stored before creatives were checked may be huge: not decoded.
+            frames = list(
+                read_frames(
+                    handle, [seconds], max_side=480, max_pixels=settings.CREATIVE_MAX_PIXELS
+                )
+            )
     except (OSError, VideoError) as exc:
         raise Http404("The creative's video cannot be read.") from exc
     except STORE_ERRORS:
@@ -314,6 +330,16 @@ def creative_frame(request: AuthenticatedHttpRequest, ad_id: int) -> HttpRespons
     response = HttpResponse(pixels_as_jpeg(frames[0][1]), content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def _second_of_ad(raw: str) -> float | None:
+    """?t= as a second of the ad (0 to AD_MAX_SECONDS); None for anything else (text, inf,
+    1e300: a seek there overflowed)."""
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and 0 <= seconds <= settings.AD_MAX_SECONDS else None
 
 
 def _store_unreachable(what: str) -> HttpResponse:

@@ -6,8 +6,8 @@ cursor on PostgreSQL), so a million-face export holds one chunk in memory, never
 
 Files open as they should in Excel by default: UTF-8 with a BOM (without one Excel reads
 "Café" as "CafÃ©"), times as `YYYY-MM-DD HH:MM:SS` in the site's time zone (Excel parses
-those as dates, not ISO 8601 with its "T" and offset). Text cells are neutralised against
-spreadsheet formula injection.
+those as dates, not ISO 8601 with its "T" and offset). Text cells, the header's included, are
+neutralised against spreadsheet formula injection.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def csv_lines(
     writer = csv.writer(_Echo())
     if bom:
         yield UTF8_BOM
-    yield writer.writerow(header)
+    # Header cells too: the viewers export's columns are the manifest's own names.
+    yield writer.writerow([cell_safe(name) for name in header])
     for row in rows:
         yield writer.writerow([cell_safe(value) for value in row])
 

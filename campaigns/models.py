@@ -142,7 +142,8 @@ class Ad(models.Model):
     # An image or a video of the ad (a video's frames illustrate its key moments).
     creative = models.FileField(upload_to="creatives/%Y/%m/", blank=True)
     creative_url = models.URLField(blank=True)
-    # Length of the ad, for its timeline; offsets past it are still kept.
+    # Length of the ad, for its timeline: offsets past it are dropped at upload, and a
+    # video's frames past it are not sampled (campaigns.services.extraction.ad_offset_bound).
     duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every write of the ad's tallies, in the same transaction: a timeline rollup
@@ -334,8 +335,11 @@ class ReactionImage(models.Model):
     duplicate_of = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="duplicates"
     )
-    # When a worker claimed the photo; a claim older than the task time limit is abandoned.
+    # When a worker claimed the photo (with claim_token, which claim a result belongs to).
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's last sign of life: its worker refreshes it while analysing; a claim not
+    # refreshed for INGEST_CLAIM_TIMEOUT is abandoned (its worker was killed).
+    claim_alive_at = models.DateTimeField(null=True, blank=True)
     # The id of the chunk task holding the claim: a redelivery of that same task (its worker
     # process was killed) takes its photos back at once instead of waiting for them to expire.
     claim_token = models.CharField(max_length=64, blank=True)
@@ -363,6 +367,13 @@ class ReactionImage(models.Model):
         indexes = [
             models.Index(fields=["batch", "status"], name="image_batch_status_idx"),
             models.Index(fields=["video", "frame_seconds"], name="image_video_time_idx"),
+            # The sweeper's look for abandoned claims, every INGEST_SWEEP_SECONDS: only the
+            # photos being analysed are in it.
+            models.Index(
+                fields=["claim_alive_at"],
+                condition=Q(status=ImageStatus.PROCESSING),
+                name="image_claim_alive_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -61,6 +61,12 @@ def batches_resume_stalled_task() -> None:
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
+def images_resume_abandoned_task() -> None:
+    """Periodic (beat): send again the photos whose worker was killed while analysing them."""
+    images.images_resume_abandoned()
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
 def photos_purge_task() -> None:
     """Periodic (beat): delete stored photos past the retention period."""
     retention.photos_purge()
@@ -70,3 +76,9 @@ def photos_purge_task() -> None:
 def ad_timeline_rollups_task(ad_id: int) -> None:
     """Rebuild an ad's timeline rollups (after one of its uploads finished or was deleted)."""
     tallies.timeline_rollups_rebuild(ad_id=ad_id)
+
+
+@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
+def stored_orphans_delete_task() -> None:
+    """Periodic (beat, daily): delete stored files that no row uses, a day old or more."""
+    batches.stored_orphans_delete()

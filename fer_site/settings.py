@@ -252,6 +252,22 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "control_folder": str(_BROKER_DIR / "control"),
         "store_processed": False,
     }
+# Django's cache holds the API's request counts: in Redis when the broker is Redis (or
+# CACHE_URL names one), so every web process counts against one limit; else in each process's
+# memory (one process: `make run`).
+CACHE_URL = os.environ.get("CACHE_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "fer-cache",
+            # A cache that cannot be reached must not hang a request for long.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
 CELERY_TASK_SOFT_TIME_LIMIT = _env_int("CELERY_TASK_SOFT_TIME_LIMIT", 600)
 CELERY_TASK_TIME_LIMIT = _env_int("CELERY_TASK_TIME_LIMIT", 660)
 
@@ -288,10 +304,16 @@ PHOTO_RETENTION_DAYS = _env_int("PHOTO_RETENTION_DAYS", 0)
 PHOTO_RETENTION = os.environ.get("PHOTO_RETENTION", "days").strip().lower() or "days"
 if PHOTO_RETENTION not in ("days", "immediate"):
     raise ImproperlyConfigured(f"PHOTO_RETENTION={PHOTO_RETENTION!r}: use 'days' or 'immediate'")
-# Ingest (campaigns/ingest.py): a chunk task is killed after this many seconds, and a claim or
-# batch without progress for that long is taken to be abandoned and resumed by the sweeper.
+# Ingest (campaigns/services): a chunk task is killed after this many seconds, and a batch
+# without progress for that long is resumed by the sweeper (its messages were lost).
 INGEST_CHUNK_TIME_LIMIT = _env_int("INGEST_CHUNK_TIME_LIMIT", 300)
-INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 60)
+# A chunk's claims are refreshed while it runs; one not refreshed for this many seconds is
+# abandoned (its worker was killed) and its photos are sent again by the next sweep, which
+# runs every INGEST_SWEEP_SECONDS: a killed worker's photos go on within about 30 s.
+INGEST_CLAIM_TIMEOUT = _env_int("INGEST_CLAIM_TIMEOUT", 15)
+INGEST_SWEEP_SECONDS = _env_int("INGEST_SWEEP_SECONDS", 5)
+if INGEST_CLAIM_TIMEOUT < 4 or INGEST_SWEEP_SECONDS < 1:
+    raise ImproperlyConfigured("INGEST_CLAIM_TIMEOUT must be at least 4, INGEST_SWEEP_SECONDS 1")
 INGEST_MAX_ATTEMPTS = _env_int("INGEST_MAX_ATTEMPTS", 3)
 INGEST_EXTRACT_TIME_LIMIT = _env_int("INGEST_EXTRACT_TIME_LIMIT", 3600)
 INGEST_MAX_ENTRIES = _env_int("INGEST_MAX_ENTRIES", 100_000)
@@ -308,6 +330,16 @@ if not 0 < VIDEO_SAMPLE_FPS <= 30:
 VIDEO_MAX_SECONDS = _env_int("VIDEO_MAX_SECONDS", 900)
 VIDEO_MAX_PIXELS = _env_int("VIDEO_MAX_PIXELS", 3840 * 2160)
 INGEST_MAX_VIDEO_BYTES = _env_int("INGEST_MAX_VIDEO_BYTES", 2 * 1024**3)
+# Frames sampled from the videos of one upload at the most (a lower rate past it), and the
+# longest an ad may be: the bound on offsets when the ad's length is not known.
+INGEST_MAX_FRAMES = _env_int("INGEST_MAX_FRAMES", 20_000)
+AD_MAX_SECONDS = _env_int("AD_MAX_SECONDS", 3 * 3600)
+if INGEST_MAX_FRAMES < 1 or AD_MAX_SECONDS < 1:
+    raise ImproperlyConfigured("INGEST_MAX_FRAMES and AD_MAX_SECONDS must be at least 1")
+# An ad's creative (image or video; its frames are decoded by the web process): largest file
+# and frame, refused on upload (campaigns/creatives.py). A video also lasts AD_MAX_SECONDS.
+CREATIVE_MAX_BYTES = _env_int("CREATIVE_MAX_BYTES", 512 * 1024**2)
+CREATIVE_MAX_PIXELS = _env_int("CREATIVE_MAX_PIXELS", 3840 * 2160)
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
 # 4 s to report ready kills them in a loop on a busy CPU.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)
@@ -316,7 +348,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.tasks.batches_resume_stalled_task",
         "schedule": float(INGEST_SWEEP_SECONDS),
     },
+    "ingest-resume-abandoned-photos": {
+        "task": "campaigns.tasks.images_resume_abandoned_task",
+        "schedule": float(INGEST_SWEEP_SECONDS),
+    },
     "photos-purge": {"task": "campaigns.tasks.photos_purge_task", "schedule": 3600.0},
+    "stored-orphans-delete": {
+        "task": "campaigns.tasks.stored_orphans_delete_task",
+        "schedule": 86400.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")
@@ -380,6 +420,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.error_responses",
+        "api.schema.request_strings",
     ],
 }
 

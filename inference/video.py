@@ -56,11 +56,20 @@ def _open(source: VideoSource) -> Any:
         raise VideoError("not a readable video (corrupt, truncated or not a video)") from exc
 
 
-def probe_video(source: VideoSource) -> VideoInfo:
+def _size_check(width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise VideoError(
+            f"the video is {width}x{height}; the limit is {max_pixels:,} pixels a frame"
+        )
+
+
+def probe_video(source: VideoSource, *, max_pixels: int | None = None) -> VideoInfo:
     """Duration, size and codec of a video whose first frame decodes; `VideoError` else.
 
-    The duration is the container's; where it records none (some WebM and MKV files) the
-    last packet's timestamp is read by demuxing, which decodes nothing.
+    A frame larger than `max_pixels` is refused from the container's header, before any
+    frame is decoded (one 8000x8000 frame costs hundreds of MiB). The duration is the
+    container's; where it records none (some WebM and MKV files) the last packet's timestamp
+    is read by demuxing, which decodes nothing.
     """
     container = _open(source)
     try:
@@ -69,6 +78,7 @@ def probe_video(source: VideoSource) -> VideoInfo:
         stream = container.streams.video[0]
         codec = stream.codec_context.name if stream.codec_context else "?"
         width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+        _size_check(width, height, max_pixels)
         try:
             first = next(container.decode(stream), None)
         except av.error.FFmpegError as exc:
@@ -79,6 +89,7 @@ def probe_video(source: VideoSource) -> VideoInfo:
         if first is None:
             raise VideoError("the video has no frames (empty or truncated)")
         width, height = width or first.width, height or first.height
+        _size_check(width, height, max_pixels)
         duration = _duration(container, stream)
         rate = float(stream.average_rate) if stream.average_rate else None
     except av.error.FFmpegError as exc:
@@ -114,16 +125,23 @@ def sample_times(duration: float, fps: float) -> list[float]:
 
 
 def read_frames(
-    source: VideoSource, times: Sequence[float], *, max_side: int = DEFAULT_FRAME_MAX_SIDE
+    source: VideoSource,
+    times: Sequence[float],
+    *,
+    max_side: int = DEFAULT_FRAME_MAX_SIDE,
+    max_pixels: int | None = None,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """(time, RGB uint8 frame) for each of the ascending `times`: the decoded frame nearest
-    to it. Times past the video's last frame are not yielded; the caller reports them."""
+    to it. Times past the video's last frame are not yielded; the caller reports them. A
+    video whose header declares frames over `max_pixels` is refused before any decoding."""
     wanted = sorted(times)
     if not wanted:
         return
     container = _open(source)
     try:
         stream = container.streams.video[0]
+        if stream.codec_context:
+            _size_check(stream.codec_context.width, stream.codec_context.height, max_pixels)
         stream.thread_type = "AUTO"
         if wanted[0] > 0 and stream.time_base:
             container.seek(int(wanted[0] / stream.time_base), stream=stream, backward=True)

@@ -282,6 +282,16 @@ class S3Store:
             self.server = None
 
 
+def process_stop(process: subprocess.Popen[Any]) -> None:
+    """Ask a server process the tests started to stop; kill it if it does not in 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -22,7 +22,7 @@ from campaigns.tasks import batch_extract_task
 from fer_site.celery import app
 from inference.services import model_version_activate
 from tests import factories
-from tests.ingest_support import database_url, plain_photo, zip_build
+from tests.ingest_support import database_url, plain_photo, process_stop, zip_build
 
 WORKER_TIMEOUT_S = 120
 
@@ -64,12 +64,7 @@ def worker_queue(tmp_path, settings):
         # must not receive chunks of this test's rows.
         with app.connection_for_write() as connection:
             Queue("inference").bind(connection.default_channel).purge()
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process_stop(process)
         log.close()
 
 

@@ -152,8 +152,6 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
 
     Safe to call again for the same photos: a chunk skips photos that another one holds.
     """
-    from campaigns.tasks import images_classify_task
-
     ids = list(
         ReactionImage.objects.filter(batch=batch, status__in=IMAGE_UNFINISHED)
         .order_by("pk")
@@ -162,14 +160,22 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
     if not ids:
         batch_close(batch_id=batch.pk)
         return 0
+    return images_send(batch=batch, image_ids=ids)
+
+
+def images_send(*, batch: UploadBatch, image_ids: Sequence[int]) -> int:
+    """Send these photos of the batch to the inference queue in chunks of INGEST_CHUNK_SIZE;
+    returns how many chunks went (while the broker is down, the sweeper sends the rest)."""
+    from campaigns.tasks import images_classify_task
+
     model_version_id = batch.model_version_id
     if model_version_id is None:
         raise ValueError(f"batch {batch.pk} has photos to analyse but no model version")
     size = max(1, settings.INGEST_CHUNK_SIZE)
-    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    chunks = [list(image_ids[start : start + size]) for start in range(0, len(image_ids), size)]
     for sent, chunk in enumerate(chunks):
         if not _task_send(images_classify_task, chunk, model_version_id, batch_id=batch.pk):
-            return sent  # the sweeper sends the rest when the broker is back
+            return sent
     return len(chunks)
 
 
@@ -354,13 +360,49 @@ def stored_files_release(*, names: Sequence[str]) -> int:
     any more; returns how many were deleted."""
     deleted = 0
     for start in range(0, len(names), IN_CHUNK):
-        part = list(names[start : start + IN_CHUNK])
-        used = set(ReactionImage.objects.filter(file__in=part).values_list("file", flat=True))
-        used.update(ReactionVideo.objects.filter(file__in=part).values_list("file", flat=True))
-        used.update(UploadBatch.objects.filter(archive__in=part).values_list("archive", flat=True))
-        used.update(Ad.objects.filter(creative__in=part).values_list("creative", flat=True))
-        for name in part:
-            if name not in used:
-                default_storage.delete(name)
-                deleted += 1
+        for name in _unused(names[start : start + IN_CHUNK]):
+            default_storage.delete(name)
+            deleted += 1
+    return deleted
+
+
+def _unused(names: Sequence[str]) -> list[str]:
+    """Those of `names` (at most IN_CHUNK) that no photo, video, upload or ad row points at."""
+    part = list(names)
+    used = set(ReactionImage.objects.filter(file__in=part).values_list("file", flat=True))
+    used.update(ReactionVideo.objects.filter(file__in=part).values_list("file", flat=True))
+    used.update(UploadBatch.objects.filter(archive__in=part).values_list("archive", flat=True))
+    used.update(Ad.objects.filter(creative__in=part).values_list("creative", flat=True))
+    return [name for name in part if name not in used]
+
+
+# Where the app's rows keep their files (model artifacts, under models/, are not theirs).
+STORED_FILE_FOLDERS = ("photos", "videos", "uploads", "creatives", "reactions")
+# An unused file younger than this may belong to an upload being stored or extracted now.
+ORPHAN_MIN_AGE = dt.timedelta(days=1)
+
+
+def stored_orphans_delete(*, now: dt.datetime | None = None) -> int:
+    """Delete the stored files that no row points at and that are older than ORPHAN_MIN_AGE
+    (left by an extraction whose worker was killed, or an upload whose row was never
+    written); returns how many. Periodic (beat), folder by folder, so memory holds one
+    folder's names at a time; a file's age is asked only of the unused ones."""
+    cutoff = (now or timezone.now()) - ORPHAN_MIN_AGE
+    deleted = 0
+    folders = list(STORED_FILE_FOLDERS)
+    while folders:
+        folder = folders.pop()
+        try:
+            subfolders, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            continue  # a local folder never made (an object store just lists nothing)
+        folders += [f"{folder}/{sub}" for sub in subfolders]
+        names = [f"{folder}/{name}" for name in files]
+        for start in range(0, len(names), IN_CHUNK):
+            for name in _unused(names[start : start + IN_CHUNK]):
+                if default_storage.get_modified_time(name) < cutoff:
+                    default_storage.delete(name)
+                    deleted += 1
+    if deleted:
+        logger.warning("deleted %s stored files that no row used", deleted)
     return deleted

@@ -16,6 +16,7 @@ import logging
 import tempfile
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -43,7 +44,7 @@ from campaigns.archives import (
     shortened,
     sniff_image_format,
 )
-from campaigns.manifests import Manifest, default_viewer, manifest_parse
+from campaigns.manifests import Manifest, OffsetBound, default_viewer, manifest_parse
 from campaigns.models import (
     Ad,
     BatchStatus,
@@ -59,6 +60,7 @@ from campaigns.services.batches import (
     batch_fail,
     batch_fan_out,
     batch_recount,
+    stored_files_release,
     timeline_rollups_enqueue,
 )
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
@@ -104,6 +106,66 @@ class _Member:
     video: VideoInfo | None = None
 
 
+def ad_offset_bound(ad: Ad) -> OffsetBound:
+    """The latest second of the ad an offset may name: its length when known, else
+    AD_MAX_SECONDS. Nothing past it is stored, so the timeline's work never depends on a
+    stray offset (milliseconds given as seconds, 3e9)."""
+    limit = float(settings.AD_MAX_SECONDS)
+    if ad.duration_seconds is not None and 0 < ad.duration_seconds <= limit:
+        return OffsetBound(ad.duration_seconds, "the ad's length")
+    return OffsetBound(limit, "the longest an ad may be (AD_MAX_SECONDS)")
+
+
+@dataclass(frozen=True)
+class _FramePlan:
+    """The times sampled of each new video (by member name), and what the budget trimmed."""
+
+    times: dict[str, list[float]]
+    notes: list[str]
+
+
+def _frame_plan(
+    videos: list[tuple[str, float | None, VideoInfo | None]], *, bound: OffsetBound
+) -> _FramePlan:
+    """Sample times of each video (name, offset, probe): VIDEO_SAMPLE_FPS frames a second of
+    the part of it within the ad (no later than `bound`), and at most INGEST_MAX_FRAMES frames
+    for the whole upload, reached by sampling every video at a lower rate (so each still covers
+    its whole span); past that, videos get no frame and say why."""
+    budget = max(1, settings.INGEST_MAX_FRAMES)
+    notes = []
+    windows = {}
+    durations = {name: info.duration if info is not None else 0.0 for name, _, info in videos}
+    for name, offset, _ in videos:
+        windows[name] = min(durations[name], max(0.0, bound.seconds - (offset or 0.0)))
+    cut = [name for name in windows if windows[name] < durations[name]]
+    if cut:
+        named = ", ".join(cut[:5]) + (f" and {len(cut) - 5} more" if len(cut) > 5 else "")
+        notes.append(
+            f"{len(cut)} videos run past {bound.source} ({bound.seconds:,g} s) from their "
+            f"offset: only the part within it is analysed ({named})"
+        )
+    fps = float(settings.VIDEO_SAMPLE_FPS)
+    rate = fps
+    times = {name: sample_times(window, rate) for name, window in windows.items()}
+    wanted = total = sum(len(t) for t in times.values())
+    # Every video keeps its first frame at any rate; sample_times takes no rate under 1/1000.
+    while total > budget and total > len(times) and rate > 0.001:
+        rate = max(0.001, min(rate * 0.95, rate * budget / total))
+        times = {name: sample_times(window, rate) for name, window in windows.items()}
+        total = sum(len(t) for t in times.values())
+    if rate < fps:
+        notes.append(
+            f"The videos of this upload hold {wanted:,} frames at {fps:g} frames a second, more "
+            f"than the {budget:,} allowed per upload (INGEST_MAX_FRAMES): they were sampled at "
+            f"{rate:.3g} frames a second instead"
+        )
+    left = budget
+    for name in times:
+        times[name] = times[name][: max(0, left)]
+        left -= len(times[name])
+    return _FramePlan(times=times, notes=notes)
+
+
 def photo_store(*, data: bytes, sha256: str) -> str:
     """Store photo bytes under their content hash (photos/ab/abcd....jpg); idempotent."""
     fmt = sniff_image_format(data) or "bin"
@@ -141,10 +203,12 @@ def batch_extract(*, batch_id: int) -> None:
             "or ran out of time)",
         )
         return
+    # Files this delivery stored (or found stored): released when the batch fails.
+    stored: list[str] = []
     try:
-        _extract(batch)
+        _extract(batch, stored)
     except ArchiveError as exc:
-        _extraction_fail(batch, str(exc))
+        _extraction_fail(batch, str(exc), stored)
     except TRANSIENT_ERRORS:
         raise
     except SoftTimeLimitExceeded:
@@ -152,6 +216,7 @@ def batch_extract(*, batch_id: int) -> None:
             batch,
             f"unpacking took longer than the {settings.INGEST_EXTRACT_TIME_LIMIT:,} s allowed; "
             "split it into smaller ZIPs",
+            stored,
         )
     except Exception as exc:
         # The cause (a storage or server error) goes to the log for the operators; the
@@ -165,6 +230,7 @@ def batch_extract(*, batch_id: int) -> None:
                 batch,
                 f"it could not be unpacked in {limit} attempts ({cause}, logged for "
                 "the administrators)",
+                stored,
             )
             return
         attempt = f"attempt {batch.extract_attempts} of {limit}"
@@ -175,11 +241,12 @@ def batch_extract(*, batch_id: int) -> None:
         raise ExtractionRetry(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _extract(batch: UploadBatch) -> None:
-    members, manifest = _archive_read(batch)
+def _extract(batch: UploadBatch, stored: list[str]) -> None:
+    members, manifest = _archive_read(batch, stored)
     model_version = model_version_active()
     if model_version is None:
         batch_fail(batch=batch, error="No model version is active; nothing was imported.")
+        _stored_release(stored)
         return
     if _members_record(
         batch=batch, members=members, manifest=manifest, model_version=model_version
@@ -188,20 +255,34 @@ def _extract(batch: UploadBatch) -> None:
         transaction.on_commit(lambda: _after_extraction(batch_id))
 
 
-def _extraction_fail(batch: UploadBatch, reason: str) -> None:
-    """The batch fails with `reason`; nothing of the archive was imported, and it is deleted."""
+def _extraction_fail(batch: UploadBatch, reason: str, stored: Sequence[str] = ()) -> None:
+    """The batch fails with `reason`; nothing of the archive was imported: it is deleted, and
+    so are the files stored from it that no row uses."""
     batch_fail(batch=batch, error=f"{batch.source_name}: {reason}. Nothing was imported.")
     _archive_delete(batch)
+    _stored_release(stored)
 
 
-def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
-    """Every member, photos and videos stored by content hash, and the parsed manifest."""
+def _stored_release(stored: Sequence[str]) -> None:
+    """Delete the files of a failed extraction that no row uses (another upload's rows may
+    share a file: photos are stored by content). What a store outage leaves, the daily
+    sweep of orphans (`stored_orphans_delete`) removes."""
+    try:
+        stored_files_release(names=sorted(set(stored)))
+    except STORE_ERRORS:
+        logger.warning("files of a failed extraction not deleted: the store failed")
+
+
+def _archive_read(batch: UploadBatch, stored: list[str]) -> tuple[list[_Member], Manifest | None]:
+    """Every member, photos and videos stored by content hash (their names added to `stored`
+    as they are), and the parsed manifest."""
     if not batch.archive:
         raise ArchiveError("the uploaded file is no longer stored")
     limits = archive_limits()
     members: list[_Member] = []
     manifest_data: bytes | None = None
     manifest_problem = ""
+    notes: list[str] = []
     heartbeat = time.monotonic()
     try:
         # zipfile seeks: from object storage the open copies the archive to a temporary file
@@ -209,13 +290,21 @@ def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
         with batch.archive.open("rb") as handle, open_archive(handle) as archive:
             listed = archive_members(archive, limits=limits, archive_bytes=batch.archive.size)
             for member in listed:
-                if member.is_candidate and member.kind == "manifest":
-                    try:
-                        manifest_data = read_member(archive, member)
-                    except EntryError as exc:
-                        manifest_problem = f"manifest.csv could not be read ({exc}): ignored"
+                if member.kind == "manifest":
+                    # Never a row of its own: what is wrong with it is a note of the batch.
+                    if manifest_data is not None or manifest_problem:
+                        notes.append(f"{member.name}: a second manifest.csv, ignored")
+                    elif not member.is_candidate:
+                        manifest_problem = f"manifest.csv was not read ({member.skip_reason})"
+                    else:
+                        try:
+                            manifest_data = read_member(archive, member)
+                        except EntryError as exc:
+                            manifest_problem = f"manifest.csv could not be read ({exc}): ignored"
                     continue
                 members.append(_member_read(archive, member))
+                if members[-1].file:
+                    stored.append(members[-1].file)
                 if time.monotonic() - heartbeat > _HEARTBEAT_S:
                     # A long extraction is alive: keep the sweeper from starting another.
                     UploadBatch.objects.filter(pk=batch.pk).update(progress_at=timezone.now())
@@ -223,9 +312,14 @@ def _archive_read(batch: UploadBatch) -> tuple[list[_Member], Manifest | None]:
     except FileNotFoundError as exc:
         raise ArchiveError("the uploaded file is no longer stored") from exc
     if manifest_data is None:
-        manifest = Manifest(notes=[manifest_problem]) if manifest_problem else None
+        manifest = Manifest(notes=[manifest_problem, *notes]) if manifest_problem else None
     else:
-        manifest = manifest_parse(manifest_data, member_paths={m.path for m in members})
+        manifest = manifest_parse(
+            manifest_data,
+            member_paths={m.path for m in members},
+            offset_bound=ad_offset_bound(batch.ad),
+        )
+        manifest.notes += notes
     return members, manifest
 
 
@@ -268,7 +362,7 @@ def _video_read(archive: zipfile.ZipFile, member: ArchiveMember) -> _Member:
         reason = content_skip_reason(member.path, local.read(64), kind="video")
         if reason is None:
             try:
-                info = probe_video(local.name)
+                info = probe_video(local.name, max_pixels=settings.VIDEO_MAX_PIXELS)
             except VideoError as exc:
                 reason = str(exc)
             else:
@@ -288,11 +382,6 @@ def _video_limit_reason(info: VideoInfo) -> str | None:
     if info.duration > settings.VIDEO_MAX_SECONDS:
         return (
             f"the video lasts {info.duration:,.0f} s; the limit is {settings.VIDEO_MAX_SECONDS:,} s"
-        )
-    if info.width * info.height > settings.VIDEO_MAX_PIXELS:
-        return (
-            f"the video is {info.width}x{info.height}; the limit is "
-            f"{settings.VIDEO_MAX_PIXELS:,} pixels a frame"
         )
     return None
 
@@ -412,7 +501,7 @@ def _originals(rows: QuerySet[Any], shas: list[str]) -> dict[str, int]:
 
 
 def _frame_rows(
-    batch: UploadBatch, video: ReactionVideo, viewer: Viewer | None
+    batch: UploadBatch, video: ReactionVideo, viewer: Viewer | None, times: list[float]
 ) -> list[ReactionImage]:
     """One pending row per sampled time of the video, each at its second of the ad."""
     return [
@@ -429,7 +518,7 @@ def _frame_rows(
                 round(video.offset_seconds + t, 3) if video.offset_seconds is not None else None
             ),
         )
-        for t in sample_times(video.duration_seconds, settings.VIDEO_SAMPLE_FPS)
+        for t in times
     ]
 
 
@@ -482,7 +571,7 @@ def _members_record(
         skipped: list[ReactionImage] = []
         repeats: list[_Member] = []
         first_photos: list[ReactionImage] = []
-        first_videos: list[tuple[_Member, ReactionVideo]] = []
+        first_videos: list[_Member] = []
         in_batch: set[str] = set()
         for m in members:
             if m.skip_reason is not None:
@@ -491,23 +580,7 @@ def _members_record(
                 repeats.append(m)
             elif m.kind == ImageKind.VIDEO:
                 in_batch.add(m.sha256)
-                assert m.video is not None
-                first_videos.append(
-                    (
-                        m,
-                        ReactionVideo(
-                            batch=batch,
-                            original_name=m.name,
-                            sha256=m.sha256,
-                            file=m.file,
-                            viewer=viewer_of(m),
-                            offset_seconds=placements[m.name].offset_seconds,
-                            duration_seconds=m.video.duration,
-                            width=m.video.width,
-                            height=m.video.height,
-                        ),
-                    )
-                )
+                first_videos.append(m)
             else:
                 in_batch.add(m.sha256)
                 first_photos.append(
@@ -523,18 +596,52 @@ def _members_record(
                 )
         for row in status_rows_create(first_photos):
             photo_originals.setdefault(row.sha256, row.pk)
-        stored_videos = ReactionVideo.objects.bulk_create(
-            [video for _, video in first_videos], batch_size=IN_CHUNK
+        plan = _frame_plan(
+            [(m.name, placements[m.name].offset_seconds, m.video) for m in first_videos],
+            bound=ad_offset_bound(batch.ad),
         )
+        new_videos = []
+        for m in first_videos:
+            if not plan.times[m.name]:
+                skipped.append(
+                    _skipped_row(
+                        batch,
+                        m,
+                        error="not analysed: the videos before it used up the upload's "
+                        f"{settings.INGEST_MAX_FRAMES:,} frames (INGEST_MAX_FRAMES)",
+                    )
+                )
+                continue
+            assert m.video is not None
+            new_videos.append(
+                ReactionVideo(
+                    batch=batch,
+                    original_name=m.name,
+                    sha256=m.sha256,
+                    file=m.file,
+                    viewer=viewer_of(m),
+                    offset_seconds=placements[m.name].offset_seconds,
+                    duration_seconds=m.video.duration,
+                    width=m.video.width,
+                    height=m.video.height,
+                )
+            )
+        stored_videos = ReactionVideo.objects.bulk_create(new_videos, batch_size=IN_CHUNK)
         frames = [
-            frame for video in stored_videos for frame in _frame_rows(batch, video, video.viewer)
+            frame
+            for video in stored_videos
+            for frame in _frame_rows(batch, video, video.viewer, plan.times[video.original_name])
         ]
         status_rows_create(frames)
         for video in stored_videos:
             video_originals.setdefault(video.sha256, video.pk)
         skipped += _duplicate_rows(batch, repeats, photo_originals, video_originals)
         status_rows_create(skipped)
-        if manifest is not None:
+        if manifest is not None or plan.notes:
+            if manifest is None:
+                manifest = Manifest()
+            for note in plan.notes:
+                manifest.note(note)
             UploadBatch.objects.filter(pk=batch.pk).update(notes=manifest.bounded_notes())
         batch_recount(batch=batch)
     return True

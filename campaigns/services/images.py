@@ -11,21 +11,31 @@ import datetime as dt
 import json
 import logging
 import os
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from campaigns.models import PROB_FIELDS, Face, ImageKind, ImageStatus, ReactionImage, UploadBatch
-from campaigns.services.batches import batch_close, batch_progress_touch
+from campaigns.models import (
+    PROB_FIELDS,
+    BatchStatus,
+    Face,
+    ImageKind,
+    ImageStatus,
+    ReactionImage,
+    UploadBatch,
+)
+from campaigns.services.batches import batch_close, batch_progress_touch, images_send
 from campaigns.services.retention import photos_purge
 from campaigns.services.tallies import tallies_tracking
 from campaigns.services.transitions import IN_CHUNK, status_change
@@ -38,6 +48,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_ATTEMPTS_USED_UP = (
+    f"analysis did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts: the worker was "
+    "killed or ran out of time on this photo"
+)
 # Starts the log line of each chunk's stage timings (read back by `manage.py bench_ingest`).
 CHUNK_TIMINGS_PREFIX = "chunk timings "
 
@@ -51,14 +65,13 @@ def images_claim(
 ) -> list[int]:
     """Claim each pending (or abandoned) photo of the chunk at `now`; return the ids won.
 
-    A claim older than INGEST_CHUNK_TIME_LIMIT is abandoned (its worker died or ran out of
-    time) and may be taken over, and so is a claim made under the same `claim_token` (the
-    chunk task's id: its message came back because its worker process was killed). A photo
-    claimed INGEST_MAX_ATTEMPTS times fails alone.
+    A claim whose worker stopped refreshing it (`claims_kept_alive`) for INGEST_CLAIM_TIMEOUT
+    is abandoned (the worker was killed) and may be taken over, and so is a claim made under
+    the same `claim_token` (the chunk task's id: its message came back because its worker
+    process was killed). A photo claimed INGEST_MAX_ATTEMPTS times fails alone.
     """
     now = now or timezone.now()
-    abandoned = now - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT)
-    taken_over = Q(status=ImageStatus.PROCESSING, claimed_at__lt=abandoned)
+    taken_over = Q(status=ImageStatus.PROCESSING) & claims_abandoned(now=now)
     if claim_token:
         taken_over |= Q(status=ImageStatus.PROCESSING, claim_token=claim_token)
     claimable = Q(status=ImageStatus.PENDING) | taken_over
@@ -80,10 +93,7 @@ def images_claim(
                 attempts__gte=settings.INGEST_MAX_ATTEMPTS,
             ),
             to=ImageStatus.FAILED,
-            error=(
-                f"analysis did not finish in {settings.INGEST_MAX_ATTEMPTS} attempts: the worker "
-                "was killed or ran out of time on this photo"
-            ),
+            error=_ATTEMPTS_USED_UP,
             processed_at=now,
         )
         for image_id in image_ids:
@@ -93,6 +103,7 @@ def images_claim(
                 ReactionImage.objects.filter(claimable, pk=image_id, batch_id__in=batch_ids),
                 to=ImageStatus.PROCESSING,
                 claimed_at=now,
+                claim_alive_at=now,
                 claim_token=claim_token,
                 error="",
                 attempts=F("attempts") + 1,
@@ -101,6 +112,100 @@ def images_claim(
         if won:
             batch_progress_touch(batch_ids=batch_ids, now=now)
     return won
+
+
+def claims_abandoned(*, now: dt.datetime) -> Q:
+    """The claims (of photos being analysed) whose worker stopped refreshing them: none for
+    INGEST_CLAIM_TIMEOUT; a claim never refreshed (made before claims were) after
+    INGEST_CHUNK_TIME_LIMIT."""
+    stale = now - dt.timedelta(seconds=settings.INGEST_CLAIM_TIMEOUT)
+    expired = now - dt.timedelta(seconds=settings.INGEST_CHUNK_TIME_LIMIT)
+    return Q(claim_alive_at__lt=stale) | Q(claim_alive_at__isnull=True, claimed_at__lt=expired)
+
+
+@contextmanager
+def claims_kept_alive(*, image_ids: Sequence[int], claimed_at: dt.datetime) -> Iterator[None]:
+    """While the caller analyses the photos it claimed at `claimed_at`, a thread refreshes
+    their claims every quarter of INGEST_CLAIM_TIMEOUT, so a claim that goes stale means its
+    worker is gone (killed, out of memory) and not that it is slow. Inside a transaction (a
+    test's) the claims are not visible to another connection: nothing to refresh."""
+    if transaction.get_connection().in_atomic_block:
+        yield
+        return
+    ids, stop = list(image_ids), threading.Event()
+    period = settings.INGEST_CLAIM_TIMEOUT / 4
+
+    def beat() -> None:
+        try:
+            while not stop.wait(period):
+                try:
+                    ReactionImage.objects.filter(
+                        pk__in=ids, status=ImageStatus.PROCESSING, claimed_at=claimed_at
+                    ).update(claim_alive_at=timezone.now())
+                except DatabaseError as exc:
+                    logger.warning("claims of a chunk not refreshed: %s", exc)
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name="claims-kept-alive", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+# Abandoned claims taken back by one sweep at the most (the next sweep takes the rest).
+_RESUME_LIMIT = 10_000
+
+
+def images_resume_abandoned(*, now: dt.datetime | None = None) -> int:
+    """Send again the photos whose claims were abandoned (`claims_abandoned`: their worker
+    was killed); returns how many. Each is pending again first, so one sweeper alone sends
+    it, and its attempt counts: a photo claimed INGEST_MAX_ATTEMPTS times fails alone
+    instead (it may be what kills its workers). Periodic (beat, every INGEST_SWEEP_SECONDS):
+    with INGEST_CLAIM_TIMEOUT, a killed worker's photos are sent again within about 30 s."""
+    now = now or timezone.now()
+    abandoned = ReactionImage.objects.filter(
+        claims_abandoned(now=now),
+        status=ImageStatus.PROCESSING,
+        batch__status=BatchStatus.PROCESSING,
+    )
+    ids = list(abandoned.order_by("pk").values_list("pk", flat=True)[:_RESUME_LIMIT])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        for start in range(0, len(ids), IN_CHUNK):
+            part = abandoned.filter(pk__in=ids[start : start + IN_CHUNK])
+            status_change(
+                part.filter(attempts__gte=settings.INGEST_MAX_ATTEMPTS),
+                to=ImageStatus.FAILED,
+                error=_ATTEMPTS_USED_UP,
+                processed_at=now,
+            )
+            status_change(
+                part, to=ImageStatus.PENDING, claimed_at=None, claim_alive_at=None, claim_token=""
+            )
+    resent = 0
+    rows = ReactionImage.objects.filter(pk__in=ids).order_by("pk")
+    by_batch: dict[int, list[int]] = defaultdict(list)
+    for pk, batch_id, status in rows.values_list("pk", "batch_id", "status"):
+        if status == ImageStatus.PENDING:
+            by_batch[batch_id].append(pk)
+        else:
+            by_batch.setdefault(batch_id, [])
+    for batch in UploadBatch.objects.filter(pk__in=list(by_batch)):
+        pending = by_batch[batch.pk]
+        if not pending:
+            batch_close(batch_id=batch.pk)  # its last photos failed
+            continue
+        logger.warning(
+            "sending again %s photos of batch %s: their worker stopped", len(pending), batch.pk
+        )
+        images_send(batch=batch, image_ids=pending)
+        resent += len(pending)
+    return resent
 
 
 def images_release(*, image_ids: Sequence[int], claimed_at: dt.datetime) -> int:
@@ -143,34 +248,36 @@ def images_classify(
             .order_by("video_id", "frame_seconds", "pk")
         )
         claimed_s = time.perf_counter() - started
-        try:
-            sources, readable, errors = _chunk_sources(images)
-        except STORE_ERRORS as exc:
-            images_release(image_ids=claimed, claimed_at=now)
-            raise StoreUnreachable(f"{STORE_UNREACHABLE}: {type(exc).__name__}") from exc
-        read_s = time.perf_counter() - started - claimed_s
-        timings = StageTimings()
-        # The process's pipeline: feeder threads decode and detect while its classifier thread
-        # runs batches filled across photos and across the chunks this process runs at once.
-        results = analyze_images(
-            sources,
-            detector=detector_get(),
-            classifier=classifier_get(model_version=model_version),
-            batch_size=settings.INFERENCE_BATCH_SIZE,
-            decode_threads=settings.INFERENCE_DECODE_THREADS,
-            batch_wait_ms=settings.INFERENCE_BATCH_WAIT_MS,
-            timeout=settings.INGEST_CHUNK_TIME_LIMIT,
-            timings=timings,
-        )
-        analysed_at = time.perf_counter()
-        outcomes = {image.pk: result for image, result in zip(readable, results, strict=True)}
-        image_results_store(
-            images=images,
-            outcomes=outcomes,
-            errors=errors,
-            model_version_id=model_version_id,
-            claimed_at=now,
-        )
+        with claims_kept_alive(image_ids=claimed, claimed_at=now):
+            try:
+                sources, readable, errors = _chunk_sources(images)
+            except STORE_ERRORS as exc:
+                images_release(image_ids=claimed, claimed_at=now)
+                raise StoreUnreachable(f"{STORE_UNREACHABLE}: {type(exc).__name__}") from exc
+            read_s = time.perf_counter() - started - claimed_s
+            timings = StageTimings()
+            # The process's pipeline: feeder threads decode and detect while its classifier
+            # thread runs batches filled across photos and across the chunks this process
+            # runs at once.
+            results = analyze_images(
+                sources,
+                detector=detector_get(),
+                classifier=classifier_get(model_version=model_version),
+                batch_size=settings.INFERENCE_BATCH_SIZE,
+                decode_threads=settings.INFERENCE_DECODE_THREADS,
+                batch_wait_ms=settings.INFERENCE_BATCH_WAIT_MS,
+                timeout=settings.INGEST_CHUNK_TIME_LIMIT,
+                timings=timings,
+            )
+            analysed_at = time.perf_counter()
+            outcomes = {image.pk: result for image, result in zip(readable, results, strict=True)}
+            image_results_store(
+                images=images,
+                outcomes=outcomes,
+                errors=errors,
+                model_version_id=model_version_id,
+                claimed_at=now,
+            )
         _chunk_timings_log(
             timings,
             claim=claimed_s,

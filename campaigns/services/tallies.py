@@ -40,7 +40,13 @@ from campaigns.models import (
 )
 from campaigns.selectors.dashboards import values_array
 from campaigns.services.transitions import IN_CHUNK
-from campaigns.timelines import TIMELINE_WIDTHS, SecondRows, timeline_bins, timeline_pack
+from campaigns.timelines import (
+    TIMELINE_WIDTHS,
+    SecondRows,
+    TimelineBin,
+    timeline_bins,
+    timeline_pack,
+)
 from ml import CLASSES, CONFIDENCE_STEPS
 
 # An attribute with more values than this (an id, a free text) gets no segment rollups: its
@@ -177,11 +183,27 @@ def tallies_rebuild(*, batch_ids: Sequence[int]) -> None:
             tally_generations_bump(batch_ids=part)
 
 
+# Bins without faces a rollup may hold besides twice the bins with faces.
+ROLLUP_SPARE_BINS = 60
+
+
+def _packs_densely(bins: Sequence[TimelineBin], *, width: int) -> bool:
+    """Whether the dense rows of a rollup (one per bin from the first to the last with faces)
+    stay in proportion to the bins with faces. Faces far apart (a few photos hours into an
+    ad) would make most rows empty, and its memory depend on the largest offset: such a
+    timeline gets no rollup, and the dashboard sums its second tallies instead (the same
+    figures; their rows are as many as the seconds with faces)."""
+    if not bins:
+        return True
+    rows = (int(bins[-1].second_from) - int(bins[0].second_from)) // width + 1
+    return rows <= 2 * len(bins) + ROLLUP_SPARE_BINS
+
+
 def timeline_rollups_rebuild(*, ad_id: int) -> int:
     """Store the ad's timeline for every model version, confidence step and bin width as
-    rollups of its second tallies, for its whole audience and for each value of each viewer
-    attribute with at most SEGMENT_ROLLUP_VALUES values (a segment filter reads those);
-    returns how many were written.
+    rollups of its second tallies (each that packs densely), for its whole audience and for
+    each value of each viewer attribute with at most SEGMENT_ROLLUP_VALUES values (a segment
+    filter reads those); returns how many were written.
 
     The ad's generation is read before the tallies: a write of faces (or of its viewers'
     attributes) committed after that read bumps it, so rollups computed from older tallies
@@ -230,7 +252,7 @@ def timeline_rollups_rebuild(*, ad_id: int) -> int:
 
 def _timelines_packed(rows: np.ndarray) -> Iterator[tuple[int, int, int, bytes]]:
     """(step, width, first bin, packed bins) of second-tally rows (version, viewer, second,
-    counts per step and label) at every confidence step and bin width."""
+    counts per step and label) at every confidence step and bin width that packs densely."""
     n_labels = len(CLASSES)
     for index, step in enumerate(CONFIDENCE_STEPS):
         at_step = SecondRows(
@@ -240,6 +262,8 @@ def _timelines_packed(rows: np.ndarray) -> Iterator[tuple[int, int, int, bytes]]
         )
         for width in TIMELINE_WIDTHS:
             bins = timeline_bins(at_step, width=width, labels=CLASSES)
+            if not _packs_densely(bins, width=width):
+                continue  # that timeline is summed from the tallies, in their own size
             first, data = timeline_pack(bins, width=width, n_labels=n_labels)
             yield step, width, first, data
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
+from campaigns.creatives import creative_refusal
 from campaigns.models import Ad, Campaign, Membership, Team, TeamRole, UploadBatch
 from campaigns.services.batches import batches_delete, stored_files_release
 
@@ -128,8 +130,9 @@ def ad_create(
     creative_url: str = "",
     duration_seconds: float | None = None,
 ) -> Ad:
-    """Create an ad; `creative` is an uploaded image or video (stored through default_storage)."""
-    _ad_duration_check(duration_seconds)
+    """Create an ad; `creative` is an uploaded image or video (stored through default_storage),
+    checked first (campaigns.creatives)."""
+    ad_fields_check(duration_seconds=duration_seconds, creative=creative)
     try:
         with transaction.atomic():
             ad = Ad(
@@ -159,7 +162,7 @@ def ad_update(
 ) -> Ad:
     """Change an ad's name, link and length; `creative` replaces its creative file,
     `creative_clear` removes it. A replaced or removed file is deleted from storage."""
-    _ad_duration_check(duration_seconds)
+    ad_fields_check(duration_seconds=duration_seconds, creative=creative)
     if Ad.objects.filter(campaign_id=ad.campaign_id, name=name).exclude(pk=ad.pk).exists():
         raise _ad_name_taken(campaign=ad.campaign, name=name)
     stored = Ad.objects.get(pk=ad.pk)
@@ -192,9 +195,31 @@ def ad_delete(*, ad: Ad) -> None:
             transaction.on_commit(lambda: stored_files_release(names=[creative]))
 
 
+def ad_fields_check(*, duration_seconds: float | None, creative: object | None = None) -> None:
+    """ValidationError naming the field when the ad's length or a new creative is refused."""
+    _ad_duration_check(duration_seconds)
+    if creative:
+        _creative_check(creative)
+
+
 def _ad_duration_check(duration_seconds: float | None) -> None:
     if duration_seconds is not None and duration_seconds <= 0:
         raise ValidationError({"duration_seconds": "The ad's length must be more than 0 s."})
+    if duration_seconds is not None and duration_seconds > settings.AD_MAX_SECONDS:
+        raise ValidationError(
+            {
+                "duration_seconds": f"An ad may last at most {settings.AD_MAX_SECONDS:,} s "
+                "(AD_MAX_SECONDS)."
+            }
+        )
+
+
+def _creative_check(creative: object) -> None:
+    if not isinstance(creative, File):
+        raise ValidationError({"creative": "Upload the creative as a file."})
+    reason = creative_refusal(creative)
+    if reason is not None:
+        raise ValidationError({"creative": reason})
 
 
 def _ad_name_taken(*, campaign: Campaign, name: str) -> ValidationError:

@@ -3,12 +3,12 @@ viewers, and a way to call the API as a token."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from django.test import Client
 
 from api.models import ApiToken
@@ -72,9 +72,14 @@ def team_world(*, name: str, model: ModelVersion, viewers: int = 12) -> TeamWorl
 
 
 @pytest.fixture(autouse=True)
-def rate_counts_cleared() -> None:
-    """Request counts live in the cache, keyed by token id: every test starts at zero."""
-    cache.clear()
+def rate_counts_apart(settings) -> None:
+    """Request counts live in the cache (in Redis, beside the broker's queues and other runs'
+    counts, when the broker is Redis): each test counts under a key prefix of its own, so
+    every test starts at zero and nothing else is cleared."""
+    settings.CACHES = {
+        name: {**conf, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+        for name, conf in settings.CACHES.items()
+    }
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ exports, model versions; every error a JSON body with a plain sentence."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -21,7 +22,7 @@ from campaigns.services.transitions import status_change
 from inference.services import model_version_activate
 from tests import factories
 from tests.api.conftest import ApiWorld, TokenClient
-from tests.ingest_support import plain_photo, zip_build
+from tests.ingest_support import free_port, plain_photo, zip_build
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +90,8 @@ def test_service_refusals_are_400_or_409_with_the_services_words(world: ApiWorld
     url = f"/api/v1/campaigns/{world.ours.campaign.pk}/ads/"
     zero = _json(api, "post", url, {"name": "Zero", "duration_seconds": 0})
     assert zero.status_code == 400 and "more than 0" in zero.json()["detail"]
+    endless = _json(api, "post", url, {"name": "Endless", "duration_seconds": 3 * 3600 + 1})
+    assert endless.status_code == 400 and "AD_MAX_SECONDS" in endless.json()["detail"]
     assert _json(api, "post", url, {"name": "Spot A"}).status_code == 409
     # an upload still being analysed cannot be deleted, nor its ad or campaign
     batch = world.ours.batches["Spot A"]
@@ -463,6 +466,21 @@ def test_a_token_past_its_rate_limit_gets_429_with_retry_after(world: ApiWorld, 
     assert TokenClient(world.theirs.secret).get("/api/v1/teams/").status_code == 200
 
 
+def test_the_api_answers_while_the_caches_redis_is_down(world: ApiWorld, settings):
+    # given request counts kept in a Redis that cannot be reached
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.API_RATE_LIMIT = "1/minute"
+    # when a token makes requests, then they are answered (not counted), never a 500
+    api = TokenClient(world.ours.secret)
+    assert [api.get("/api/v1/teams/").status_code for _ in range(2)] == [200, 200]
+
+
 # Schema and documentation --------------------------------------------------------------------
 
 
@@ -472,6 +490,42 @@ def test_the_schema_is_valid_openapi_3(client):
     schema = json.loads(response.content)
     assert schema["openapi"].startswith("3.")
     validate(schema)
+
+
+def _request_strings(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where, schema) of every string a request may send: query parameters, JSON fields."""
+    found = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                found.append((f"{method} {path} ?{parameter['name']}", parameter["schema"]))
+    for name, component in schema["components"]["schemas"].items():
+        if name.endswith("Request"):
+            for field, field_schema in component.get("properties", {}).items():
+                found.append((f"{name}.{field}", field_schema))
+    return [(where, s) for where, s in found if s.get("type") == "string"]
+
+
+def test_the_schema_says_what_a_request_may_not_hold(client, world: ApiWorld, api):
+    # given the schema (schemathesis called requests it allows but the API refuses with a
+    # 400 "schema-valid request rejected": a NUL in a string, an empty archive)
+    schema = json.loads(client.get("/api/schema/", HTTP_ACCEPT="application/json").content)
+    strings = _request_strings(schema)
+    assert len(strings) > 10
+    # then every free string's pattern refuses a NUL (dates, enums, files are no free text)
+    for where, string in strings:
+        if not string.keys() & {"format", "enum"}:
+            assert re.search(string["pattern"], "a\x00b") is None, where
+            assert re.search(string["pattern"], "market=DE"), where
+    # and an archive may not be empty
+    archive = schema["components"]["schemas"]["ArchiveUploadRequest"]["properties"]["archive"]
+    assert archive["minLength"] == 1
+    # and the API does refuse what the schema rules out, with a 400
+    url = f"/api/v1/ads/{world.ours.ads['Spot A'].pk}/uploads/"
+    empty = api.post(url, {"archive": SimpleUploadedFile("e.zip", b"")})
+    assert empty.status_code == 400 and "is empty" in empty.json()["detail"]
+    results = f"/api/v1/campaigns/{world.ours.campaign.pk}/results/"
+    assert api.get(results, {"breakdown": "mar\x00ket"}).status_code == 400
 
 
 def test_the_docs_are_served_from_this_site_only(client):
@@ -484,3 +538,27 @@ def test_the_docs_are_served_from_this_site_only(client):
         assert "<script>" not in page  # no inline script: the site's CSP allows none
     script = client.get("/api/docs/?script=")
     assert script.status_code == 200 and b"/api/schema/" in script.content
+
+
+@pytest.mark.parametrize(
+    "tokens", ["r=1&p=abc", "p=abc", "p=1e9", "p=-1", "o=1&p=%00", "p=" + "9" * 40]
+)
+def test_a_forged_cursor_is_a_404_on_every_paginated_list(world: ApiWorld, api, tokens):
+    # given a cursor this API never gave (base64 of a position that is no id)
+    cursor = base64.b64encode(tokens.encode()).decode()
+    ad, campaign = world.ours.ads["Spot A"], world.ours.campaign
+    lists = [
+        "/api/v1/teams/",
+        "/api/v1/campaigns/",
+        f"/api/v1/campaigns/{campaign.pk}/ads/",
+        f"/api/v1/ads/{ad.pk}/uploads/",
+        f"/api/v1/campaigns/{campaign.pk}/faces/",
+        f"/api/v1/ads/{ad.pk}/faces/",
+        "/api/v1/model-versions/",
+    ]
+    for url in lists:
+        # when a list is asked for with it (it answered 500 on every list)
+        response = api.get(url, {"cursor": cursor})
+        # then it is a 404 saying the cursor is invalid
+        assert response.status_code == 404, (url, response.content)
+        assert response.json() == {"detail": "Invalid cursor"}

@@ -10,7 +10,13 @@ from campaigns.selectors import decisions
 from campaigns.selectors.dashboards import DashboardFilters
 from inference.services import model_version_activate
 from tests import factories
-from tests.campaigns.dashboard_data import batch_on, face_add, photo_with_faces
+from tests.campaigns.dashboard_data import (
+    batch_on,
+    face_add,
+    photo_with_faces,
+    viewer_create,
+    viewer_reaction,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +219,46 @@ def test_dashboard_says_when_uploads_are_still_being_analysed(client):
     html = client.get(reverse("campaigns:campaign_dashboard", args=[ad.campaign.pk])).content
     assert b"1 upload still being analysed" in html
     assert b"The photos are still being analysed" in html
+
+
+def _chart_texts(chart: dict) -> list[str]:
+    """Every string of a chart's traces that Plotly draws: names, categories, hover texts."""
+    texts = []
+    for trace in chart["traces"]:
+        texts += [trace.get("name", ""), trace.get("hovertemplate", "")]
+        texts += [x for x in trace.get("x", []) if isinstance(x, str)]
+    return texts
+
+
+def test_ad_names_are_drawn_by_the_charts_as_text_never_as_markup(client):
+    # given ads named with a link, a styled span and a hover-template field, with faces on
+    # two upload days and on the ad's timeline
+    team = factories.team_create()
+    user = factories.user_create(team=team)
+    campaign = factories.campaign_create(team=team)
+    model = model_version_activate(model_version=factories.model_version_create())
+    names = [
+        '<a href="https://evil.example/phish">Click me</a>',
+        '<span style="font-size:80px">Big</span> & %{customdata[0]}',
+    ]
+    for name in names:
+        ad = factories.ad_create(campaign=campaign, name=name)
+        for day in (dt.date(2026, 3, 1), dt.date(2026, 3, 2)):
+            batch = batch_on(ad=ad, day=day)
+            viewer = viewer_create(campaign=campaign, external_id=f"{ad.pk}-{day}")
+            viewer_reaction(
+                batch=batch, model_version=model, viewer=viewer, labels_at=[(1, "happy")]
+            )
+    client.force_login(user)
+    # when the dashboard and its timeline are drawn
+    page = client.get(reverse("campaigns:campaign_dashboard", args=[campaign.pk]))
+    timeline = client.get(reverse("campaigns:campaign_dashboard_timeline", args=[campaign.pk]))
+    charts = [page.context["bar_chart"], page.context["days_chart"]]
+    charts.append(timeline.context["timeline_chart"])
+    texts = [text for chart in charts for text in _chart_texts(chart)]
+    # then no chart text holds a tag or a template field that Plotly would interpret
+    assert all(chart["traces"] for chart in charts)
+    assert not [t for t in texts if "<a" in t or "<span" in t or "& %{customdata[0]}" in t]
+    # and each name is there, written so that Plotly shows it as it was typed
+    assert '&lt;a href="https://evil.example/phish"&gt;Click me&lt;/a&gt;' in texts
+    assert '&lt;span style="font-size:80px"&gt;Big&lt;/span&gt; &amp; &#37;{customdata[0]}' in texts

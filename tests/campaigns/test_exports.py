@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.http import StreamingHttpResponse
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from api.services import api_token_create
 from campaigns.exports import (
     FACE_COLUMNS,
     ad_columns,
@@ -25,7 +27,7 @@ from campaigns.selectors.dashboards import DashboardFilters
 from inference.services import model_version_activate
 from ml.metrics import wilson_interval
 from tests import factories
-from tests.campaigns.dashboard_data import batch_on, photo_with_faces
+from tests.campaigns.dashboard_data import batch_on, photo_with_faces, viewer_create
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +272,33 @@ def test_face_times_are_excel_dates_in_the_sites_time_zone(client, exported, set
     rows = _rows(client.get(reverse("campaigns:campaign_export", args=[campaign.pk])))
     # then the time is Berlin's, written as Excel parses a date and time
     assert {row["processed_at"] for row in rows} == {"2025-03-01 13:00:00"}
+
+
+def test_header_cells_named_by_a_manifest_are_neutralised_on_every_path(client, exported, tmp_path):
+    # given a viewer whose attribute names (the viewers export's columns, from a manifest)
+    # would run as formulas
+    user, campaign, ad, model = exported
+    evil = ["=1+2", '=HYPERLINK("https://evil.example","x")', "@SUM(A1)", "+A1*2", "-2+3"]
+    viewer = viewer_create(campaign=campaign, external_id="v1", **dict.fromkeys(evil, "x"))
+    ReactionImage.objects.filter(batch__ad=ad).update(viewer=viewer)
+    # when the viewers export is downloaded from the dashboard, the API and the command
+    client.force_login(user)
+    web = client.get(reverse("campaigns:campaign_export", args=[campaign.pk]), {"level": "viewers"})
+    _, secret = api_token_create(user=user, team=campaign.team, name="export")
+    api = Client(headers={"Authorization": f"Bearer {secret}"}).get(
+        f"/api/v1/campaigns/{campaign.pk}/export/", {"level": "viewers"}, HTTP_ACCEPT="text/csv"
+    )
+    out = tmp_path / "viewers.csv"
+    call_command("export_csv", "--campaign", str(campaign.pk), "--level", "viewers", "-o", str(out))
+    headers = [
+        next(csv.reader(io.StringIO(text)))
+        for text in (
+            b"".join(web.streaming_content).decode("utf-8-sig"),
+            b"".join(api.streaming_content).decode("utf-8-sig"),  # type: ignore[attr-defined]
+            out.read_text(encoding="utf-8-sig"),
+        )
+    ]
+    # then every header cell that a spreadsheet would run starts with a quote, on all three
+    for header in headers:
+        assert sorted(h for h in header if h.startswith("'")) == sorted(f"'{name}" for name in evil)
+        assert not any(h.startswith(("=", "+", "-", "@")) for h in header)

@@ -8,6 +8,8 @@ upload wrote 209 MB into storage.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import io
 import struct
 import zipfile
@@ -16,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image
 
 from campaigns.archives import MAX_NAME_LENGTH, ArchiveLimits, archive_members, open_archive
@@ -198,3 +202,46 @@ def test_an_extraction_whose_worker_dies_every_time_fails_after_the_attempt_limi
     # then the batch fails, saying why
     assert batch.status == BatchStatus.FAILED
     assert "worker was killed or ran out of time" in batch.error
+
+
+def test_an_extraction_that_fails_after_storing_photos_leaves_no_file_behind(
+    ad, media_root, settings
+):
+    # given an archive of two photos whose second cannot be stored (a file where its folder
+    # should be), and one attempt allowed
+    settings.INGEST_MAX_ATTEMPTS = 1
+    first, second = plain_photo(1), plain_photo(2)
+    shas = [hashlib.sha256(data).hexdigest() for data in (first, second)]
+    assert shas[0][:2] != shas[1][:2]
+    batch = _upload(ad, zip_build({"a.png": first, "b.png": second}))
+    (media_root / "photos").mkdir(parents=True)
+    (media_root / "photos" / shas[1][:2]).write_text("not a folder")
+    # when its extraction fails after the first photo was stored
+    batch = _extract(batch)
+    # then the batch failed, and neither the photo it stored nor the upload is left behind
+    assert batch.status == BatchStatus.FAILED and not batch.images.exists()
+    stored = [p for p in (media_root / "photos").rglob("*") if p.is_file()]
+    assert stored == [media_root / "photos" / shas[1][:2]]  # the blocker alone
+    assert not batch.archive and not any((media_root / "uploads").rglob("*.zip"))
+
+
+def test_the_daily_sweep_deletes_files_no_row_uses_once_a_day_old(ad, media_root):
+    # given a stored photo in use, an orphan photo and video (an extraction killed with its
+    # worker), an orphan upload, and a model artifact
+    used = _extract(_upload(ad, zip_build({"a.png": plain_photo(1)})))
+    (in_use,) = used.images.values_list("file", flat=True)
+    orphans = [
+        extraction.photo_store(data=plain_photo(2), sha256="ab" + "0" * 62),
+        default_storage.save("videos/cd/" + "1" * 64 + ".mp4", ContentFile(b"video")),
+        default_storage.save("uploads/2026/12/05/lost.zip", ContentFile(b"zip")),
+    ]
+    artifact = default_storage.save("models/fer/1/model.keras", ContentFile(b"weights"))
+    # when the sweep runs now, then nothing is young enough to be an orphan for sure
+    assert batches.stored_orphans_delete() == 0
+    # when it runs a day later
+    later = timezone.now() + dt.timedelta(days=1, minutes=1)
+    deleted = batches.stored_orphans_delete(now=later)
+    # then the orphans are gone, and the photo in use and the model artifact stay
+    assert deleted == len(orphans)
+    assert not any(default_storage.exists(name) for name in orphans)
+    assert default_storage.exists(in_use) and default_storage.exists(artifact)

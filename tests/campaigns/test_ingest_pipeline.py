@@ -114,5 +114,6 @@ def test_kill_9_of_a_threads_worker_mid_batch_loses_nothing(
     assert faces.count() == len({(f.image_id, f.x, f.y, f.w, f.h) for f in faces})
     report_figure(
         f"threads-pool worker kill -9 -> batch done in {time.monotonic() - killed_at:.1f} s "
-        "(claims abandoned after INGEST_CHUNK_TIME_LIMIT=12 s, sweeper)"
+        f"(claims abandoned after INGEST_CLAIM_TIMEOUT={settings.INGEST_CLAIM_TIMEOUT} s, "
+        "sweeper every 2 s)"
     )

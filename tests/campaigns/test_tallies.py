@@ -21,6 +21,7 @@ from campaigns.models import (
     ImageStatus,
     ReactionImage,
     SecondTally,
+    TimelineRollup,
     UploadBatch,
     ViewerTally,
 )
@@ -385,3 +386,29 @@ def test_a_write_of_faces_puts_the_rollups_out_of_date_until_rebuilt(campaign_fa
     timeline_rollups_rebuild(ad_id=ads[0].pk)
     assert decisions.timeline_rollups(filters=filters, ad_ids=[ads[0].pk], step=0, width=1)
     assert _timeline_figures(decisions.faces_scan(filters=filters, ad=ads[0]).timelines()) == after
+
+
+def test_faces_far_apart_get_no_dense_rollup_and_their_timeline_comes_from_the_tallies():
+    # given an ad whose few faces lie hours apart (offsets stored before they were bounded at
+    # upload, or an ad of three hours with three photos)
+    team = factories.team_create()
+    ad = factories.ad_create(campaign=factories.campaign_create(team=team))
+    version = factories.model_version_create(version="1")
+    batch = batch_on(ad=ad)
+    for second, label in ((0, "happy"), (5_400, "sad"), (10_799, "happy")):
+        image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+        ReactionImage.objects.filter(pk=image.pk).update(offset_seconds=second + 0.5)
+        face_add(image=image, model_version=version, label=label)
+    # when its rollups are rebuilt
+    written = timeline_rollups_rebuild(ad_id=ad.pk)
+    # then no timeline of mostly empty bins is stored (49 rollups of 125 MB for three faces,
+    # 270 MiB of the worker's memory at its peak)
+    assert written == 0 and not TimelineRollup.objects.filter(ad=ad).exists()
+    # and the dashboard's timeline still shows the three bins, read from the tallies
+    filters = DashboardFilters(model_version=version)
+    assert decisions.timeline_rollups(filters=filters, ad_ids=[ad.pk], step=0, width=1) == {}
+    timeline = decisions.faces_scan(filters=filters, ad=ad).timelines()
+    (bins,) = timeline.bins.values()
+    assert [b.second_from // timeline.width for b in bins] == [
+        s // timeline.width for s in (0, 5_400, 10_799)
+    ]

@@ -7,11 +7,14 @@ MinIO or AWS bucket would be (`tests.ingest_support.s3_store`); nothing of boto 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
 from campaigns.services import batches, extraction, images, retention, teams
@@ -20,7 +23,7 @@ from inference.models import ModelVersion
 from inference.registry import classifier_get
 from inference.services import model_version_register
 from tests import factories
-from tests.ingest_support import S3Store, storages_from_env, zip_build
+from tests.ingest_support import S3Store, plain_photo, storages_from_env, zip_build
 from tests.video_support import video_bytes
 
 pytestmark = pytest.mark.django_db
@@ -158,13 +161,13 @@ def test_a_video_creative_is_read_from_the_bucket(s3_store, member_ad, client):
 
 
 def test_two_creatives_of_the_same_name_keep_their_own_objects(s3_store, member_ad):
-    # given two ads each uploading "spot.mp4"
+    # given two ads each uploading "spot.png"
     other = factories.ad_create(campaign=member_ad.campaign)
     first = teams.ad_update(
-        ad=member_ad, name=member_ad.name, creative=ContentFile(b"first", name="spot.mp4")
+        ad=member_ad, name=member_ad.name, creative=ContentFile(plain_photo(1), name="spot.png")
     )
     second = teams.ad_update(
-        ad=other, name=other.name, creative=ContentFile(b"second", name="spot.mp4")
+        ad=other, name=other.name, creative=ContentFile(plain_photo(2), name="spot.png")
     )
     # then the bucket holds both, as a local disk would (never one overwriting the other)
     assert first.creative.name != second.creative.name
@@ -247,3 +250,21 @@ def test_a_chunk_that_cannot_reach_the_store_gives_its_photos_back_uncounted(
     batch.refresh_from_db()
     assert batch.status == BatchStatus.DONE, batch.error
     assert list(batch.images.values_list("attempts", flat=True)) == [1, 1]
+
+
+def test_the_sweep_of_orphans_lists_the_bucket_and_keeps_what_rows_use(s3_store, member_ad):
+    # given a creative in use, an orphan photo and an orphan upload in the bucket
+    ad = teams.ad_update(
+        ad=member_ad, name=member_ad.name, creative=ContentFile(plain_photo(3), name="spot.png")
+    )
+    orphans = [
+        extraction.photo_store(data=plain_photo(4), sha256="ef" + "2" * 62),
+        default_storage.save("uploads/2026/12/05/lost.zip", ContentFile(b"zip")),
+    ]
+    assert set(orphans) <= set(s3_store.object_names())
+    # when the sweep runs a day later
+    later = timezone.now() + dt.timedelta(days=1, minutes=1)
+    deleted = batches.stored_orphans_delete(now=later)
+    # then the orphans are gone from the bucket and the creative stays
+    assert deleted == 2
+    assert s3_store.object_names() == [ad.creative.name]
