@@ -16,7 +16,8 @@ from campaigns.stats import (
     difference_estimate,
     group_estimate,
 )
-from ml import CLASSES
+from ml import CLASSES, SHIPPED_MODEL_DIR
+from ml.artifact import read_metadata
 from ml.metrics import Z_95
 from ml.quantification import GROUP_OF_LABEL, GroupCorrection
 from tests.made_up_model import READS, confusion_of
@@ -193,3 +194,31 @@ def test_corrected_shares_of_simulated_ads_hit_the_known_mix(mix, report_figure)
     assert abs(corrected["negative_bias"]) <= (0.03 if mix == "random" else 0.06)
     assert corrected["coverage"] >= 0.90 and corrected["outside"] == 0
     assert plain["negative_bias"] > 0.05 and plain["coverage"] < corrected["coverage"]
+
+
+@pytest.mark.parametrize("mix", ["random", "calm"])
+def test_the_shipped_models_corrected_shares_hold_on_real_photos_of_other_people(
+    mix, report_figure
+):
+    # given the shipped model's measured outcomes on labelled real photos (each photo's true
+    # and given label, and its person), ads of 100 of them drawn from a fifth of the people
+    # and corrected with what the other four fifths measure
+    outcomes = np.array(read_metadata(SHIPPED_MODEL_DIR).measurement["outcomes"]["rows"])
+    people, true, given = (outcomes[:, column].astype(int) for column in range(3))
+    results = check_shares(
+        labels=true, predicted=given, people=people.astype(str), ads_per_fold=60, mix=mix
+    )
+    corrected, plain = results["corrected"].summary(), results["as classified"].summary()
+    report_figure(
+        f"{mix} mixes, {results['corrected'].ads} ads: corrected bias "
+        f"{100 * corrected['positive_bias']:+.1f}/{100 * corrected['negative_bias']:+.1f}, "
+        f"MAE {100 * corrected['mae']:.1f}, coverage {corrected['coverage']:.1%}; as "
+        f"classified bias {100 * plain['negative_bias']:+.1f} (negative), MAE "
+        f"{100 * plain['mae']:.1f}, coverage {plain['coverage']:.1%}"
+    )
+    # then the corrected shares are unbiased within 3 points, their intervals hold the truth
+    # at least 90% of the time and never leave 0-100%, and they err less than the count of
+    # labels, which overstates the negative share
+    assert abs(corrected["positive_bias"]) <= 0.03 and abs(corrected["negative_bias"]) <= 0.03
+    assert corrected["coverage"] >= 0.90 and corrected["outside"] == 0
+    assert corrected["mae"] < plain["mae"] and plain["negative_bias"] > 0.1
