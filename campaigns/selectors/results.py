@@ -282,18 +282,17 @@ def _how_to_read(filters: DashboardFilters) -> dict[str, object]:
     }
 
 
-def _misreadings(measurement: dict[str, object]) -> list[tuple[str, float, float, int]]:
-    """Per true headline group: (group, share read as its own group, share read as negative,
-    photos) on the measured real photos."""
+def _misreadings(measurement: dict[str, object]) -> dict[str, float]:
+    """On the measured real photos: the share of neutral or surprised faces read as
+    negative (`other_as_negative`), of happy faces read as negative
+    (`positive_as_negative`), and of negative faces read as negative (`negative_as_negative`);
+    empty without a measurement."""
     confusion = measurement.get("headline_confusion")
     if not isinstance(confusion, dict):
-        return []
+        return {}
     groups = list(confusion.get("groups") or [])
-    rows = confusion.get("rows_true_columns_predicted") or []
-    found = []
-    negative = groups.index("negative") if "negative" in groups else None
-    for index, (group, row) in enumerate(zip(groups, rows, strict=False)):
-        photos = sum(row)
-        if photos and negative is not None:
-            found.append((group, row[index] / photos, row[negative] / photos, photos))
-    return found
+    rows = dict(zip(groups, confusion.get("rows_true_columns_predicted") or [], strict=False))
+    if not {"positive", "negative", "other"} <= set(rows) or not all(map(sum, rows.values())):
+        return {}
+    negative = groups.index("negative")
+    return {f"{group}_as_negative": row[negative] / sum(row) for group, row in rows.items()}

@@ -122,7 +122,8 @@ def test_the_dashboard_corrects_shares_and_says_what_it_cannot_measure(client, m
     # and the page says the shares are corrected, how the model errs, and what an interval
     # covers
     assert "So the shares shown are <strong>corrected</strong>" in html
-    assert "of neutral or surprised faces as negative" in html
+    reads = response.context["how_to_read"]["misreadings"]
+    assert f"it read {round(100 * reads['other_as_negative'])}% of neutral or surprised" in html
     assert "how well the model's errors are known" in html
     # and disgust (its probability tells nothing) and fear (12 photos) are said not to be
     # measured, and drawn as one grey part, never as a share of their own
