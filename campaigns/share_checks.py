@@ -19,7 +19,8 @@ from campaigns.headlines import HEADLINES
 from campaigns.stats import Estimate, UnitCounts, group_estimate
 from ml import CLASSES
 from ml.quantification import GroupCorrection
-from ml.simulation import person_folds, simulated_ads
+from ml.share_error import fold_ads
+from ml.simulation import person_folds
 
 CHECKED = ("positive", "negative")
 
@@ -93,27 +94,27 @@ def check_shares(
 ) -> dict[str, ShareErrors]:
     """Corrected and as-classified shares of simulated ads: photos (true `labels`, the
     pipeline's `predicted` labels, the `people` they show) split into person folds; each
-    fold's ads corrected with what the other folds measure (as a shipped measurement is)."""
+    fold's ads (`ml.share_error.fold_ads`, the ads the calibration is chosen on) corrected
+    with what the other folds measure (as a shipped measurement is)."""
     labels = np.asarray(labels, dtype=np.int64)
     predicted = np.asarray(predicted, dtype=np.int64)
+    people = np.asarray(people)
     fold_of = person_folds(list(people), folds, seed=seed)
-    rng = np.random.default_rng(seed)
     found = {"corrected": ShareErrors(), "as classified": ShareErrors()}
     corrections = {"as classified": GroupCorrection.as_classified()}
-    for fold in range(folds):
-        held_out = np.flatnonzero(fold_of == fold)
-        measured = fold_of != fold
+    for drawn in fold_ads(
+        labels, fold_of, ads_per_fold=ads_per_fold, photos=photos, mix=mix, seed=seed
+    ):
+        measured = fold_of != drawn.fold
         corrections["corrected"] = GroupCorrection.from_outcomes(
-            labels[measured], predicted[measured], np.asarray(people)[measured]
+            labels[measured], predicted[measured], people[measured]
         )
-        for ad in simulated_ads(
-            labels[held_out], ads=ads_per_fold, photos=photos, rng=rng, mix=mix
-        ):
-            faces = faces_of(predicted[held_out][ad.photos])
+        for ad_photos, truth in zip(drawn.photos, drawn.true_shares, strict=True):
+            faces = faces_of(predicted[ad_photos])
             for method, correction in corrections.items():
                 for index, key in enumerate(CHECKED):
                     estimate = group_estimate(faces, HEADLINES[key].measure(correction))
-                    found[method].add(key, estimate, float(ad.true_shares[index]))
+                    found[method].add(key, estimate, float(truth[index]))
     return found
 
 
