@@ -15,12 +15,12 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 
-from campaigns.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
+from analytics.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
+from analytics.headlines import HEADLINES
+from analytics.selectors import decisions
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.forms import DashboardFilterForm
-from campaigns.headlines import HEADLINES
 from campaigns.models import Campaign
-from campaigns.selectors import decisions
-from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
 
 

@@ -26,6 +26,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from analytics import exports
+from analytics.selectors import dashboards
+from analytics.selectors.results import campaign_results
 from api import selectors
 from api.exceptions import Conflict, PayloadTooLarge, invalid
 from api.filters import (
@@ -50,11 +53,9 @@ from api.serializers import (
     ResultsSerializer,
     TeamSerializer,
 )
-from campaigns import exports
 from campaigns.archives import MANIFEST_NAME
 from campaigns.models import Ad, Campaign, Face, Team, UploadBatch
-from campaigns.selectors import batches, dashboards, scoping
-from campaigns.selectors.results import campaign_results
+from campaigns.selectors import batches, scoping
 from campaigns.services import batches as batch_services
 from campaigns.services import teams as team_services
 from inference.models import ModelVersion

@@ -7,9 +7,9 @@ from typing import Any
 from django import forms
 from django.db.models import QuerySet
 
-from campaigns.headlines import HEADLINES
+from analytics.headlines import HEADLINES
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import Ad, Campaign, Team
-from campaigns.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
 from ml import CONFIDENCE_STEPS
 

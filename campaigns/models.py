@@ -147,7 +147,7 @@ class Ad(models.Model):
     duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Bumped by every write of the ad's tallies, in the same transaction: a timeline rollup
-    # stamped with another value is out of date (`campaigns.services.tallies`).
+    # stamped with another value is out of date (`analytics.services.tallies`).
     tally_generation = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
@@ -465,7 +465,7 @@ def tally_confidence_field(step: int) -> str:
 
 
 class Tally(models.Model):
-    """Face counts kept in step with the faces (`campaigns.services.tallies`), so dashboards
+    """Face counts kept in step with the faces (`analytics.services.tallies`), so dashboards
     and summaries read a few rows per viewer instead of every face: per upload, model
     version and viewer (`viewer_key` 0: faces of no known viewer), each label's faces at
     each confidence step, and their summed confidence."""
@@ -518,7 +518,7 @@ class SecondTally(Tally):
 
 class TimelineRollup(models.Model):
     """One ad's timeline for a model version, a confidence step and a bin width, stored as
-    the rows of `campaigns.timelines.timeline_pack` (each bin's moments), so the dashboard
+    the rows of `analytics.timelines.timeline_pack` (each bin's moments), so the dashboard
     reads a few rows instead of every viewer's every second; for the ad's whole audience
     (`segment_name` empty) or for the viewers of one segment value. Current only while its
     `generation` is the ad's `tally_generation`; rebuilt when an upload finishes."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from campaigns.services import batches, extraction, images, retention, tallies
+from analytics.services import tallies
+from campaigns.services import batches, extraction, images, retention
 from campaigns.storage import StoreUnreachable
 
 # Database hiccups pass; everything else is a bug or bad input that a retry would repeat.

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from campaigns import dashboard_views, ingest_views, views
+from analytics import views as dashboard_views
+from campaigns import ingest_views, views
 
 app_name = "campaigns"
 
@@ -13,7 +14,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/ads/new/", views.ad_create, name="ad_create"),
     path("ads/<int:ad_id>/edit/", views.ad_edit, name="ad_edit"),
     path("ads/<int:ad_id>/delete/", views.ad_delete, name="ad_delete"),
-    # Dashboards, photos and exports (campaigns/dashboard_views.py).
+    # Dashboards, photos and exports (analytics/views.py).
     path(
         "campaigns/<int:campaign_id>/dashboard/",
         dashboard_views.campaign_dashboard,

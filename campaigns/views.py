@@ -16,10 +16,11 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from analytics.selectors import dashboards
 from campaigns.forms import AdForm, CampaignEditForm, CampaignForm
 from campaigns.health import health_details_allowed, health_report
 from campaigns.requests import AuthenticatedHttpRequest, wants_json
-from campaigns.selectors import batches, dashboards, scoping
+from campaigns.selectors import batches, scoping
 from campaigns.services import teams
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 
+from analytics.services.tallies import tallies_tracking
 from campaigns.models import (
     Ad,
     Campaign,
@@ -19,7 +20,6 @@ from campaigns.models import (
     UploadBatch,
 )
 from campaigns.services import teams
-from campaigns.services.tallies import tallies_tracking
 from inference.models import ModelVersion
 from ml import CLASSES
 from ml.artifact import ArtifactMetadata, write_metadata

@@ -7,7 +7,7 @@ from django.db import migrations, models
 def tallies_build(apps, schema_editor):
     """Count the tallies of the faces already analysed (the service's own rebuild: this
     migration runs against the schema it creates)."""
-    from campaigns.services.tallies import tallies_rebuild
+    from analytics.services.tallies import tallies_rebuild
 
     batch_ids = list(
         apps.get_model("campaigns", "UploadBatch").objects.values_list("pk", flat=True)

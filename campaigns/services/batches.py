@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from analytics.services.tallies import tally_generations_bump
 from campaigns.models import (
     BATCH_FINISHED,
     BATCH_UNFINISHED,
@@ -41,7 +42,6 @@ from campaigns.models import (
     UploadBatch,
 )
 from campaigns.selectors.batches import batch_counts
-from campaigns.services.tallies import tally_generations_bump
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
 from inference.selectors import model_version_active
 

@@ -26,6 +26,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from analytics.services.tallies import tallies_tracking
 from campaigns.models import (
     PROB_FIELDS,
     BatchStatus,
@@ -37,7 +38,6 @@ from campaigns.models import (
 )
 from campaigns.services.batches import batch_close, batch_progress_touch, images_send
 from campaigns.services.retention import photos_purge
-from campaigns.services.tallies import tallies_tracking
 from campaigns.services.transitions import IN_CHUNK, status_change
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE, StoreUnreachable
 from inference.models import ModelVersion

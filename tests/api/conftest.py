@@ -17,7 +17,7 @@ from campaigns.models import Ad, BatchStatus, Campaign, Team, UploadBatch
 from inference.models import ModelVersion
 from inference.services import model_version_activate
 from tests import factories
-from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
+from tests.analytics.dashboard_data import viewer_create, viewer_reaction
 
 
 @dataclass

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from analytics.selectors.dashboards import DashboardFilters
+from analytics.selectors.results import campaign_results
 from api.services import api_token_create
 from campaigns.models import BatchStatus, Face, UploadBatch
-from campaigns.selectors.dashboards import DashboardFilters
-from campaigns.selectors.results import campaign_results
 from tests import factories
 from tests.ingest_support import batch_wait, zip_build
 

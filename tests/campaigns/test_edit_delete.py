@@ -30,7 +30,7 @@ from campaigns.models import (
 from campaigns.services import batches, teams
 from campaigns.services.extraction import photo_store
 from tests import factories
-from tests.campaigns.dashboard_data import face_add, viewer_create
+from tests.analytics.dashboard_data import face_add, viewer_create
 from tests.ingest_support import plain_photo
 
 pytestmark = pytest.mark.django_db

@@ -180,7 +180,7 @@ def _analysed_upload(ad, model_version):
 
     from campaigns.models import ImageStatus
     from campaigns.services.batches import batch_recount
-    from tests.campaigns.dashboard_data import face_add
+    from tests.analytics.dashboard_data import face_add
 
     batch = factories.batch_create(ad=ad, status=UploadBatch.Status.PARTIAL)
     UploadBatch.objects.filter(pk=batch.pk).update(model_version=model_version)

@@ -15,7 +15,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from campaigns import exports
+from analytics import exports
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import (
     Face,
     ImageKind,
@@ -25,7 +26,6 @@ from campaigns.models import (
     UploadBatch,
     Viewer,
 )
-from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.services import batches, extraction, images
 from tests import factories
 from tests.ingest_support import plain_photo, zip_build

@@ -16,8 +16,8 @@ from PIL import Image
 from campaigns.models import BatchStatus, ImageStatus, ReactionImage, UploadBatch
 from campaigns.services.batches import batch_recount
 from tests import factories
+from tests.analytics.dashboard_data import face_add
 from tests.browser_support import CHROMIUM, log_in
-from tests.campaigns.dashboard_data import face_add
 
 pytestmark = [
     pytest.mark.slow,

@@ -19,11 +19,11 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Count
 
-from campaigns import exports
-from campaigns.headlines import HEADLINES
+from analytics import exports
+from analytics.headlines import HEADLINES
+from analytics.selectors import decisions, results
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import BatchStatus, Face, ImageKind, ImageStatus, UploadBatch
-from campaigns.selectors import decisions, results
-from campaigns.selectors.dashboards import DashboardFilters
 from campaigns.services import batches
 from inference.services import model_version_register
 from ml import SHIPPED_MODEL_DIR

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from campaigns.headlines import HEADLINES
-from campaigns.stats import Estimate, UnitCounts, group_estimate
+from analytics.headlines import HEADLINES
+from analytics.stats import Estimate, UnitCounts, group_estimate
 from ml import CLASSES
 from ml.quantification import GroupCorrection
 from ml.share_error import fold_ads

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from campaigns.headlines import HEADLINES, Headline, headline_get
+from analytics.headlines import HEADLINES, Headline, headline_get
+from analytics.selectors import dashboards, decisions
+from analytics.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
+from analytics.stats import UnitCounts
+from analytics.timelines import Timelines
 from campaigns.models import Ad, Campaign
-from campaigns.selectors import batches, dashboards, decisions
-from campaigns.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
-from campaigns.stats import UnitCounts
-from campaigns.timelines import Timelines
+from campaigns.selectors import batches
 from inference.models import ModelVersion
 from inference.selectors import model_version_active, model_version_report
 from ml import CLASSES

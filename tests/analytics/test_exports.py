@@ -12,8 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from api.services import api_token_create
-from campaigns.exports import (
+from analytics.exports import (
     FACE_COLUMNS,
     ad_columns,
     bom_requested,
@@ -22,12 +21,13 @@ from campaigns.exports import (
     export_filename,
     streaming_csv_response,
 )
+from analytics.selectors.dashboards import DashboardFilters
+from api.services import api_token_create
 from campaigns.models import PROB_FIELDS, Campaign, Face, ReactionImage
-from campaigns.selectors.dashboards import DashboardFilters
 from inference.services import model_version_activate
 from ml.metrics import wilson_interval
 from tests import factories
-from tests.campaigns.dashboard_data import batch_on, photo_with_faces, viewer_create
+from tests.analytics.dashboard_data import batch_on, photo_with_faces, viewer_create
 
 pytestmark = pytest.mark.django_db
 

@@ -8,12 +8,12 @@ import re
 import pytest
 from django.urls import reverse
 
-from campaigns.charts import EMOTION_COLOURS
+from analytics.charts import EMOTION_COLOURS
+from analytics.templatetags.photo_overlay import LABEL_SIZE
 from campaigns.models import ImageStatus
-from campaigns.templatetags.photo_overlay import LABEL_SIZE
 from ml import CLASSES
 from tests import factories
-from tests.campaigns.dashboard_data import face_add
+from tests.analytics.dashboard_data import face_add
 
 pytestmark = pytest.mark.django_db
 

@@ -30,6 +30,7 @@ from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 from campaigns.models import (
     Ad,
     Face,
@@ -42,7 +43,6 @@ from campaigns.models import (
     ViewerTally,
 )
 from campaigns.services import teams
-from campaigns.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES

@@ -20,7 +20,8 @@ from django.db import connections
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
 
-from campaigns.headlines import GROUP_HEADLINES, HEADLINES, Headline
+from analytics.headlines import GROUP_HEADLINES, HEADLINES, Headline
+from analytics.stats import Estimate, UnitCounts, group_estimate
 from campaigns.models import (
     PROB_FIELDS,
     Face,
@@ -31,7 +32,6 @@ from campaigns.models import (
     ViewerTally,
 )
 from campaigns.selectors.scoping import scoped_to_user
-from campaigns.stats import Estimate, UnitCounts, group_estimate
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES, CONFIDENCE_STEPS

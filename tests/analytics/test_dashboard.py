@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 from django.urls import reverse
 
+from analytics.selectors import decisions
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import UploadBatch
-from campaigns.selectors import decisions
-from campaigns.selectors.dashboards import DashboardFilters
 from inference.services import model_version_activate
 from tests import factories
-from tests.campaigns.dashboard_data import (
+from tests.analytics.dashboard_data import (
     batch_on,
     face_add,
     photo_with_faces,

@@ -7,7 +7,7 @@ Runs the whole pipeline once on the labelled photos (as a worker does: largest f
 photo), then draws simulated ads of `--photos` photos with known mixes from each person fold,
 corrects them with what the other folds measure, and prints bias, mean absolute error and
 95% interval coverage of the positive and negative shares, corrected and as classified
-(`campaigns.share_checks`), for random and calm mixes.
+(`analytics.share_checks`), for random and calm mixes.
 
 `--real-path N` then sends N such ads through the real path: the shipped model registered
 as a bench version whose measurement leaves the ads' people out, a ZIP of each ad's photos
@@ -31,13 +31,13 @@ from django.conf import settings
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
-from campaigns import exports
+from analytics import exports
+from analytics.selectors.dashboards import DashboardFilters, with_ad_versions
+from analytics.share_checks import CHECKED, ShareErrors, check_shares, share_table
 from campaigns.management.commands.bench_ingest import worker_log, worker_start
 from campaigns.models import BATCH_UNFINISHED, UploadBatch
-from campaigns.selectors.dashboards import DashboardFilters, with_ad_versions
 from campaigns.services import teams
 from campaigns.services.batches import batch_create
-from campaigns.share_checks import CHECKED, ShareErrors, check_shares, share_table
 from ml import CLASSES
 from ml.artifact import read_metadata, write_metadata
 from ml.measurement import measurement_build

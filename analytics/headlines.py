@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from campaigns.stats import SHARE_BOUNDS, VALENCE_BOUNDS, Bounds, HeadlineMeasure
+from analytics.stats import SHARE_BOUNDS, VALENCE_BOUNDS, Bounds, HeadlineMeasure
 from ml import CLASSES
 from ml.quantification import GROUP_NAMES, HEADLINE_GROUPS, GroupCorrection
 

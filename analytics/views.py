@@ -31,14 +31,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from campaigns import charts, exports
+from analytics import charts, exports
+from analytics.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
+from analytics.selectors import dashboards, decisions, results
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.forms import DashboardFilterForm
-from campaigns.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
-from campaigns.selectors import batches, dashboards, decisions, results, scoping
-from campaigns.selectors.dashboards import DashboardFilters
+from campaigns.selectors import batches, scoping
 from campaigns.services import reprocess
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.decoding import photo_as_jpeg, pixels_as_jpeg

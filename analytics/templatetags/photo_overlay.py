@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django import template
 
-from campaigns.charts import EMOTION_COLOURS
+from analytics.charts import EMOTION_COLOURS
 from campaigns.models import Face
 
 register = template.Library()

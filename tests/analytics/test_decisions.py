@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
-from campaigns.headlines import HEADLINES
-from campaigns.models import BatchStatus, ImageStatus, UploadBatch
-from campaigns.selectors import decisions
-from campaigns.selectors.dashboards import AS_CLASSIFIED
-from campaigns.selectors.decisions import verdict
-from campaigns.stats import (
+from analytics.headlines import HEADLINES
+from analytics.selectors import decisions
+from analytics.selectors.dashboards import AS_CLASSIFIED
+from analytics.selectors.decisions import verdict
+from analytics.stats import (
     ScoreMeasure,
     UnitCounts,
     difference_estimate,
@@ -25,11 +24,12 @@ from campaigns.stats import (
     holm_adjusted,
     moments_difference,
 )
-from campaigns.timelines import SecondRows, Timelines, timeline_bins
+from analytics.timelines import SecondRows, Timelines, timeline_bins
+from campaigns.models import BatchStatus, ImageStatus, UploadBatch
 from inference.services import model_version_activate
 from ml import CLASSES
 from tests import factories
-from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
+from tests.analytics.dashboard_data import viewer_create, viewer_reaction
 
 POSITIVE = ScoreMeasure({"happy": 1.0})
 

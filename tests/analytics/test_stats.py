@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from campaigns.stats import clustered_share_interval, t_quantile
+from analytics.stats import clustered_share_interval, t_quantile
 from ml.metrics import Interval, wilson_interval
 
 

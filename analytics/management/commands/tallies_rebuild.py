@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from analytics.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 from campaigns.models import UploadBatch
-from campaigns.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 
 
 class Command(BaseCommand):

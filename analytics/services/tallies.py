@@ -24,6 +24,14 @@ import numpy as np
 from django.db import connection, models, transaction
 from django.db.models import F, Q
 
+from analytics.selectors.dashboards import values_array
+from analytics.timelines import (
+    TIMELINE_WIDTHS,
+    SecondRows,
+    TimelineBin,
+    timeline_bins,
+    timeline_pack,
+)
 from campaigns.models import (
     NO_VIEWER_KEY,
     PROB_FIELDS,
@@ -38,15 +46,7 @@ from campaigns.models import (
     tally_confidence_field,
     tally_count_field,
 )
-from campaigns.selectors.dashboards import values_array
 from campaigns.services.transitions import IN_CHUNK
-from campaigns.timelines import (
-    TIMELINE_WIDTHS,
-    SecondRows,
-    TimelineBin,
-    timeline_bins,
-    timeline_pack,
-)
 from ml import CLASSES, CONFIDENCE_STEPS
 
 # An attribute with more values than this (an id, a free text) gets no segment rollups: its

@@ -25,11 +25,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from campaigns.headlines import GROUP_HEADLINES, HEADLINES
+from analytics.headlines import GROUP_HEADLINES, HEADLINES
+from analytics.selectors.dashboards import DashboardFilters, Reading, ad_readings, face_queryset
+from analytics.selectors.decisions import NO_READING, ad_summaries, ad_summary
+from analytics.stats import Estimate, UnitCounts
 from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
-from campaigns.selectors.dashboards import DashboardFilters, Reading, ad_readings, face_queryset
-from campaigns.selectors.decisions import NO_READING, ad_summaries, ad_summary
-from campaigns.stats import Estimate, UnitCounts
 from ml import CLASSES
 
 EXPORT_CHUNK_SIZE = 2000

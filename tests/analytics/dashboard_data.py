@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from django.utils import timezone
 
+from analytics.services.tallies import tallies_tracking
 from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
 from campaigns.services.batches import batch_recount
-from campaigns.services.tallies import tallies_tracking
 from inference.models import ModelVersion
 from ml import CLASSES
 from tests import factories

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from campaigns import exports
+from analytics import exports
+from analytics.selectors.dashboards import DashboardFilters, confidence_step, with_ad_versions
 from campaigns.models import Ad, Campaign
-from campaigns.selectors.dashboards import DashboardFilters, confidence_step, with_ad_versions
 from inference.models import ModelVersion
 
 

@@ -16,7 +16,21 @@ from django.db.models import F
 from django.db.models.functions import Floor
 from django.utils import timezone
 
-from campaigns.headlines import HEADLINES
+from analytics.headlines import HEADLINES
+from analytics.selectors import decisions
+from analytics.selectors.dashboards import (
+    AS_CLASSIFIED,
+    DashboardFilters,
+    confidence_step,
+    face_queryset,
+    with_ad_versions,
+)
+from analytics.services.tallies import (
+    tallies_rebuild,
+    tally_value_fields,
+    timeline_rollups_rebuild,
+)
+from analytics.timelines import Timelines
 from campaigns.models import (
     ImageStatus,
     ReactionImage,
@@ -25,29 +39,15 @@ from campaigns.models import (
     UploadBatch,
     ViewerTally,
 )
-from campaigns.selectors import decisions
-from campaigns.selectors.dashboards import (
-    AS_CLASSIFIED,
-    DashboardFilters,
-    confidence_step,
-    face_queryset,
-    with_ad_versions,
-)
 from campaigns.services import extraction, images
 from campaigns.services.batches import batch_create, batch_delete
-from campaigns.services.tallies import (
-    tallies_rebuild,
-    tally_value_fields,
-    timeline_rollups_rebuild,
-)
 from campaigns.services.transitions import status_change
-from campaigns.timelines import Timelines
 from inference.api import FaceResult, ImageResult
 from inference.services import model_version_activate
 from ml import CLASSES, CONFIDENCE_STEPS
 from ml.quantification import GroupCorrection
 from tests import factories
-from tests.campaigns.dashboard_data import batch_on, face_add, viewer_create
+from tests.analytics.dashboard_data import batch_on, face_add, viewer_create
 from tests.ingest_support import plain_photo, zip_build
 
 pytestmark = pytest.mark.django_db

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from campaigns.headlines import HEADLINES
-from campaigns.share_checks import check_shares
-from campaigns.stats import (
+from analytics.headlines import HEADLINES
+from analytics.share_checks import check_shares
+from analytics.stats import (
     Estimate,
     UnitCounts,
     difference_estimate,

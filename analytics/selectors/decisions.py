@@ -3,7 +3,7 @@ whom, against what norm.
 
 Every figure is a headline (positive share, negative share, valence, one emotion's share)
 estimated over units: a viewer is one unit however many faces show them, and a face of no
-known viewer is a unit of its own (`campaigns.stats`). Counts come from one database scan grouped
+known viewer is a unit of its own (`analytics.stats`). Counts come from one database scan grouped
 by (upload, viewer, second of the ad), a row per viewer-second however many frames
 (`FacesScan`).
 """
@@ -20,19 +20,8 @@ import numpy as np
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from campaigns.headlines import Headline
-from campaigns.models import (
-    NO_VIEWER_KEY,
-    Ad,
-    Campaign,
-    SecondTally,
-    TimelineRollup,
-    ViewerAttribute,
-    ViewerTally,
-    tally_confidence_field,
-    tally_count_field,
-)
-from campaigns.selectors.dashboards import (
+from analytics.headlines import Headline
+from analytics.selectors.dashboards import (
     AdSummary,
     CampaignBreakdown,
     DashboardFilters,
@@ -45,7 +34,7 @@ from campaigns.selectors.dashboards import (
     tally_queryset,
     values_array,
 )
-from campaigns.stats import (
+from analytics.stats import (
     Estimate,
     Moments,
     UnitCounts,
@@ -53,13 +42,24 @@ from campaigns.stats import (
     holm_adjusted,
     moments_difference,
 )
-from campaigns.timelines import (
+from analytics.timelines import (
     SecondRows,
     TimelineBin,
     Timelines,
     timeline_bins,
     timeline_unpack,
     timeline_width,
+)
+from campaigns.models import (
+    NO_VIEWER_KEY,
+    Ad,
+    Campaign,
+    SecondTally,
+    TimelineRollup,
+    ViewerAttribute,
+    ViewerTally,
+    tally_confidence_field,
+    tally_count_field,
 )
 from ml import CLASSES
 

@@ -7,11 +7,11 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from campaigns.headlines import HEADLINES, Headline
-from campaigns.selectors.dashboards import AdSummary, EmotionShare, Reading
-from campaigns.selectors.decisions import NO_READING
-from campaigns.stats import UnitCounts
-from campaigns.timelines import Timelines
+from analytics.headlines import HEADLINES, Headline
+from analytics.selectors.dashboards import AdSummary, EmotionShare, Reading
+from analytics.selectors.decisions import NO_READING
+from analytics.stats import UnitCounts
+from analytics.timelines import Timelines
 from ml import CLASSES
 
 # One colour per emotion, the same on every chart and photo.

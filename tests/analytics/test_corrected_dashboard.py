@@ -18,7 +18,7 @@ from ml import CLASSES
 from ml.measurement import measurement_build
 from ml.quantification import GROUP_OF_LABEL
 from tests import factories
-from tests.campaigns.dashboard_data import viewer_create, viewer_reaction
+from tests.analytics.dashboard_data import viewer_create, viewer_reaction
 from tests.made_up_model import READS
 
 

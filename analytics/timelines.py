@@ -6,7 +6,7 @@ width holds the `Moments` of its units (a viewer's faces in the bin are one unit
 no known viewer is one of its own) and the `CrossMoments` of the viewers it shares with the
 bin that follows, which a change from one bin to the next needs. Computed from the rows at
 once (a filtered dashboard) or read back from the rollups that
-`campaigns.services.tallies.timeline_rollups_rebuild` stores of the same computation.
+`analytics.services.tallies.timeline_rollups_rebuild` stores of the same computation.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analytics.stats import CrossMoments, Estimate, Moments, moments_estimate
 from campaigns.models import NO_VIEWER_KEY
-from campaigns.stats import CrossMoments, Estimate, Moments, moments_estimate
 
 if TYPE_CHECKING:
-    from campaigns.headlines import Headline
+    from analytics.headlines import Headline
     from ml.quantification import GroupCorrection
 
 # Bin widths (s): the narrowest whose typical bin holds MIN_UNITS_PER_BIN units is shown.

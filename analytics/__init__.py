@@ -1,0 +1,2 @@
+"""The analysis of the faces: tallies and rollups, statistics, timelines, decisions,
+dashboards, charts and exports."""
