@@ -32,11 +32,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics import charts, exports
+from analytics.forms import DashboardFilterForm
 from analytics.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from analytics.selectors import dashboards, decisions, results
 from analytics.selectors.dashboards import DashboardFilters
 from campaigns.archives import VIDEO_EXTENSIONS
-from campaigns.forms import DashboardFilterForm
 from campaigns.models import Ad, Campaign
 from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, scoping
@@ -80,6 +80,22 @@ def _campaign_results(
         breakdown=chosen.get("breakdown") or "",
     )
     return campaign, form, found
+
+
+@login_required
+def campaign_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The home page: the user's campaigns, each with its faces and dominant emotion."""
+    campaigns = list(scoping.campaign_list(user=request.user))
+    # Faces analysed and dominant emotion per campaign, by the active model: one GROUP BY.
+    overviews = dashboards.campaign_overviews(
+        user=request.user, model_version=dashboards.default_model_version()
+    )
+    rows = [(campaign, overviews.get(campaign.pk)) for campaign in campaigns]
+    return render(
+        request,
+        "campaigns/campaign_list.html",
+        {"campaigns": rows, "teams": scoping.team_list(user=request.user)},
+    )
 
 
 @login_required

@@ -16,10 +16,10 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 
 from analytics.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
+from analytics.forms import DashboardFilterForm
 from analytics.headlines import HEADLINES
 from analytics.selectors import decisions
 from analytics.selectors.dashboards import DashboardFilters
-from campaigns.forms import DashboardFilterForm
 from campaigns.models import Campaign
 from inference.models import ModelVersion
 

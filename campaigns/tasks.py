@@ -9,7 +9,6 @@ from __future__ import annotations
 from celery import Task, shared_task
 from django.conf import settings
 
-from analytics.services import tallies
 from campaigns.services import batches, extraction, images, retention
 from campaigns.storage import StoreUnreachable
 
@@ -71,12 +70,6 @@ def images_resume_abandoned_task() -> None:
 def photos_purge_task() -> None:
     """Periodic (beat): delete stored photos past the retention period."""
     retention.photos_purge()
-
-
-@shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)
-def ad_timeline_rollups_task(ad_id: int) -> None:
-    """Rebuild an ad's timeline rollups (after one of its uploads finished or was deleted)."""
-    tallies.timeline_rollups_rebuild(ad_id=ad_id)
 
 
 @shared_task(autoretry_for=_TRANSIENT, retry_backoff=True, max_retries=3)

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from analytics import views as dashboard_views
 from campaigns import ingest_views, views
 
+# The namespace of the site's pages: fer_site/urls.py serves analytics' pages (the campaign
+# list, dashboards, ads, photos, exports) in it too.
 app_name = "campaigns"
 
 urlpatterns = [
-    path("", views.campaign_list, name="campaign_list"),
     path("campaigns/new/", views.campaign_create, name="campaign_create"),
     path("campaigns/<int:campaign_id>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/edit/", views.campaign_edit, name="campaign_edit"),
@@ -14,28 +14,6 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/ads/new/", views.ad_create, name="ad_create"),
     path("ads/<int:ad_id>/edit/", views.ad_edit, name="ad_edit"),
     path("ads/<int:ad_id>/delete/", views.ad_delete, name="ad_delete"),
-    # Dashboards, photos and exports (analytics/views.py).
-    path(
-        "campaigns/<int:campaign_id>/dashboard/",
-        dashboard_views.campaign_dashboard,
-        name="campaign_dashboard",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/dashboard/timeline/",
-        dashboard_views.campaign_dashboard_timeline,
-        name="campaign_dashboard_timeline",
-    ),
-    path(
-        "campaigns/<int:campaign_id>/export.csv",
-        dashboard_views.campaign_export,
-        name="campaign_export",
-    ),
-    path("ads/<int:ad_id>/", dashboard_views.ad_detail, name="ad_detail"),
-    path("ads/<int:ad_id>/export.csv", dashboard_views.ad_export, name="ad_export"),
-    path("ads/<int:ad_id>/reanalyse/", dashboard_views.ad_reanalyse, name="ad_reanalyse"),
-    path("ads/<int:ad_id>/creative-frame", dashboard_views.creative_frame, name="creative_frame"),
-    path("photos/<int:image_id>/", dashboard_views.photo_detail, name="photo_detail"),
-    path("photos/<int:image_id>/file", dashboard_views.photo_file, name="photo_file"),
     # Uploads and batches (campaigns/ingest_views.py).
     path("ads/<int:ad_id>/upload/", ingest_views.batch_upload, name="batch_upload"),
     path("batches/<int:batch_id>/", ingest_views.batch_detail, name="batch_detail"),

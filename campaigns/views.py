@@ -16,7 +16,6 @@ from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from analytics.selectors import dashboards
 from campaigns.forms import AdForm, CampaignEditForm, CampaignForm
 from campaigns.health import health_details_allowed, health_report
 from campaigns.requests import AuthenticatedHttpRequest, wants_json
@@ -59,21 +58,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if health_details_allowed(request):
         body.update(checks)
     return JsonResponse(body, status=200 if ok else 503)
-
-
-@login_required
-def campaign_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    campaigns = list(scoping.campaign_list(user=request.user))
-    # Faces analysed and dominant emotion per campaign, by the active model: one GROUP BY.
-    overviews = dashboards.campaign_overviews(
-        user=request.user, model_version=dashboards.default_model_version()
-    )
-    rows = [(campaign, overviews.get(campaign.pk)) for campaign in campaigns]
-    return render(
-        request,
-        "campaigns/campaign_list.html",
-        {"campaigns": rows, "teams": scoping.team_list(user=request.user)},
-    )
 
 
 @login_required

@@ -32,6 +32,7 @@ app.conf.update(
     task_routes={
         "campaigns.tasks.images_classify_task": {"queue": "inference"},
         "campaigns.tasks.*": {"queue": "ingest"},
+        "analytics.tasks.*": {"queue": "ingest"},
     },
     # Worker processes load the models once each (worker_process_init), before any task.
     imports=("inference.worker",),

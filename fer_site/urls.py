@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from analytics import urls as analytics_urls
+from campaigns import urls as campaigns_urls
 from campaigns import views as campaign_views
 
 # Error pages answer JSON to clients that ask for it (campaigns/views.py).
@@ -18,5 +20,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
     path("", include("api.urls")),
-    path("", include("campaigns.urls")),
+    # Campaigns' pages (teams, campaigns, ads, uploads) and analytics' (campaign list,
+    # dashboards, photos, exports) share the `campaigns:` namespace the templates name.
+    path(
+        "",
+        include((campaigns_urls.urlpatterns + analytics_urls.urlpatterns, campaigns_urls.app_name)),
+    ),
 ]

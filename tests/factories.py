@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from django.contrib.auth.models import User
 
-from analytics.services.tallies import tallies_tracking
+from campaigns.hooks import faces_replacing
 from campaigns.models import (
     Ad,
     Campaign,
@@ -73,7 +73,7 @@ def model_version_create(*, name: str = "fer-cnn", version: str | None = None) -
 def face_create(*, image: ReactionImage, model_version: ModelVersion, label: str = "happy") -> Face:
     probabilities = {f"prob_{name}": (0.94 if name == label else 0.01) for name in CLASSES}
     # as the pipeline writes faces: the dashboards' tallies follow
-    with tallies_tracking(image_ids=[image.pk], model_version_id=model_version.pk):
+    with faces_replacing(image_ids=[image.pk], model_version_id=model_version.pk):
         face = Face.objects.create(
             image=image,
             x=10,

@@ -1,0 +1,5 @@
+"""The analysis' writes.
+
+- `tallies`: the face tallies kept in step with the faces, and the timeline rollups rebuilt
+  from them.
+"""

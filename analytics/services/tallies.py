@@ -1,11 +1,11 @@
 """The face tallies (`ViewerTally`, `SecondTally`): kept in step with the faces in the same
 transaction that writes them, or rebuilt from the faces (idempotent).
 
-Only `image_results_store` writes faces; it wraps its write in `tallies_tracking`, which
-takes the photos' faces out of the tallies before and adds them back after, as one
-`INSERT ... ON CONFLICT DO UPDATE` per tally, so a chunk that runs twice, or two workers on
-one upload, leave the tallies equal to a count of the faces. Deleting an upload deletes its
-tallies with it (cascade).
+Only `image_results_store` writes faces; it wraps its write in `campaigns.hooks.faces_replacing`,
+where analytics' AppConfig registers `tallies_tracking`: the photos' faces leave the tallies
+before the write and come back after, as one `INSERT ... ON CONFLICT DO UPDATE` per tally, so
+a chunk that runs twice, or two workers on one upload, leave the tallies equal to a count of
+the faces. Deleting an upload deletes its tallies with it (cascade).
 
 Every such write bumps its ads' `tally_generation` in the same transaction. The timeline's
 rollups (`TimelineRollup`, rebuilt by `timeline_rollups_rebuild` when an upload finishes)
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, models, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 
 from analytics.selectors.dashboards import values_array
 from analytics.timelines import (
@@ -46,6 +46,7 @@ from campaigns.models import (
     tally_confidence_field,
     tally_count_field,
 )
+from campaigns.services.batches import ad_tally_generations_bump
 from campaigns.services.transitions import IN_CHUNK
 from ml import CLASSES, CONFIDENCE_STEPS
 
@@ -164,10 +165,9 @@ def tally_generations_bump(*, batch_ids: Iterable[int]) -> None:
     """Mark the tallies of these uploads' ads as changed (in the caller's transaction, which
     changes them): their timeline rollups are out of date until rebuilt. Last in the
     transaction, so the ads' rows stay locked for as short a time as can be."""
-    ad_ids = sorted(
-        set(UploadBatch.objects.filter(pk__in=list(batch_ids)).values_list("ad_id", flat=True))
+    ad_tally_generations_bump(
+        ad_ids=UploadBatch.objects.filter(pk__in=list(batch_ids)).values_list("ad_id", flat=True)
     )
-    Ad.objects.filter(pk__in=ad_ids).update(tally_generation=F("tally_generation") + 1)
 
 
 def tallies_rebuild(*, batch_ids: Sequence[int]) -> None:

@@ -9,4 +9,7 @@
 - `images`: a chunk of photos is claimed, analysed and its faces stored;
 - `reprocess`: finished batches analysed again with another model version;
 - `retention`: stored photos deleted under the retention policy.
+
+The tallies and timeline rollups are analytics' (analytics/services), kept in step through
+`campaigns.hooks`.
 """

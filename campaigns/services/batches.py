@@ -15,22 +15,22 @@ import tempfile
 import uuid
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from celery import Task
+from celery import signature
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from analytics.services.tallies import tally_generations_bump
+from campaigns import hooks
 from campaigns.models import (
     BATCH_FINISHED,
     BATCH_UNFINISHED,
@@ -123,22 +123,26 @@ def batch_create_from_photos(
         )
 
 
+# The ingest tasks, sent by name: campaigns.tasks calls these services, never the other way.
+EXTRACT_TASK = "campaigns.tasks.batch_extract_task"
+CLASSIFY_TASK = "campaigns.tasks.images_classify_task"
+
+
 def _extract_enqueue(batch_id: int) -> bool:
-    from campaigns.tasks import batch_extract_task
-
-    return _task_send(batch_extract_task, batch_id, batch_id=batch_id)
+    return _task_send(EXTRACT_TASK, batch_id, batch_id=batch_id)
 
 
-def _task_send(task: Task[Any, Any], *args: object, batch_id: int) -> bool:
-    """Queue `task`; when the broker cannot be reached, mark the batch as waiting for it
-    (progress_at None) so the sweeper sends the work as soon as it runs, and return False.
+def _task_send(task_name: str, *args: object, batch_id: int) -> bool:
+    """Queue the task named `task_name`; when the broker cannot be reached, mark the batch as
+    waiting for it (progress_at None) so the sweeper sends the work as soon as it runs, and
+    return False.
 
     The upload is stored either way: a broker outage must not lose it, nor answer an error.
     """
     try:
-        task.delay(*args)
+        signature(task_name, args=args).delay()
     except BROKER_ERRORS as exc:
-        logger.warning("could not queue %s for batch %s: %s", task.name, batch_id, exc)
+        logger.warning("could not queue %s for batch %s: %s", task_name, batch_id, exc)
         UploadBatch.objects.filter(pk=batch_id).update(progress_at=None)
         return False
     return True
@@ -166,15 +170,13 @@ def batch_fan_out(*, batch: UploadBatch) -> int:
 def images_send(*, batch: UploadBatch, image_ids: Sequence[int]) -> int:
     """Send these photos of the batch to the inference queue in chunks of INGEST_CHUNK_SIZE;
     returns how many chunks went (while the broker is down, the sweeper sends the rest)."""
-    from campaigns.tasks import images_classify_task
-
     model_version_id = batch.model_version_id
     if model_version_id is None:
         raise ValueError(f"batch {batch.pk} has photos to analyse but no model version")
     size = max(1, settings.INGEST_CHUNK_SIZE)
     chunks = [list(image_ids[start : start + size]) for start in range(0, len(image_ids), size)]
     for sent, chunk in enumerate(chunks):
-        if not _task_send(images_classify_task, chunk, model_version_id, batch_id=batch.pk):
+        if not _task_send(CLASSIFY_TASK, chunk, model_version_id, batch_id=batch.pk):
             return sent
     return len(chunks)
 
@@ -217,21 +219,15 @@ def batch_close(*, batch_id: int) -> bool:
         finished_at=timezone.now(),
     )
     if closed:
-        ad_id = batch.ad_id
-        transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=[ad_id]))
+        hooks.ads_changed(ad_ids=[batch.ad_id])
     return bool(closed)
 
 
-def timeline_rollups_enqueue(*, ad_ids: Sequence[int]) -> None:
-    """Have these ads' timeline rollups rebuilt; while the broker is down they stay out of
-    date and the dashboard reads the second tallies instead (slower, never wrong)."""
-    from campaigns.tasks import ad_timeline_rollups_task
-
-    for ad_id in ad_ids:
-        try:
-            ad_timeline_rollups_task.delay(ad_id)
-        except BROKER_ERRORS as exc:
-            logger.warning("could not queue the timeline rollups of ad %s: %s", ad_id, exc)
+def ad_tally_generations_bump(*, ad_ids: Iterable[int]) -> None:
+    """Mark these ads' derived figures (tallies, timeline rollups) out of date, in the caller's
+    transaction that changes them. Sorted, and last in the transaction, so the ads' rows stay
+    locked for as short a time as can be."""
+    Ad.objects.filter(pk__in=sorted(set(ad_ids))).update(tally_generation=F("tally_generation") + 1)
 
 
 def batch_fail(*, batch: UploadBatch, error: str) -> bool:
@@ -333,7 +329,7 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
         ids = [pk for pk, _, _, _ in locked]
         ad_ids = sorted(set(UploadBatch.objects.filter(pk__in=ids).values_list("ad_id", flat=True)))
         # Their tallies go with them (cascade): the ads' timelines are to be rebuilt.
-        tally_generations_bump(batch_ids=ids)
+        ad_tally_generations_bump(ad_ids=ad_ids)
         files: set[str] = {archive for _, _, archive, _ in locked if archive}
         for start in range(0, len(ids), IN_CHUNK):
             part = ids[start : start + IN_CHUNK]
@@ -351,7 +347,7 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
             UploadBatch.objects.filter(pk__in=ids[start : start + IN_CHUNK]).delete()
         names = sorted(files)
         transaction.on_commit(lambda: stored_files_release(names=names))
-        transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=ad_ids))
+        hooks.ads_changed(ad_ids=ad_ids)
     return len(ids)
 
 

@@ -30,6 +30,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Min, QuerySet
 from django.utils import timezone
 
+from campaigns import hooks
 from campaigns.archives import (
     MAX_NAME_LENGTH,
     ArchiveError,
@@ -57,11 +58,11 @@ from campaigns.models import (
     ViewerAttribute,
 )
 from campaigns.services.batches import (
+    ad_tally_generations_bump,
     batch_fail,
     batch_fan_out,
     batch_recount,
     stored_files_release,
-    timeline_rollups_enqueue,
 )
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
@@ -482,8 +483,8 @@ def _viewers_upsert(
         if new or changed:
             # the campaign's segments changed: so did every ad's segment timelines
             ad_ids = list(Ad.objects.filter(campaign_id=campaign_id).values_list("pk", flat=True))
-            Ad.objects.filter(pk__in=ad_ids).update(tally_generation=F("tally_generation") + 1)
-            transaction.on_commit(lambda: timeline_rollups_enqueue(ad_ids=ad_ids))
+            ad_tally_generations_bump(ad_ids=ad_ids)
+            hooks.ads_changed(ad_ids=ad_ids)
     return viewers
 
 

@@ -26,7 +26,7 @@ from django.db import DatabaseError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from analytics.services.tallies import tallies_tracking
+from campaigns import hooks
 from campaigns.models import (
     PROB_FIELDS,
     BatchStatus,
@@ -421,8 +421,8 @@ def image_results_store(
                         **{field: probabilities[field] for field in PROB_FIELDS},
                     )
                 )
-        # The faces are replaced, and the dashboards' tallies with them, in this transaction.
-        with tallies_tracking(image_ids=done, model_version_id=model_version_id):
+        # The faces are replaced, and what analytics counts from them, in this transaction.
+        with hooks.faces_replacing(image_ids=done, model_version_id=model_version_id):
             for start in range(0, len(done), IN_CHUNK):
                 Face.objects.filter(
                     image_id__in=done[start : start + IN_CHUNK], model_version_id=model_version_id

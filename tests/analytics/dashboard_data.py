@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from django.utils import timezone
 
-from analytics.services.tallies import tallies_tracking
+from campaigns.hooks import faces_replacing
 from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
 from campaigns.services.batches import batch_recount
 from inference.models import ModelVersion
@@ -28,7 +28,7 @@ def face_add(
     probabilities = {f"prob_{n}": (confidence if n == label else rest) for n in CLASSES}
     x, y, w, h = box
     # as the pipeline writes faces: the dashboards' tallies follow
-    with tallies_tracking(image_ids=[image.pk], model_version_id=model_version.pk):
+    with faces_replacing(image_ids=[image.pk], model_version_id=model_version.pk):
         face = Face.objects.create(
             image=image,
             x=x,
@@ -115,7 +115,7 @@ def viewer_reaction(
     if images and images[0].pk is None:  # no RETURNING on this backend's bulk insert
         images = list(ReactionImage.objects.filter(batch=batch, viewer=viewer).order_by("id"))
     image_ids = [image.pk for image in images]
-    with tallies_tracking(image_ids=image_ids, model_version_id=model_version.pk):
+    with faces_replacing(image_ids=image_ids, model_version_id=model_version.pk):
         Face.objects.bulk_create(
             _face(image, model_version, label, (confidence or {}).get(label, 0.9))
             for image, (_, label) in zip(images, labels_at, strict=True)

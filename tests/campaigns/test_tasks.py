@@ -27,10 +27,18 @@ def test_the_chunk_task_goes_to_the_inference_queue_and_the_rest_to_ingest():
     queues = {
         name: app.amqp.router.route({}, name)["queue"].name
         for name in app.tasks
-        if name.startswith("campaigns.tasks.")
+        if name.startswith(("campaigns.tasks.", "analytics.tasks."))
     }
     assert queues.pop("campaigns.tasks.images_classify_task") == "inference"
     assert queues and set(queues.values()) == {"ingest"}
+
+
+def test_the_tasks_the_services_send_by_name_are_registered():
+    # given the names the ingest services send their tasks by (they never import the tasks)
+    names = [batches.EXTRACT_TASK, batches.CLASSIFY_TASK]
+    # when the app's tasks are registered
+    # then each name is one of them
+    assert set(names) <= set(app.tasks)
 
 
 @pytest.mark.django_db
