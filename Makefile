@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format setup migrate worker web clean train evaluate bench
+.PHONY: run test test-fast lint format setup migrate worker web clean train evaluate bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,16 @@ run: setup
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The inner loop: stops at the first failure and leaves out the slow tests (live workers,
+# browsers, fault injection, end-to-end runs: `make test` runs them).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -x -q -m "not slow" --ignore=tests/e2e
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 format: $(STAMP)
