@@ -15,16 +15,13 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from analytics.headlines import Headline
 from analytics.stats import CrossMoments, Estimate, Moments, moments_estimate
 from campaigns.models import NO_VIEWER_KEY
-
-if TYPE_CHECKING:
-    from analytics.headlines import Headline
-    from ml.quantification import GroupCorrection
+from ml.quantification import GroupCorrection
 
 # Bin widths (s): the narrowest whose typical bin holds MIN_UNITS_PER_BIN units is shown.
 TIMELINE_WIDTHS = (1, 2, 5, 10, 15, 30, 60)

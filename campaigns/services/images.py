@@ -41,6 +41,7 @@ from campaigns.services.retention import photos_purge
 from campaigns.services.transitions import IN_CHUNK, status_change
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE, StoreUnreachable
 from inference.models import ModelVersion
+from inference.video import VideoError, read_frames
 
 if TYPE_CHECKING:
     # The inference core (OpenCV, the detectors) loads on the worker, at its first chunk.
@@ -317,8 +318,6 @@ def _chunk_sources(
 ) -> tuple[list[bytes | np.ndarray], list[ReactionImage], dict[int, str]]:
     """What to analyse for each claimed row: a photo's stored bytes, a frame's pixels decoded
     from its video (one pass over each video's range of the chunk); and why a row has none."""
-    from inference.video import VideoError, read_frames
-
     sources: list[bytes | np.ndarray] = []
     readable: list[ReactionImage] = []
     errors: dict[int, str] = {}
