@@ -20,6 +20,7 @@ from django.db import connections
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest
 
+from analytics import wording
 from analytics.headlines import GROUP_HEADLINES, HEADLINES, Headline
 from analytics.stats import Estimate, UnitCounts, group_estimate
 from campaigns.models import (
@@ -242,17 +243,14 @@ def model_version_reading(
 ) -> Reading:
     """How faces of `model_version` counted at the confidence `step` are read."""
     if model_version is None:
-        return Reading(None, AS_CLASSIFIED, note="Shares as classified: several model versions.")
+        return Reading(None, AS_CLASSIFIED, note=wording.AS_CLASSIFIED_SEVERAL_VERSIONS)
     measurement = model_version.measurement or {}
     unmeasured = emotions_unmeasured(measurement)
     if as_classified:
-        return Reading(model_version, AS_CLASSIFIED, unmeasured, "Shares as classified.")
+        return Reading(model_version, AS_CLASSIFIED, unmeasured, wording.AS_CLASSIFIED_ASKED)
     correction = measured_correction(measurement, step) if measurement else None
     if correction is None:
-        note = (
-            f"Shares as classified: {model_version.name} {model_version.version} has no "
-            "measurement of its errors on real photos to correct them with."
-        )
+        note = wording.as_classified_unmeasured(f"{model_version.name} {model_version.version}")
         return Reading(model_version, AS_CLASSIFIED, unmeasured, note)
     return Reading(model_version, correction, unmeasured)
 

@@ -20,6 +20,7 @@ import numpy as np
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
+from analytics import wording
 from analytics.headlines import Headline
 from analytics.selectors.dashboards import (
     AdSummary,
@@ -441,20 +442,6 @@ class Verdict:
         return [s for s in self.standings if s.rank is None and s.units.faces]
 
 
-def points(value: float) -> str:
-    return f"{100 * value:.0f}"
-
-
-def _difference_words(headline: Headline, first: str, second: str, d: Estimate) -> str:
-    low, high = d.interval.low, d.interval.high
-    if d.value < 0:  # said as a positive size ("less negative"), so its interval too
-        low, high = -high, -low
-    return (
-        f"{first} is {points(abs(d.value))} points {headline.word(d.value)} than {second} "
-        f"(95% CI {points(low)} to {points(high)})"
-    )
-
-
 def verdict(
     *,
     ads: Sequence[tuple[int, str]],
@@ -506,67 +493,35 @@ def verdict(
     for a, b, d, p in tested:
         if a is best:
             b.behind_best, b.clearly_behind = d, p < ALPHA
-            clear = (
-                "a clear difference" if p < ALPHA else "not a clear difference (it may be noise)"
+            b.sentence = wording.behind_best_sentence(
+                headline, a.name, b.name, d, clear=b.clearly_behind
             )
-            b.sentence = f"{_difference_words(headline, a.name, b.name, d)}: {clear}."
     for standing in standings:
         if not standing.units.faces:
-            standing.sentence = "No faces yet."
+            standing.sentence = wording.NO_FACES_YET
         elif not standing.rankable:
-            word = standing.units.unit_name
-            standing.sentence = (
-                f"Too few {word} ({standing.estimate.units}) to rank: shown, not compared."
+            standing.sentence = wording.too_few_sentence(
+                unit_name=standing.units.unit_name, units=standing.estimate.units
             )
     return Verdict(
         headline=headline,
         standings=sorted(standings, key=lambda s: (s.rank is None, s.rank or 0, s.name.lower())),
         summary=_summary(headline, ranked),
-        unit_note=_unit_note(standings),
+        unit_note=wording.unit_note(
+            viewers=sum(s.units.viewer_count for s in standings),
+            singles=sum(s.units.single_faces for s in standings),
+        ),
         pairs=tested,
     )
 
 
 def _summary(headline: Headline, ranked: list[Standing]) -> str:
-    if not ranked:
-        return "No ad has enough viewers yet to rank."
-    best = ranked[0]
-    if len(ranked) == 1:
-        return f"Only {best.name} has enough viewers to rank so far."
-    runner_up = ranked[1]
-    assert runner_up.behind_best is not None
-    direction = {True: "best", False: "best", None: "highest"}[headline.higher_is_better]
-    gap = _difference_words(headline, best.name, runner_up.name, runner_up.behind_best)
-    if all(s.clearly_behind for s in ranked[1:]):
-        if headline.higher_is_better is None:
-            lead = f"{best.name} shows the most {headline.label}"
-        else:
-            lead = f"{best.name} is the {direction} ad on {headline.key}"
-        return f"{lead}: {gap}."
-    close = [best.name] + [s.name for s in ranked[1:] if not s.clearly_behind]
-    return (
-        f"No ad is clearly {direction} on {headline.label}: "
-        f"{', '.join(close)} are within noise of each other ({gap})."
-    )
-
-
-def _unit_note(standings: list[Standing]) -> str:
-    viewers = sum(s.units.viewer_count for s in standings)
-    singles = sum(s.units.single_faces for s in standings)
-    if viewers and not singles:
-        return (
-            "Each viewer counts as one unit in every interval and test, however many faces "
-            "(photos, video frames) show them."
-        )
-    if viewers:
-        return (
-            "Each known viewer counts as one unit in every interval and test; the "
-            f"{singles:,} faces of no known viewer count as one unit each."
-        )
-    return (
-        "No viewer is known for these faces, so each face counts as one unit: several photos "
-        "of one person make the intervals narrower than they should be. Upload a manifest "
-        "(or reaction videos) to count viewers."
+    close = ranked[:1] + [s for s in ranked[1:] if not s.clearly_behind]
+    return wording.verdict_summary(
+        headline,
+        ranked=[s.name for s in ranked],
+        gap=ranked[1].behind_best if len(ranked) > 1 else None,
+        close=[s.name for s in close],
     )
 
 
@@ -585,21 +540,12 @@ class KeyMoment:
 
     @property
     def sentence(self) -> str:
-        d = self.change
-        verb = "rises" if d.value > 0 else "falls"
-        low, high = d.interval.low, d.interval.high
-        if d.value < 0:
-            low, high = -high, -low
-        return (
-            f"{_clock(self.second_from)}-{_clock(self.second_to)}: the {self.headline.key} share "
-            f"{verb} by {points(abs(d.value))} points from the seconds before (95% CI "
-            f"{points(low)} to {points(high)})"
+        return wording.key_moment_sentence(
+            self.headline,
+            second_from=self.second_from,
+            second_to=self.second_to,
+            change=self.change,
         )
-
-
-def _clock(seconds: float) -> str:
-    whole = int(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def key_moments(
