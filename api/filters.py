@@ -1,35 +1,22 @@
-"""The dashboard's filters, read from an API request's query string.
-
-The query is checked for shape here (for the schema and a 400 with the field's reason) and
-then read by the dashboard's own `DashboardFilterForm`, so the API takes exactly the filters
-the page takes and turns them into the same `DashboardFilters`.
+"""The dashboard's filters, read from an API request's query string by the API's own
+serializers (the schema, and a 400 that names the bad parameter), into the same
+`DashboardFilters` the dashboard's page builds from its form.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from django import forms
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 
 from analytics.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
-from analytics.forms import DashboardFilterForm
 from analytics.headlines import HEADLINES
-from analytics.selectors import decisions
 from analytics.selectors.dashboards import DashboardFilters
-from campaigns.models import Campaign
 from inference.models import ModelVersion
-
-
-def _confidence_steps() -> list[int]:
-    """The minimum confidences the dashboard offers (percent), from its own form field."""
-    field = DashboardFilterForm.base_fields["min_confidence"]
-    assert isinstance(field, forms.ChoiceField)
-    choices = cast("list[tuple[object, str]]", field.choices)
-    return [int(str(value)) for value, _ in choices if str(value) != ""]
+from ml import CONFIDENCE_STEPS
 
 
 class FilterQuerySerializer(serializers.Serializer):
@@ -40,7 +27,7 @@ class FilterQuerySerializer(serializers.Serializer):
         required=False, help_text="Only uploads made on or before this day (not before date_from)."
     )
     min_confidence = serializers.ChoiceField(
-        choices=_confidence_steps(),
+        choices=list(CONFIDENCE_STEPS),
         required=False,
         help_text="Minimum confidence in percent, one of the dashboard's steps: only faces "
         "whose top emotion has at least this probability.",
@@ -67,6 +54,12 @@ class FilterQuerySerializer(serializers.Serializer):
         "the model's errors measured on real photos; classified: the share of faces the model "
         "gave each label.",
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        date_from, date_to = attrs.get("date_from"), attrs.get("date_to")
+        if date_from and date_to and date_to < date_from:
+            raise ValidationError("The end date is before the start date.")
+        return attrs
 
 
 class ResultsQuerySerializer(FilterQuerySerializer):
@@ -112,44 +105,31 @@ class RequestFilters:
     query: dict[str, Any]
 
 
-def request_filters(
-    *, campaign: Campaign, query: Any, serializer: type[FilterQuerySerializer]
-) -> RequestFilters:
+def request_filters(*, query: Any, serializer: type[FilterQuerySerializer]) -> RequestFilters:
     """The dashboard's filters from a query string, or a 400 that names the bad parameter
     (404 for a model version that does not exist)."""
     checked = serializer(data=query)
     checked.is_valid(raise_exception=True)
     data = dict(checked.validated_data)
-    version = data.get("model_version")
-    if version is not None and not ModelVersion.objects.filter(pk=version).exists():
-        raise NotFound(f"Model version {version} does not exist.")
-    segments = decisions.attribute_values(campaign=campaign)
+    model_version = None
+    if "model_version" in data:
+        model_version = ModelVersion.objects.filter(pk=data["model_version"]).first()
+        if model_version is None:
+            raise NotFound(f"Model version {data['model_version']} does not exist.")
     # A segment or attribute that no viewer has is a valid question with an empty answer.
-    if "segment" in data:
-        name, _, value = data["segment"].partition("=")
-        segments.setdefault(name, [])
-        if value not in segments[name]:
-            segments[name].append(value)
-    if data.get("breakdown"):
-        segments.setdefault(data["breakdown"], [])
+    name, _, value = data.get("segment", "").partition("=")
     if data.get("shares") == "corrected":
-        data.pop("shares")  # the form's default
-    form_data = {
-        key: value.isoformat() if hasattr(value, "isoformat") else str(value)
-        for key, value in data.items()
-        if key in DashboardFilterForm.base_fields
-    }
-    form = DashboardFilterForm(form_data, segments=segments)
-    if not form.is_valid():
-        raise ValidationError(
-            {
-                ("non_field_errors" if field == "__all__" else field): [str(m) for m in messages]
-                for field, messages in form.errors.items()
-            }
-        )
+        data.pop("shares")  # the default
     return RequestFilters(
-        filters=form.filters(),
-        headline=form.cleaned_data.get("headline") or None,
-        breakdown=form.cleaned_data.get("breakdown") or "",
+        filters=DashboardFilters(
+            model_version=model_version,
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            min_confidence=data.get("min_confidence", 0) / 100,
+            segment=(name, value) if name and value else None,
+            as_classified=data.get("shares") == "classified",
+        ),
+        headline=data.get("headline") or None,
+        breakdown=data.get("breakdown") or "",
         query=data,
     )

@@ -459,9 +459,8 @@ class _FaceList(ApiView, generics.ListAPIView):
     serializer_class = FaceSerializer
     pagination_class = IdCursorPagination
 
-    def faces(self, *, campaign: Campaign, **scope: object) -> QuerySet[Face]:
+    def faces(self, **scope: object) -> QuerySet[Face]:
         found = request_filters(
-            campaign=campaign,
             query=self.request.query_params.dict(),
             serializer=FilterQuerySerializer,
         )
@@ -487,7 +486,7 @@ class CampaignFaces(_FaceList):
         self.campaign = selectors.campaign_get(
             user=self.user, token=self.token, campaign_id=self.kwargs["pk"]
         )
-        return self.faces(campaign=self.campaign, ad__campaign=self.campaign)
+        return self.faces(ad__campaign=self.campaign)
 
     def shown(self, filters: dashboards.DashboardFilters) -> dashboards.DashboardFilters:
         return dashboards.with_ad_versions(
@@ -507,7 +506,7 @@ class AdFaces(_FaceList):
 
     def get_queryset(self) -> QuerySet[Face]:
         self.ad_row = selectors.ad_get(user=self.user, token=self.token, ad_id=self.kwargs["pk"])
-        return self.faces(campaign=self.ad_row.campaign, ad=self.ad_row)
+        return self.faces(ad=self.ad_row)
 
     def shown(self, filters: dashboards.DashboardFilters) -> dashboards.DashboardFilters:
         return dashboards.for_one_ad(filters, ad_id=self.ad_row.pk)
@@ -532,7 +531,7 @@ class CampaignResults(ApiView):
     def get(self, request: Request, pk: int) -> Response:
         campaign = selectors.campaign_get(user=self.user, token=self.token, campaign_id=pk)
         found = request_filters(
-            campaign=campaign, query=request.query_params.dict(), serializer=ResultsQuerySerializer
+            query=request.query_params.dict(), serializer=ResultsQuerySerializer
         )
         results = campaign_results(
             campaign=campaign,
@@ -550,7 +549,6 @@ class _Export(ApiView):
 
     def export(self, *, campaign: Campaign, ad: Ad | None, stem: str) -> StreamingHttpResponse:
         found = request_filters(
-            campaign=campaign,
             query=self.request.query_params.dict(),
             serializer=ExportQuerySerializer,
         )
