@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 
 from tests import factories
+from tests.service_support import SERVICE_MISSING
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -27,11 +28,19 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
 
+# The browser tests' mark: without Chromium they skip, which fails a CI run (service_support).
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.is_file(),
+    reason=f"{SERVICE_MISSING} Chromium not found at {CHROMIUM} (apt-get install -y chromium, "
+    "or set CHROMIUM_PATH)",
+)
+
 
 @pytest.fixture
 def browser():
     playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright not installed (pip install -e '.[test]')"
+        "playwright.sync_api",
+        reason=f"{SERVICE_MISSING} playwright not installed (pip install -e '.[test]')",
     )
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
     # still synchronous and safe.

@@ -3,6 +3,7 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.service_support import SERVICE_MISSING
 from tests.shared_data import DATA_MISSING
 
 # Fixtures of the ingest tests (a registered tiny model, photos with faces, worker processes).
@@ -58,27 +59,43 @@ def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
 
 
 _missing_data_skips: list[str] = []
+_missing_service_skips: list[str] = []
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Remember every test skipped because shared data was missing (see tests/shared_data)."""
+    """Remember every test skipped because shared data (see tests/shared_data) or a service
+    it drives (see tests/service_support) was missing."""
     if report.skipped and isinstance(report.longrepr, tuple):
         reason = str(report.longrepr[2])
         if DATA_MISSING in reason:
             _missing_data_skips.append(f"{report.nodeid}: {reason}")
+        if SERVICE_MISSING in reason:
+            _missing_service_skips.append(f"{report.nodeid}: {reason}")
+
+
+def _fail_for_skips(session: pytest.Session, why: str, skips: list[str]) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(why, red=True)
+        for line in skips:
+            reporter.write_line(f"  {line}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With FER_DATA_DIR set (as CI sets it), a test skipped for missing data fails the run."""
+    """With FER_DATA_DIR set (as CI sets it), a test skipped for missing data fails the run;
+    with CI=true, so does a test skipped for a missing service (Chromium, a local Redis)."""
     if os.environ.get("FER_DATA_DIR") and _missing_data_skips:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.ensure_newline()
-            reporter.write_line(
-                f"FER_DATA_DIR={os.environ['FER_DATA_DIR']} is set, but these tests skipped "
-                "for missing data:",
-                red=True,
-            )
-            for line in _missing_data_skips:
-                reporter.write_line(f"  {line}", red=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _fail_for_skips(
+            session,
+            f"FER_DATA_DIR={os.environ['FER_DATA_DIR']} is set, but these tests skipped "
+            "for missing data:",
+            _missing_data_skips,
+        )
+    if os.environ.get("CI", "").lower() in ("true", "1") and _missing_service_skips:
+        _fail_for_skips(
+            session,
+            "CI is set, but these tests skipped for a missing service:",
+            _missing_service_skips,
+        )

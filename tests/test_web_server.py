@@ -23,6 +23,7 @@ from django.conf import settings as django_settings
 from api.services import api_token_create
 from tests import factories
 from tests.ingest_support import database_url, free_port, process_stop
+from tests.service_support import service_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -95,7 +96,7 @@ def test_idle_half_open_connections_do_not_stop_the_server_answering(gunicorn, r
 
 def test_the_api_rate_limit_holds_across_worker_processes(gunicorn):
     if not django_settings.CACHE_URL:
-        pytest.skip("no Redis cache configured (CELERY_BROKER_URL is not redis://)")
+        service_missing("no Redis cache configured (CELERY_BROKER_URL is not redis://)")
     # given a token limited to 20 requests an hour, and a server of 2 worker processes
     team = factories.team_create()
     user = factories.user_create(team=team)

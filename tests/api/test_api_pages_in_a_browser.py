@@ -9,12 +9,12 @@ import pytest
 from api.models import ApiToken
 from tests import factories
 from tests.api.conftest import TokenClient
-from tests.browser_support import ARTIFACTS, CHROMIUM, log_in, step
+from tests.browser_support import ARTIFACTS, log_in, needs_chromium, step
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Chromium not found at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from campaigns.models import Ad, BatchStatus, Campaign, Face, UploadBatch
 from tests import factories
-from tests.browser_support import CHROMIUM, log_in, step
+from tests.browser_support import log_in, needs_chromium, step
 from tests.ingest_support import batch_wait, zip_build
 
 BATCH_TIMEOUT_S = 240
@@ -26,11 +26,7 @@ BATCH_TIMEOUT_S = 240
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not CHROMIUM.is_file(),
-        reason=f"Chromium not found at {CHROMIUM} (apt-get install -y chromium, or set "
-        "CHROMIUM_PATH)",
-    ),
+    needs_chromium,
 ]
 
 

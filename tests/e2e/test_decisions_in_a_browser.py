@@ -20,14 +20,14 @@ from campaigns.models import BatchStatus, UploadBatch
 from inference.services import model_version_register
 from ml import SHIPPED_MODEL_DIR
 from tests import factories
-from tests.browser_support import CHROMIUM, log_in, step
+from tests.browser_support import log_in, needs_chromium, step
 from tests.ingest_support import batch_wait, zip_build
 from tests.video_support import confident_scenes, video_bytes
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Chromium not found at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 # Spot B's change (half its viewers turn sad) must stand out of 18 Holm-corrected changes.

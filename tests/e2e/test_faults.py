@@ -31,6 +31,7 @@ from campaigns.models import BatchStatus, Face, ImageStatus, UploadBatch
 from campaigns.services import batches
 from tests import factories
 from tests.ingest_support import batch_wait, plain_photo, zip_build
+from tests.service_support import service_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -177,9 +178,9 @@ def ingest_upload(ad, members: dict[str, bytes], name: str) -> UploadBatch:
 def _redis_endpoint() -> tuple[str, int]:
     url = urlparse(settings.CELERY_BROKER_URL)
     if url.scheme != "redis":
-        pytest.skip(f"the broker is {url.scheme}://, not Redis: nothing to restart")
+        service_missing(f"the broker is {url.scheme}://, not Redis: nothing to restart")
     if url.hostname not in ("127.0.0.1", "localhost") or not shutil.which("redis-server"):
-        pytest.skip("Redis is not a local server that this test can restart")
+        service_missing("Redis is not a local server that this test can restart")
     return url.hostname, url.port or 6379
 
 

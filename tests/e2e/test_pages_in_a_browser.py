@@ -17,12 +17,12 @@ from campaigns.models import BatchStatus, ImageStatus, ReactionImage, UploadBatc
 from campaigns.services.batches import batch_recount
 from tests import factories
 from tests.analytics.dashboard_data import face_add
-from tests.browser_support import CHROMIUM, log_in
+from tests.browser_support import log_in, needs_chromium
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason=f"Chromium not found at {CHROMIUM}"),
+    needs_chromium,
 ]
 
 PHONE = {"width": 375, "height": 812}
