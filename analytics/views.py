@@ -31,10 +31,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from analytics import charts, exports
+from analytics import charts, exports, results
 from analytics.forms import DashboardFilterForm
 from analytics.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
-from analytics.selectors import dashboards, decisions, results
+from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import DashboardFilters
 from campaigns.archives import VIDEO_EXTENSIONS
 from campaigns.models import Ad, Campaign

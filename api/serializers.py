@@ -559,7 +559,7 @@ class FiltersSerializer(serializers.Serializer):
 
 
 class ResultsSerializer(serializers.Serializer):
-    """The campaign dashboard's figures (analytics.selectors.results.campaign_results)."""
+    """The campaign dashboard's figures (analytics.results.campaign_results)."""
 
     campaign = serializers.IntegerField(source="campaign.pk")
     filters = FiltersSerializer()

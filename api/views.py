@@ -27,8 +27,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from analytics import exports
+from analytics.results import campaign_results
 from analytics.selectors import dashboards
-from analytics.selectors.results import campaign_results
 from api import selectors
 from api.exceptions import Conflict, PayloadTooLarge, invalid
 from api.filters import (

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from django.urls import reverse
 
+from analytics import comparisons
+from analytics.comparisons import verdict
 from analytics.headlines import HEADLINES
-from analytics.selectors import decisions
 from analytics.selectors.dashboards import AS_CLASSIFIED
-from analytics.selectors.decisions import verdict
 from analytics.stats import (
     ScoreMeasure,
     UnitCounts,
@@ -186,7 +186,7 @@ def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     reactions = [[(4, 0) if index < 2 else (0, 4)] * 30 for index in range(4)]
     rows = _second_rows(reactions, seconds_apart=5)
     timeline = Timelines(width=5, bins={1: timeline_bins(rows, width=5, labels=CLASSES)})
-    moments = decisions.key_moments(
+    moments = comparisons.key_moments(
         timeline=timeline,
         ad_names={1: "Spot"},
         headlines=[HEADLINES["positive"]],
@@ -200,7 +200,7 @@ def test_key_moments_find_a_change_beyond_noise_and_nothing_else():
     flat_rows = _second_rows([[(2, 2)] * 30] * 4, seconds_apart=5)
     flat = Timelines(width=5, bins={1: timeline_bins(flat_rows, width=5, labels=CLASSES)})
     assert (
-        decisions.key_moments(
+        comparisons.key_moments(
             timeline=flat,
             ad_names={1: "Spot"},
             headlines=[HEADLINES["positive"]],

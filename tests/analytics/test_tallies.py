@@ -16,6 +16,7 @@ from django.db.models import F
 from django.db.models.functions import Floor
 from django.utils import timezone
 
+from analytics import comparisons
 from analytics.headlines import HEADLINES
 from analytics.selectors import decisions
 from analytics.selectors.dashboards import (
@@ -266,7 +267,7 @@ def _timeline_figures(timeline: Timelines) -> dict:
         for ad_id, bins in timeline.bins.items()
         for bin_ in bins
     }
-    moments = decisions.key_moments(
+    moments = comparisons.key_moments(
         timeline=timeline,
         ad_names=dict.fromkeys(timeline.bins, "ad"),
         headlines=list(HEADLINES.values()),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from analytics.results import campaign_results
 from analytics.selectors.dashboards import DashboardFilters
-from analytics.selectors.results import campaign_results
 from api.services import api_token_create
 from campaigns.models import BatchStatus, Face, UploadBatch
 from tests import factories

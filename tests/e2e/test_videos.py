@@ -19,9 +19,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Count
 
-from analytics import exports
+from analytics import exports, results
 from analytics.headlines import HEADLINES
-from analytics.selectors import decisions, results
+from analytics.selectors import decisions
 from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import BatchStatus, Face, ImageKind, ImageStatus, UploadBatch
 from campaigns.services import batches

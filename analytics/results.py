@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+from analytics import comparisons
 from analytics.headlines import HEADLINES, Headline, headline_get
 from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
@@ -65,14 +66,14 @@ class CampaignResults:
     filters: DashboardFilters
     headline: Headline
     breakdown: CampaignBreakdown
-    verdict: decisions.Verdict
+    verdict: comparisons.Verdict
     # The scan the figures come from; the timeline and key moments are read from it only
     # when asked (they read every viewer-second: the dashboard loads them after the page).
     scan: decisions.FacesScan
     # The viewer attribute broken down by ("" for none) and its rows.
     attribute: str
-    segment_rows: list[decisions.SegmentRow]
-    norms: list[decisions.Norm]
+    segment_rows: list[comparisons.SegmentRow]
+    norms: list[comparisons.Norm]
     versions: list[VersionNote]
     confidence: ConfidenceEffect | None
     # The shown model's measured accuracy (empty without a model).
@@ -84,7 +85,7 @@ class CampaignResults:
         return self.scan.timelines()
 
     @cached_property
-    def moments(self) -> list[decisions.KeyMoment]:
+    def moments(self) -> list[comparisons.KeyMoment]:
         eligible = [s.ad_id for s in self.verdict.standings if s.rankable]
         return _moments(self.timeline, self.ads, self.scan.readings(), eligible)
 
@@ -132,7 +133,7 @@ def campaign_results(
     faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
     units = faces.ad_units()
     readings = faces.readings()
-    verdict = decisions.verdict(ads=ads, units=units, headline=chosen, readings=readings)
+    verdict = comparisons.verdict(ads=ads, units=units, headline=chosen, readings=readings)
     return CampaignResults(
         campaign=campaign,
         ads=ads,
@@ -142,7 +143,7 @@ def campaign_results(
         verdict=verdict,
         scan=faces,
         attribute=breakdown,
-        segment_rows=decisions.segment_breakdown(
+        segment_rows=comparisons.segment_breakdown(
             campaign=campaign,
             units=units,
             attribute=breakdown,
@@ -151,7 +152,7 @@ def campaign_results(
         )
         if breakdown
         else [],
-        norms=decisions.norms(
+        norms=comparisons.norms(
             campaign=campaign, standings=verdict.standings, headline=chosen, filters=filters
         ),
         versions=_version_notes(ads=ads, filters=filters),
@@ -166,10 +167,10 @@ def _moments(
     ads: list[tuple[int, str]],
     readings: dict[int, Reading],
     eligible: list[int],
-) -> list[decisions.KeyMoment]:
+) -> list[comparisons.KeyMoment]:
     """Where each ad with enough units changes beyond noise on its positive or negative
     share."""
-    return decisions.key_moments(
+    return comparisons.key_moments(
         timeline=timeline,
         ad_names=dict(ads),
         headlines=[HEADLINES["positive"], HEADLINES["negative"]],
@@ -190,7 +191,7 @@ class CampaignTimeline:
     eligible: list[int]
 
     @cached_property
-    def moments(self) -> list[decisions.KeyMoment]:
+    def moments(self) -> list[comparisons.KeyMoment]:
         return _moments(self.timeline, self.ads, self.readings, self.eligible)
 
 
