@@ -1,4 +1,6 @@
-"""Dashboard, ad, photo and export views: parse filters, call the selectors, render.
+"""The analysis' pages: the campaign list with its figures, dashboards, ads, photos and
+exports. Parse filters, call the selectors, render (the templates stay in
+templates/campaigns/, where the site's pages are).
 
 Every object is fetched through a team-scoped selector, so another team's campaign, ad, photo
 or export is a 404.
