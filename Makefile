@@ -5,13 +5,20 @@ BIN := $(VENV)/bin
 # Reinstall only when the dependency list changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint format setup migrate worker web clean train evaluate bench
+.PHONY: run test test-fast lint format docs setup migrate worker web clean train evaluate bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $(STAMP)
+
+# The docs extra on top of the venv; again whenever the venv is reinstalled.
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -e '.[docs]'
+	touch $(DOCS_STAMP)
 
 # Venv, database schema, demo login and the shipped model (when present).
 setup: $(STAMP)
@@ -37,6 +44,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# The documentation site into var/site/, offline; --strict fails on any warning (a broken link).
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir var/site
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

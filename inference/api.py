@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ml import CLASSES
+from ml.detection import DEFAULT_DETECTOR, DetectedFace, FaceDetector, get_detector
 from ml.preprocessing import PreprocessSpec, cut_face, preprocess_faces
 
 from .classifier import DEFAULT_MODEL_DIR, EmotionClassifier, get_classifier
@@ -24,7 +25,6 @@ from .decoding import (
     decode_image,
     source_name,
 )
-from .detection import DEFAULT_DETECTOR, DetectedFace, FaceDetector, get_detector
 from .pipeline import Classified, FeederJob, Pipeline, pipeline_use
 
 # Photos are shrunk to this longest side before detection; boxes are mapped back.

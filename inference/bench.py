@@ -25,6 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.detection import (
+    DEFAULT_DETECTOR,
+    DETECTOR_NAMES,
+    FRAMINGS,
+    TiledDetector,
+    get_detector,
+    raw_detector,
+)
 from ml.precision import PRECISIONS
 
 from .api import StageTimings, analyze_images
@@ -33,14 +41,6 @@ from .classifier import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MODEL_DIR,
     EmotionClassifier,
-)
-from .detection import (
-    DEFAULT_DETECTOR,
-    DETECTOR_NAMES,
-    FRAMINGS,
-    TiledDetector,
-    get_detector,
-    raw_detector,
 )
 from .scenes import MANIFEST_FILE, boxes_match, load_fer_faces, measure_framing, write_scenes
 

@@ -34,10 +34,11 @@ import numpy as np
 from ml import CLASSES
 from ml.artifact import ArtifactError
 from ml.card import FAIRNESS_KEY, LONDON_SET_CREDIT, record_evaluation
+from ml.datasets import recorded_path
+from ml.detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
 from ml.metrics import wilson_interval
 
 from .classifier import DEFAULT_MODEL_DIR, EmotionClassifier
-from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
 from .evaluate_photos import check_write_target, run_pipeline
 
 INFO_FILE = "london_info.csv"
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "dataset": "Face Research Lab London Set",
         "credit": LONDON_SET_CREDIT,
         "license": "CC BY 4.0",
-        "source": str(args.london),
+        "source": recorded_path(args.london),
         "model": classifier.name,
         "detector": args.detector,
         "precision": classifier.precision,

@@ -30,13 +30,14 @@ import numpy as np
 from ml import CLASSES
 from ml.artifact import ArtifactError, read_metadata
 from ml.card import REAL_PHOTOS_KEY, record_evaluation
+from ml.datasets import recorded_path
+from ml.detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
 from ml.metrics import confusion_matrix, per_class_scores, wilson_interval
 from ml.precision import PRECISIONS
 
 from .api import FaceResult, ImageResult, analyze_images
 from .bench import run_peer
 from .classifier import DEFAULT_MODEL_DIR, EmotionClassifier
-from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES, get_detector
 
 NO_FACE = "no face"
 BOOTSTRAP_SAMPLES = 1000
@@ -304,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
             peer_labels.append(largest[1] if largest else None)
         reports["fer 25.10.3 (Haar)"] = photo_report(labels, peer_labels, seconds=row.seconds)
     print_reports(reports, title=f"{len(photos)} labelled photos of {args.manifest}")
-    summary = {"manifest": str(args.manifest), "detector": args.detector, "reports": reports}
+    summary = {
+        "manifest": recorded_path(args.manifest),
+        "detector": args.detector,
+        "reports": reports,
+    }
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
     if args.write_into:

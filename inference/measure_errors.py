@@ -27,12 +27,12 @@ import numpy as np
 from ml import CLASSES
 from ml.artifact import REPORT_FILE, read_metadata, write_metadata
 from ml.card import rebuild_model_card
+from ml.detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 from ml.measurement import measurement_build
 from ml.precision import PRECISIONS
 from ml.simulation import person_of
 
 from .classifier import DEFAULT_MODEL_DIR
-from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 from .evaluate_photos import PhotoOutcome, photos_and_classifier, run_pipeline
 
 

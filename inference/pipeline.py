@@ -25,9 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ml import CLASSES
-
-from .classifier import EmotionClassifier
-from .detection import (
+from ml.detection import (
     BlazeFaceDetector,
     CombinedDetector,
     FaceDetector,
@@ -35,6 +33,8 @@ from .detection import (
     HaarDetector,
     TiledDetector,
 )
+
+from .classifier import EmotionClassifier
 
 logger = logging.getLogger(__name__)
 

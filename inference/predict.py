@@ -15,11 +15,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ml.artifact import ArtifactError
+from ml.detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 from ml.precision import PRECISIONS
 
 from .api import DEFAULT_DETECT_MAX_SIDE, DEFAULT_MIN_FACE_SIZE, ImageResult, analyze_images
 from .classifier import BACKENDS, DEFAULT_MODEL_DIR, EmotionClassifier
-from .detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 
 
 def format_result(result: ImageResult) -> str:

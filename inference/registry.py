@@ -19,10 +19,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from inference.classifier import EmotionClassifier, get_classifier
-from inference.detection import FaceDetector, get_detector
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml.artifact import METADATA_FILE, ArtifactError
+from ml.detection import FaceDetector, get_detector
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ml import CLASSES
-
-from .detection import FaceFraming
+from ml.detection import FaceFraming
 
 MANIFEST_FILE = "scenes.json"
 _MILLISECONDS = Fraction(1, 1000)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ml import CLASSES, KerasModel
 from ml.calibration import Calibration
 from ml.preprocessing import PreprocessSpec
-
-if TYPE_CHECKING:
-    from ml.datasets import Dataset
 
 MODEL_FILE = "model.keras"
 TFLITE_FILE = "model.tflite"
@@ -48,7 +44,7 @@ class ArtifactMetadata:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = ""
-    # Fitted after training (`python -m ml.calibration`); the identity until then.
+    # Fitted after training (`python -m ml.cli.calibration`); the identity until then.
     calibration: Calibration = field(default_factory=Calibration)
     # The whole pipeline's measured errors on labelled real photos (`ml.measurement`), from
     # which the dashboards correct shares; empty until measured.
@@ -201,70 +197,3 @@ def epochs_in_history(run_dir: Path) -> int | None:
         return None
     with history.open() as handle:
         return sum(1 for _ in csv.reader(handle)) - 1
-
-
-def save_artifact(
-    model: KerasModel,
-    *,
-    dataset: Dataset,
-    config: dict[str, Any],
-    seed: int | None,
-    out: Path,
-    name: str,
-    version: str,
-    epochs_run: int | None,
-    training_seconds: float | None = None,
-    source: Path | None = None,
-) -> ArtifactMetadata:
-    """Evaluate `model` on valid and test (plain and TTA) and write model.keras/json, report,
-    confusion image and card into `out`; `source` is a model file already saved there."""
-    from ml.card import write_model_card
-    from ml.evaluate import predict_probabilities, save_confusion_png
-    from ml.metrics import classification_report
-
-    out.mkdir(parents=True, exist_ok=True)
-    reports: dict[str, dict[str, Any]] = {}
-    for split in ("valid", "test"):
-        if split not in dataset.splits or not len(dataset.splits[split]):
-            continue
-        data = dataset.splits[split]
-        for tta in (False, True):
-            probabilities = predict_probabilities(model, data.images, tta=tta)
-            key = f"{split}{'_tta' if tta else ''}"
-            reports[key] = classification_report(probabilities, data.labels, CLASSES)
-
-    headline = reports.get("test") or reports["valid"]
-    metrics = {
-        "test_split": "test" if "test" in reports else "valid",
-        "accuracy": headline["accuracy"],
-        "macro_f1": headline["macro_f1"],
-        "weighted_f1": headline["weighted_f1"],
-        "ece": headline["ece"],
-        "recall": {c: headline["per_class"][c]["recall"] for c in CLASSES},
-    }
-    for key, report in reports.items():
-        metrics[f"{key}_accuracy"] = report["accuracy"]
-        metrics[f"{key}_macro_f1"] = report["macro_f1"]
-    if training_seconds is not None:
-        metrics["training_seconds"] = round(training_seconds, 1)
-
-    meta = ArtifactMetadata(
-        name=name,
-        version=version,
-        classes=list(CLASSES),
-        preprocessing=dataset.spec,
-        config=config,
-        seed=seed,
-        training_data=dataset.summary(),
-        metrics=metrics,
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    if source is None or source.resolve() != (out / MODEL_FILE).resolve():
-        model.save(out / MODEL_FILE)
-    write_metadata(out, meta)
-    (out / REPORT_FILE).write_text(json.dumps(reports, indent=2) + "\n")
-    save_confusion_png(
-        headline, out / CONFUSION_FILE, f"{name} {version} on {metrics['test_split']} (no TTA)"
-    )
-    write_model_card(out, meta, reports, epochs_run=epochs_run)
-    return meta

@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ml import CLASSES
+from ml.detection import eyes_in_face_crop, largest_face
 from ml.preprocessing import Eyes, PreprocessSpec, cut_face, preprocess_faces
 
 logger = logging.getLogger(__name__)
@@ -78,21 +79,53 @@ GRAY_WEIGHTS: tuple[tuple[float, float, float], ...] = (
 class FaceLocator:
     """What training asks of serving's detector: the eyes of a face crop (to align it) and
     the framed largest face of a photo, box (x, y, w, h) and eyes. `default_face_locator`
-    builds it from `inference.detection`, so training and serving find faces alike."""
+    builds it from `ml.detection`, the serving detector, so training and serving find faces
+    alike."""
 
     eyes_in_crop: Callable[[np.ndarray], Eyes | None]
     face_in_photo: Callable[[np.ndarray], tuple[tuple[int, int, int, int], Eyes | None] | None]
 
 
 def default_face_locator() -> FaceLocator:
-    """The locator built on the serving detector (BlazeFace, no Django needed)."""
-    from inference.detection import eyes_in_face_crop, largest_face
+    """The locator built on the serving detector (BlazeFace)."""
 
     def face_in_photo(rgb: np.ndarray) -> tuple[tuple[int, int, int, int], Eyes | None] | None:
         face = largest_face(rgb)
         return None if face is None else (face.box, face.eyes)
 
     return FaceLocator(eyes_in_crop=eyes_in_face_crop, face_in_photo=face_in_photo)
+
+
+def data_dir() -> Path:
+    """The shared datasets' folder: `FER_DATA_DIR` (a relative one from the checkout's root, as
+    the settings read it), by default `../shared/datasets` beside the checkout."""
+    root = Path(__file__).resolve().parents[1]
+    value = os.environ.get("FER_DATA_DIR")
+    path = Path(value) if value else root.parent / "shared" / "datasets"
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def recorded_path(path: str | Path) -> str:
+    """A dataset's path as an artifact records it: relative to `data_dir()` when it lies there
+    (`fer2013.tar.gz`, `real-photos-dev/manifest.csv`), else its name alone. Never the folders
+    of the machine that trained or measured the model; the fingerprint says which data it was."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(data_dir()).as_posix()
+    except ValueError:
+        return resolved.name
+
+
+def recorded_path_found(recorded: str) -> Path:
+    """The folder or file a recorded path names on this machine: under `data_dir()`, or as
+    written (an absolute path, or one relative to the working folder, of older artifacts)."""
+    for candidate in (data_dir() / recorded, Path(recorded)):
+        if candidate.exists():
+            return candidate
+    raise DatasetError(
+        f"{recorded} is not in the data folder {data_dir()}: set FER_DATA_DIR to the folder "
+        "that holds it"
+    )
 
 
 class DatasetError(ValueError):
@@ -171,9 +204,11 @@ class Dataset:
         return digest.hexdigest()
 
     def summary(self) -> dict[str, Any]:
-        extra = {"extra_train": self.extra_train} if self.extra_train else {}
+        """What model.json records of the data (`training_data`), paths by `recorded_path`."""
+        extra_train = {recorded_path(folder): counts for folder, counts in self.extra_train.items()}
+        extra = {"extra_train": extra_train} if extra_train else {}
         return {
-            "source": self.source,
+            "source": recorded_path(self.source),
             **extra,
             "fingerprint": self.fingerprint(),
             "splits": {name: data.class_counts() for name, data in self.splits.items()},

@@ -29,9 +29,9 @@ from ml.artifact import (
     check_same_training,
     epochs_in_history,
     load_keras_model,
-    save_artifact,
 )
-from ml.datasets import add_cache_dir_argument, load_dataset
+from ml.datasets import add_cache_dir_argument, load_dataset, recorded_path_found
+from ml.packaging import save_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def make_ensemble(
         data,
         metas[0].preprocessing,
         cache_dir=cache_dir,
-        extra_train=list(extra),
+        extra_train=[recorded_path_found(folder) for folder in extra],
         extra_variants=max([int(counts["variants"]) for counts in extra.values()] or [1]),
     )
     fingerprint, trained_on = dataset.fingerprint(), metas[0].training_data.get("fingerprint")

@@ -35,7 +35,7 @@ class PreprocessSpec:
     input_size: int = 48
     channels: int = 1
     # Fraction of the face box added on each side before cropping. The detectors already
-    # frame faces as FER2013's crops are (inference.detection.FaceFraming), so a model
+    # frame faces as FER2013's crops are (ml.detection.FaceFraming), so a model
     # trained on FER2013 wants 0; one trained on looser crops records its margin here.
     crop_margin: float = 0.0
     resize: str = "area"

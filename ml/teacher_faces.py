@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ml import CLASSES
-from ml.datasets import Dataset, add_training_data_arguments, load_training_data
+from ml.datasets import Dataset, add_training_data_arguments, load_training_data, recorded_path
 from ml.gpu_teacher import decode_images, encode_images
 
 logger = logging.getLogger(__name__)
@@ -47,8 +47,10 @@ def pack_faces(dataset: Dataset, out: Path, splits: tuple[str, ...] = ("train", 
         "classes": list(CLASSES),
         "fingerprint": dataset.fingerprint(),
         "preprocessing": dataset.spec.to_dict(),
-        "source": dataset.source,
-        "extra_train": dataset.extra_train,
+        "source": recorded_path(dataset.source),
+        "extra_train": {
+            recorded_path(name): counts for name, counts in dataset.extra_train.items()
+        },
         "sizes": {split: len(dataset.split(split)) for split in splits},
     }
     out.parent.mkdir(parents=True, exist_ok=True)

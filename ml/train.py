@@ -33,10 +33,11 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ml import CLASSES, KerasModel
-from ml.artifact import HISTORY_FILE, MODEL_FILE, epochs_in_history, read_metadata, save_artifact
+from ml.artifact import HISTORY_FILE, MODEL_FILE, epochs_in_history, read_metadata
 from ml.datasets import Dataset, add_training_data_arguments, load_training_data
 from ml.distill import describe_teacher_file, distillation_targets, teacher_probabilities
 from ml.networks import TrainConfig, build_model, get_config
+from ml.packaging import save_artifact
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""An upload through the API, analysed by a real worker: the README's own `requests` example
-runs against a live server, waits for the batch and reads the verdict."""
+"""An upload through the API, analysed by a real worker: the API page's own `requests` example
+(docs/api.md) runs against a live server, waits for the batch and reads the verdict."""
 
 from __future__ import annotations
 
@@ -20,19 +20,18 @@ from tests.ingest_support import batch_wait, zip_build
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_PAGE = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 EXAMPLE_TIMEOUT_S = 300
 
 
-def readme_example() -> str:
-    """The first Python block of the README's API section."""
-    section = README.read_text().split("\n## API\n", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
-    assert match, "the README's API section has no Python example"
+def api_page_example() -> str:
+    """The first Python block of the documentation's API page."""
+    match = re.search(r"```python\n(.*?)```", API_PAGE.read_text(), re.DOTALL)
+    assert match, "docs/api.md has no Python example"
     return match.group(1)
 
 
-def test_the_readme_example_uploads_a_zip_waits_and_reads_the_verdict(
+def test_the_api_pages_example_uploads_a_zip_waits_and_reads_the_verdict(
     live_server, active_model, face_photos, worker_start, tmp_path
 ):
     # given a team's token, an ad, a ZIP of reaction photos with one broken member, a worker
@@ -45,8 +44,8 @@ def test_the_readme_example_uploads_a_zip_waits_and_reads_the_verdict(
     members = {f"viewer-{i:02d}.jpg": data for i, data in enumerate(face_photos[:6])}
     archive.write_bytes(zip_build({**members, "broken.jpg": b"not a photo at all"}))
     worker = worker_start()
-    # when the README's example runs, with this server, ad, token and file
-    code = readme_example()
+    # when the API page's example runs, with this server, ad, token and file
+    code = api_page_example()
     for literal, value in (
         ('"http://127.0.0.1:8000/api/v1"', repr(f"{live_server.url}/api/v1")),
         ("AD_ID = 1", f"AD_ID = {ad.pk}"),

@@ -11,8 +11,8 @@ import pytest
 from inference.api import analyze_images
 from inference.classifier import EmotionClassifier
 from inference.decoding import decode_image
-from inference.detection import DEFAULT_DETECTOR, get_detector
 from ml.artifact import read_metadata, write_metadata
+from ml.detection import DEFAULT_DETECTOR, get_detector
 from ml.preprocessing import PreprocessSpec, crop_face, cut_face
 
 

@@ -8,9 +8,9 @@ from PIL import Image
 
 from inference.api import analyze_images
 from inference.classifier import EmotionClassifier
-from inference.detection import DetectedFace
 from inference.scenes import compose_scene
 from ml import CLASSES
+from ml.detection import DetectedFace
 from ml.preprocessing import face_crop_box
 
 

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from inference.decoding import decode_image
-from inference.detection import (
+from inference.scenes import MANIFEST_FILE, compose_scene, measure_framing
+from ml.detection import (
     DEFAULT_DETECTOR,
     DETECTOR_NAMES,
     FRAMINGS,
@@ -18,7 +19,6 @@ from inference.detection import (
     raw_detector,
     weighted_nms,
 )
-from inference.scenes import MANIFEST_FILE, compose_scene, measure_framing
 
 
 def centre_inside(box, other) -> bool:

@@ -13,9 +13,9 @@ from PIL import Image
 
 from inference.api import StageTimings, analyze_images
 from inference.classifier import EmotionClassifier
-from inference.detection import DetectedFace, TiledDetector, get_detector, raw_detector
 from inference.pipeline import FaceBatcher, detector_thread_copy, pipeline_stats
 from inference.scenes import compose_scene
+from ml.detection import DetectedFace, TiledDetector, get_detector, raw_detector
 
 
 def jpeg(pixels: np.ndarray) -> bytes:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from inference.decoding import decode_image
-from inference.detection import DEFAULT_DETECTOR, eyes_in_face_crop, get_detector, largest_face
 from ml.artifact import read_metadata
 from ml.datasets import FaceLocator, align_face_crops
+from ml.detection import DEFAULT_DETECTOR, eyes_in_face_crop, get_detector, largest_face
 from ml.preprocessing import (
     PreprocessSpec,
     crop_face,

@@ -129,8 +129,8 @@ def test_release_tarball_uses_the_file_name_prefix_for_the_split(tmp_path: Path)
     assert list((tmp_path / "cache").glob("*.npz"))
 
 
-def test_photo_folders_join_training_through_the_serving_path(image_tree, tmp_path):
-    # given: three real photos in class folders, beside a small FER-style tree
+def test_photo_folders_join_training_through_the_serving_path(image_tree, tmp_path, monkeypatch):
+    # given: three real photos in class folders of the data folder, beside a small FER-style tree
 
     photos = tmp_path / "photos"
     for label, name in (
@@ -141,13 +141,14 @@ def test_photo_folders_join_training_through_the_serving_path(image_tree, tmp_pa
         (photos / label).mkdir(parents=True)
         (photos / label / name).write_bytes(shared_file(f"sample-photos/{name}").read_bytes())
     spec = PreprocessSpec(align=True)
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     # when
     dataset = load_dataset(image_tree, spec, extra_train=[photos], extra_variants=3)
     # then: each photo's face joins the training split as three gray conversions
     train = dataset.split("train")
     assert len(train) == 14 + 9
     assert train.class_counts()["angry"] == 2 + 3
-    assert dataset.summary()["extra_train"][str(photos)]["images"] == 9
+    assert dataset.summary()["extra_train"]["photos"]["images"] == 9
     variants = train.images[-3:].astype(int)
     assert len({variant.tobytes() for variant in variants}) == 3
     assert np.abs(variants[0] - variants[1]).mean() < 20

@@ -245,14 +245,15 @@ def test_export_measures_a_reference_model_in_the_same_run(
 
 @pytest.mark.slow
 def test_members_trained_with_photos_mixed_in_ensemble_on_the_same_data(
-    image_tree: Path, tmp_path: Path
+    image_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    # given: two aligned networks trained with a folder of real photos in their training split
+    # given: two aligned networks trained with a folder of real photos (in the data folder)
     photos = tmp_path / "photos"
     (photos / "angry").mkdir(parents=True)
     (photos / "angry" / "images_1.jpg").write_bytes(
         shared_file("sample-photos/images_1.jpg").read_bytes()
     )
+    monkeypatch.setenv("FER_DATA_DIR", str(tmp_path))
     extra = ["--align", "--extra-train", str(photos), "--extra-variants", "2"]
     members = []
     for seed in (1, 2):
@@ -268,5 +269,5 @@ def test_members_trained_with_photos_mixed_in_ensemble_on_the_same_data(
     assert (
         meta.training_data["fingerprint"] == read_metadata(members[0]).training_data["fingerprint"]
     )
-    assert meta.training_data["extra_train"][str(photos)]["images"] == 2
+    assert meta.training_data["extra_train"]["photos"]["images"] == 2
     assert meta.preprocessing.align is True

@@ -76,8 +76,8 @@ class Command(BaseCommand):
         **options,
     ) -> None:
         from inference.classifier import EmotionClassifier
-        from inference.detection import DEFAULT_DETECTOR
         from inference.evaluate_photos import read_manifest, run_pipeline
+        from ml.detection import DEFAULT_DETECTOR
 
         if not manifest.is_file():
             raise CommandError(f"no labelled photos at {manifest} (set FER_DATA_DIR)")

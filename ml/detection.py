@@ -9,7 +9,7 @@
   with gray (close-ups larger than the frame and faces cut by its edge), and, on photos
   large enough to hold faces the whole-frame passes cannot see, on overlapping tiles and on
   tiles reaching over the photo's edges, so small faces in group photos are found too,
-  whole or cut by the edge (see the README's figures).
+  whole or cut by the edge (figures: docs/model/detection.md).
 - `blazeface-full-tiled`, `blazeface-short+full`, `blazeface+haar`: combinations measured
   against it.
 

@@ -1,0 +1,1 @@
+"""Commands that compose the `ml` library modules: `python -m ml.cli.<name>`."""
