@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
     path("", include("api.urls")),
+    # Reports, XLSX downloads and read-only share links (reports/urls.py).
+    path("", include("reports.urls")),
     path("", include("campaigns.urls")),
 ]
