@@ -403,7 +403,7 @@ def _ranking(found: results.CampaignResults, styles: dict[str, ParagraphStyle]) 
         )
     return [
         Paragraph(f"Which ad is better on {text(headline.label)}?", styles["h2"]),
-        _table(rows, [12 * mm, 38 * mm, 52 * mm, CONTENT_WIDTH - 102 * mm]),
+        _table(rows, [12 * mm, 36 * mm, 64 * mm, CONTENT_WIDTH - 112 * mm]),
         Paragraph(
             "Units are viewers (faces where no viewer is known). Differences are tested for "
             "every pair of ranked ads, corrected for the number of pairs (Holm); an ad with "

@@ -4,14 +4,18 @@ its report when allowed), nothing else, until the link expires or is revoked."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from reports.models import ShareLink, token_hash
 from reports.services import share_link_create, share_link_revoke
 from tests import factories
+from tests.campaigns.dashboard_data import photo_with_faces
 
 
 def _share(reported, **options):
@@ -91,10 +95,30 @@ def test_the_report_and_photos_follow_what_the_link_allows(client, reported):
         client.get(reverse("reports:shared_report", args=[campaign.pk, dashboard_only])).status_code
         == 404
     )
-    # photos of faces: none stored for frames of videos, so a photo id is a 404 either way,
-    # and a link without photos never lists any
-    page = client.get(reverse("reports:shared_dashboard", args=[campaign.pk, dashboard_only]))
-    assert "shared-photos" not in page.content.decode()
+    # given a stored photo of a viewer's face
+    photo = photo_with_faces(
+        batch=reported.ads["a"].batches.get(), model_version=reported.model, labels=["happy"]
+    )
+    photo.file.save("face.png", ContentFile(_png()))
+    photo_url = reverse("reports:shared_photo", args=[campaign.pk, everything, photo.pk])
+    # then only the link that allows photos lists and serves it
+    with_photos = client.get(reverse("reports:shared_dashboard", args=[campaign.pk, everything]))
+    assert photo_url in with_photos.content.decode()
+    assert client.get(photo_url).status_code == 200
+    without = client.get(reverse("reports:shared_dashboard", args=[campaign.pk, dashboard_only]))
+    assert "shared-photos" not in without.content.decode()
+    assert (
+        client.get(
+            reverse("reports:shared_photo", args=[campaign.pk, dashboard_only, photo.pk])
+        ).status_code
+        == 404
+    )
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "white").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("ended", ["expired", "revoked"])
