@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
@@ -21,7 +21,7 @@ TOUCH_EVERY = dt.timedelta(minutes=1)
 def share_link_create(
     *,
     campaign: Campaign,
-    user: AbstractBaseUser | None,
+    user: User | None,
     days: int,
     label: str = "",
     allow_report: bool = True,

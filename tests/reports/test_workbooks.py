@@ -9,7 +9,7 @@ import datetime as dt
 import io
 
 import openpyxl
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]
 from django.core.management import call_command
 from django.urls import reverse
 

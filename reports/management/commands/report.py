@@ -57,7 +57,7 @@ class Command(BaseCommand):
             query["shares"] = "classified"
         form = DashboardFilterForm(query, segments=decisions.attribute_values(campaign=campaign))
         if not form.is_valid():
-            problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in form.errors.items())
             raise CommandError(f"invalid filters: {problems}")
         started = time.perf_counter()
         report = pdf.campaign_report_read(
