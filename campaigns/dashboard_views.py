@@ -262,12 +262,6 @@ def _export(
     level = request.GET.get("level", "faces")
     if level not in exports.EXPORT_LEVELS:
         raise Http404(f"Unknown export level; use level={' or '.join(exports.EXPORT_LEVELS)}.")
-    try:
-        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
-    except ValueError:
-        bin_seconds = 0.0
-    if not bin_seconds > 0:
-        raise Http404("bin_seconds must be a number of seconds above 0.")
     return exports.export_response(
         level=level,
         campaign=campaign,
@@ -275,7 +269,7 @@ def _export(
         stem=stem,
         bom=exports.bom_requested(request.GET.get("bom")),
         ad=ad,
-        bin_seconds=bin_seconds,
+        bin_seconds=bin_seconds_requested(request),
         dialect="eu" if request.GET.get("dialect") == "eu" else "excel",
     )
 
@@ -344,6 +338,18 @@ def creative_frame_response(ad: Ad, t: str) -> HttpResponse:
     response = HttpResponse(jpeg, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def bin_seconds_requested(request: HttpRequest) -> float:
+    """The timeline export's bin width from ?bin_seconds= (1 s without one); Http404 for
+    anything but a number of seconds above 0."""
+    try:
+        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
+    except ValueError:
+        bin_seconds = 0.0
+    if not bin_seconds > 0:
+        raise Http404("bin_seconds must be a number of seconds above 0.")
+    return bin_seconds
 
 
 def _second_of_ad(raw: str) -> float | None:

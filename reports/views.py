@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from campaigns import exports
 from campaigns.dashboard_views import (
+    bin_seconds_requested,
     creative_frame_response,
     dashboard_context,
     photo_response,
@@ -51,6 +52,20 @@ def _chosen(form: DashboardFilterForm) -> dict[str, Any]:
     return form.cleaned_data if form.is_valid() else {}
 
 
+def _dashboard_request(
+    request: HttpRequest, campaign: Campaign
+) -> tuple[DashboardFilterForm, dict[str, Any]]:
+    """The dashboard's filter form and what it asks `campaign_results` for (filters,
+    headline, breakdown): the same reading for the page, its share and its report."""
+    form = _form(request, campaign)
+    chosen = _chosen(form)
+    return form, {
+        "filters": form.filters(),
+        "headline": chosen.get("headline"),
+        "breakdown": chosen.get("breakdown") or "",
+    }
+
+
 def _download(body: bytes, *, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -59,14 +74,8 @@ def _download(body: bytes, *, content_type: str, filename: str) -> HttpResponse:
 
 def _report_response(request: HttpRequest, campaign: Campaign) -> HttpResponse:
     """The campaign's PDF report under the request's dashboard filters."""
-    form = _form(request, campaign)
-    chosen = _chosen(form)
-    report = pdf.campaign_report_read(
-        campaign=campaign,
-        filters=form.filters(),
-        headline=chosen.get("headline"),
-        breakdown=chosen.get("breakdown") or "",
-    )
+    form, asked = _dashboard_request(request, campaign)
+    report = pdf.campaign_report_read(campaign=campaign, **asked)
     filename = exports.export_filename(
         stem=campaign.name, level="report", filters=form.filters(), extension="pdf"
     )
@@ -91,18 +100,12 @@ def _workbook_response(
     level = request.GET.get("level", "")
     if level and level not in SHEET_TITLES:
         raise Http404(f"Unknown export level; use level={' or '.join(SHEET_TITLES)}.")
-    try:
-        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
-    except ValueError:
-        bin_seconds = 0.0
-    if not bin_seconds > 0:
-        raise Http404("bin_seconds must be a number of seconds above 0.")
     body = export_workbook(
         campaign=campaign,
         filters=filters,
         ad=ad,
         levels=[level] if level else list(SHEET_TITLES),
-        bin_seconds=bin_seconds,
+        bin_seconds=bin_seconds_requested(request),
     )
     filename = exports.export_filename(
         stem=stem, level=level or "all", filters=filters, extension="xlsx"
@@ -209,14 +212,8 @@ def shared(view: SharedView) -> Callable[..., HttpResponseBase]:
 def shared_dashboard(request: HttpRequest, link: ShareLink, token: str) -> HttpResponse:
     """The campaign's dashboard, read-only: the same figures as the team's page."""
     campaign = link.campaign
-    form = _form(request, campaign)
-    chosen = _chosen(form)
-    found = results.campaign_results(
-        campaign=campaign,
-        filters=form.filters(),
-        headline=chosen.get("headline"),
-        breakdown=chosen.get("breakdown") or "",
-    )
+    form, asked = _dashboard_request(request, campaign)
+    found = results.campaign_results(campaign=campaign, **asked)
     context = dashboard_context(
         campaign=campaign, form=form, found=found, query=request.GET.urlencode()
     )
