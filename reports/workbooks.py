@@ -87,15 +87,16 @@ def column_meaning(name: str) -> str:
     return "A viewer attribute from the upload's manifest, as written."
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any, *, figure: bool, date: bool) -> WriteOnlyCell:
-    """A cell: a figure as a number, a time as a date, anything else as a string (never a
-    formula, whatever it starts with)."""
+def _cell(sheet: WriteOnlyWorksheet, value: Any, *, figure: bool, date: bool) -> Any:
+    """A cell: a figure as a number, a time as a date, anything else as a string cell (never
+    a formula, whatever it starts with). Numbers and dates go in as plain values (a
+    workbook of a million faces is mostly numbers)."""
     if value is None or value == "":
-        return WriteOnlyCell(sheet, value=None)
+        return None
     if figure and isinstance(value, int | float):
-        return WriteOnlyCell(sheet, value=value)
+        return value
     if figure and isinstance(value, str) and exports.figure_text(value):
-        return WriteOnlyCell(sheet, value=float(value))
+        return float(value)
     if date and isinstance(value, str):
         cell = WriteOnlyCell(sheet, value=dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S"))
         cell.number_format = DATE_FORMAT
@@ -112,7 +113,8 @@ def _sheet_write(
     bold = Font(bold=True)
     cells = []
     for name in header:
-        cell = _cell(sheet, name, figure=False, date=False)
+        cell = WriteOnlyCell(sheet, value=str(name))
+        cell.data_type = "s"
         cell.font = bold
         cells.append(cell)
     sheet.append(cells)

@@ -109,3 +109,21 @@ def test_the_report_command_writes_the_same_report(reported, tmp_path, report_fi
         f"report of 2 ads, 24 viewers, 480 faces: {len(reader.pages)} pages, "
         f"{output.stat().st_size / 1024:.0f} KiB in {seconds:.2f} s"
     )
+
+
+def test_the_dashboard_offers_the_report_and_prints_without_its_controls(client, reported):
+    client.force_login(reported.user)
+    response = client.get(
+        reverse("campaigns:campaign_dashboard", args=[reported.campaign.pk]),
+        {"segment": "market=DE"},
+    )
+    html = response.content.decode()
+    # the report and the workbook carry the page's filters
+    report_url = reverse("reports:campaign_report", args=[reported.campaign.pk])
+    assert f'href="{report_url}?segment=market%3DDE"' in html
+    assert reverse("reports:campaign_workbook", args=[reported.campaign.pk]) in html
+    assert "dialect=eu" in html
+    # printed, the filters and buttons go and a line names the model and the filters
+    print_css = html[html.index("@media print") :]
+    assert "#dashboard-filters" in print_css and "header" in print_css
+    assert 'id="print-summary"' in html and "only market: DE" in html

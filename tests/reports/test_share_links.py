@@ -185,3 +185,13 @@ def test_only_the_team_lists_and_revokes_its_links(client, reported):
     assert response.status_code == 302
     link.refresh_from_db()
     assert link.is_revoked
+
+
+@pytest.mark.parametrize("days", ["0", "91", "x"])
+def test_a_link_lasts_from_one_day_to_the_maximum(client, reported, days):
+    client.force_login(reported.user)
+    response = client.post(
+        reverse("reports:share_links", args=[reported.campaign.pk]), {"days": days}
+    )
+    assert response.status_code == 200 and response.context["form"].errors
+    assert not ShareLink.objects.exists()
