@@ -127,3 +127,23 @@ def test_the_dashboard_offers_the_report_and_prints_without_its_controls(client,
     print_css = html[html.index("@media print") :]
     assert "#dashboard-filters" in print_css and "header" in print_css
     assert 'id="print-summary"' in html and "only market: DE" in html
+
+
+def test_a_campaign_without_faces_still_gets_a_report_that_says_so(client, reported):
+    # given a campaign whose only ad has nothing analysed yet
+    client.force_login(reported.user)
+    response = client.get(reverse("reports:campaign_report", args=[reported.other_campaign.pk]))
+    # then the report is made and says there is nothing to report
+    assert response.status_code == 200
+    pages = _text(PdfReader(io.BytesIO(response.content)))
+    assert "No faces to report yet" in pages[0]
+    assert "Other: how viewers reacted" in pages[0]
+
+
+def test_names_in_other_scripts_and_with_dollars_print_as_written(client, reported):
+    # given an ad whose name is Cyrillic and holds what matplotlib would read as mathematics
+    type(reported.ads["a"]).objects.filter(pk=reported.ads["a"].pk).update(name="Ролик $1$")
+    client.force_login(reported.user)
+    response = client.get(reverse("reports:campaign_report", args=[reported.campaign.pk]))
+    whole = " ".join(_text(PdfReader(io.BytesIO(response.content))))
+    assert "Ролик $1$ is the best ad on positive" in whole
