@@ -191,10 +191,10 @@ def norms_png(
             100 * average.interval.low, 100 * average.interval.high, color="#999", alpha=0.2
         )
         axes.axvline(100 * average.value, color="#555", linestyle="--", label="campaign average")
-    order = [index for index, (ad_id, _) in enumerate(ads)]
+    colour_of = {ad_id: _ad_colour(index) for index, (ad_id, _) in enumerate(ads)}
     for position, norm in enumerate(norms):
         low, high = standings.get(norm.ad_id, (norm.value, norm.value))
-        colour = _ad_colour(next(i for i in order if ads[i][0] == norm.ad_id))
+        colour = colour_of.get(norm.ad_id, AD_COLOURS[0])
         value = 100 * norm.value
         axes.errorbar(
             value,

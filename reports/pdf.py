@@ -26,6 +26,7 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
     Image,
@@ -276,16 +277,16 @@ def campaign_report_pdf(report: CampaignReport) -> bytes:
     story += _norms(found, styles)
     story += _how_to_read(found, styles)
 
-    def footer(canvas: object, document: object) -> None:
-        canvas.saveState()  # type: ignore[attr-defined]
-        canvas.setFont(FONT, 7.5)  # type: ignore[attr-defined]
-        canvas.setFillColor(colors.HexColor("#555b66"))  # type: ignore[attr-defined]
-        canvas.drawString(  # type: ignore[attr-defined]
+    def footer(canvas: Canvas, document: SimpleDocTemplate) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(colors.HexColor("#555b66"))
+        canvas.drawString(
             18 * mm,
             10 * mm,
-            f"{found.campaign.name} · figures by {model} · page {canvas.getPageNumber()}",  # type: ignore[attr-defined]
+            f"{found.campaign.name} · figures by {model} · page {canvas.getPageNumber()}",
         )
-        canvas.restoreState()  # type: ignore[attr-defined]
+        canvas.restoreState()
 
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
