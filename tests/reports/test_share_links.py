@@ -195,3 +195,24 @@ def test_a_link_lasts_from_one_day_to_the_maximum(client, reported, days):
     )
     assert response.status_code == 200 and response.context["form"].errors
     assert not ShareLink.objects.exists()
+
+
+def test_an_operator_revokes_a_link_from_the_admin_and_staff_see_none(client, reported):
+    link, _ = _share(reported)
+    changelist = reverse("admin:reports_sharelink_changelist")
+    staff = factories.user_create(team=factories.team_create())
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    assert client.get(changelist).status_code == 403
+    operator = factories.user_create()
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client.force_login(operator)
+    assert client.get(changelist).status_code == 200
+    response = client.post(
+        changelist, {"action": "revoke", "_selected_action": [link.pk], "index": 0}
+    )
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.is_revoked
