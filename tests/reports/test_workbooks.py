@@ -154,3 +154,16 @@ def test_another_teams_workbook_is_a_404(client, reported):
         client.get(reverse("reports:campaign_report", args=[reported.campaign.pk])).status_code
         == 404
     )
+
+
+def test_one_ads_workbook_holds_that_ad_only(client, reported):
+    client.force_login(reported.user)
+    dashboard = client.get(reverse("campaigns:campaign_dashboard", args=[reported.campaign.pk]))
+    url = reverse("reports:ad_workbook", args=[reported.ads["a"].pk])
+    assert url in dashboard.content.decode()
+    response = client.get(url, {"level": "viewers"})
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    assert book.sheetnames == ["Viewers", "Columns"]
+    rows = list(book["Viewers"].iter_rows(values_only=True))
+    assert {row[0] for row in rows[1:]} == {"Spot A"} and len(rows) == 13
+    assert client.get(url, {"level": "nope"}).status_code == 404
