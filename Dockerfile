@@ -19,6 +19,7 @@ COPY campaigns ./campaigns
 COPY inference ./inference
 COPY ml ./ml
 COPY api ./api
+COPY reports ./reports
 RUN pip install . \
     && if [ "$WITH_CUDA" = "true" ]; then pip install "tensorflow[and-cuda]>=2.18,<2.22"; fi
 COPY manage.py ./

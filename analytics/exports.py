@@ -148,14 +148,56 @@ def _emotion_cells(units: UnitCounts | None, reading: Reading) -> list[str]:
 def cell_safe(value: Any) -> Any:
     """Prefix a text cell that a spreadsheet would evaluate with a quote, so it stays text;
     a number written as text ("-0.25", a negative valence) is a number, not a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS) and not _number(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS) and not figure_text(value):
         return "'" + value
     return value
 
 
-def _number(text: str) -> bool:
+def figure_text(text: str) -> bool:
     """Whether a cell is a plain decimal number (what this module writes for figures)."""
     return re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text) is not None
+
+
+# CSV dialects: "excel" (comma, decimal point: what English Excel and every tool read) and
+# "eu" (semicolon, decimal comma: what German, French and most European Excels read).
+CSV_DIALECTS = ("excel", "eu")
+
+# Columns of words or of text someone wrote (names, manifest attributes): never numbers.
+TEXT_COLUMNS = frozenset(
+    {
+        "campaign",
+        "ad",
+        "batch",
+        "image",
+        "viewer",
+        "source_video",
+        "label",
+        "model_version",
+        "processed_at",
+        "unit",
+        "dominant",
+        "shares",
+        "interval_covers",
+        "not_measured",
+    }
+)
+
+
+def figure_columns(header: Iterable[str]) -> list[bool]:
+    """Which of the columns hold figures: those this module names (a viewer attribute's
+    column, named by the manifest, holds text whatever it looks like)."""
+    known = set(FACE_COLUMNS) | set(ad_columns()) | set(timeline_columns())
+    known |= set(_VIEWER_FIGURES)
+    return [name in known and name not in TEXT_COLUMNS for name in header]
+
+
+def _decimal_comma(value: Any) -> Any:
+    """A figure written with a decimal comma ("0,25"), for the eu dialect."""
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    if isinstance(value, str) and figure_text(value):
+        return value.replace(".", ",")
+    return value
 
 
 class _Echo:
@@ -166,25 +208,44 @@ class _Echo:
 
 
 def csv_lines(
-    header: Iterable[str], rows: Iterable[Iterable[Any]], *, bom: bool = True
+    header: Iterable[str],
+    rows: Iterable[Iterable[Any]],
+    *,
+    bom: bool = True,
+    dialect: str = "excel",
 ) -> Iterator[str]:
-    """The CSV text, one line at a time; with a UTF-8 BOM first unless `bom` is False."""
-    writer = csv.writer(_Echo())
+    """The CSV text, one line at a time; with a UTF-8 BOM first unless `bom` is False. The
+    "eu" dialect separates cells with ";" and writes figures with a decimal comma."""
+    header = list(header)
+    eu = dialect == "eu"
+    writer = csv.writer(_Echo(), delimiter=";" if eu else ",")
+    figures = figure_columns(header)
     if bom:
         yield UTF8_BOM
     # Header cells too: the viewers export's columns are the manifest's own names.
     yield writer.writerow([cell_safe(name) for name in header])
     for row in rows:
-        yield writer.writerow([cell_safe(value) for value in row])
+        cells = [cell_safe(value) for value in row]
+        if eu:
+            cells = [
+                _decimal_comma(c) if figure else c
+                for c, figure in zip(cells, figures, strict=False)
+            ]
+        yield writer.writerow(cells)
 
 
 def streaming_csv_response(
-    *, filename: str, header: Iterable[str], rows: Iterable[Iterable[Any]], bom: bool = True
+    *,
+    filename: str,
+    header: Iterable[str],
+    rows: Iterable[Iterable[Any]],
+    bom: bool = True,
+    dialect: str = "excel",
 ) -> StreamingHttpResponse:
     """A download that streams `rows` as they are produced (with a BOM unless `bom` is
     False)."""
     response = StreamingHttpResponse(
-        csv_lines(header, rows, bom=bom), content_type="text/csv; charset=utf-8"
+        csv_lines(header, rows, bom=bom, dialect=dialect), content_type="text/csv; charset=utf-8"
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -208,6 +269,8 @@ def export_filename(
     filters: DashboardFilters | None = None,
     bin_seconds: float | None = None,
     now: dt.datetime | None = None,
+    dialect: str = "excel",
+    extension: str = "csv",
 ) -> str:
     """The download's file name: one name per content. Besides the campaign or ad (`stem`)
     and the level it names every filter that changes the rows, the bin width of a timeline,
@@ -230,8 +293,10 @@ def export_filename(
             parts.append(slugify("-".join(filters.segment))[:40].strip("-") or "segment")
     if not bom:
         parts.append("nobom")
+    if dialect == "eu":
+        parts.append("eu")
     parts.append(timezone.localtime(now or timezone.now()).strftime("%Y%m%d-%H%M%S"))
-    return "-".join(part for part in parts if part) + ".csv"
+    return "-".join(part for part in parts if part) + f".{extension}"
 
 
 def excel_datetime(value: dt.datetime | None) -> str:
@@ -462,6 +527,12 @@ def viewer_rows(
 
 _VIEWER_HEADLINES = ("positive", "negative", "valence")
 _CLASSIFIED = ("positive", "negative")
+_VIEWER_FIGURES = (
+    "faces",
+    *_VIEWER_HEADLINES,
+    *(f"{key}_as_classified" for key in _CLASSIFIED),
+    *(f"share_{name}_as_classified" for name in CLASSES),
+)
 
 
 def viewer_attribute_names(*, campaign: Campaign) -> list[str]:
@@ -515,6 +586,7 @@ def export_response(
     bom: bool,
     ad: Ad | None = None,
     bin_seconds: float = DEFAULT_BIN_SECONDS,
+    dialect: str = "excel",
 ) -> StreamingHttpResponse:
     """The export at `level` streamed as a CSV download named for what it holds: what the
     dashboard's links and the API's export endpoints answer."""
@@ -528,8 +600,10 @@ def export_response(
             bom=bom,
             filters=filters,
             bin_seconds=bin_seconds if level == "timeline" else None,
+            dialect=dialect,
         ),
         header=header,
         rows=rows,
         bom=bom,
+        dialect=dialect,
     )

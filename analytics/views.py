@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -38,15 +37,14 @@ from analytics.forms import DashboardFilterForm
 from analytics.headlines import NEGATIVE_EMOTIONS, POSITIVE_EMOTIONS
 from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import DashboardFilters
-from campaigns.archives import VIDEO_EXTENSIONS
-from campaigns.models import Ad, Campaign
+from campaigns.creatives import CreativeFrameMissing, ad_creative_is_video, creative_frame_jpeg
+from campaigns.models import Ad, Campaign, ReactionImage
 from campaigns.requests import AuthenticatedHttpRequest
 from campaigns.selectors import batches, scoping
 from campaigns.services import reprocess
 from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
-from inference.decoding import photo_as_jpeg, pixels_as_jpeg
+from inference.decoding import photo_as_jpeg
 from inference.selectors import model_version_active
-from inference.video import VideoError, read_frames
 from ml import CLASSES
 
 PHOTOS_PER_PAGE = 24
@@ -84,6 +82,41 @@ def _campaign_results(
     return campaign, form, found
 
 
+def dashboard_context(
+    *, campaign: Campaign, form: DashboardFilterForm, found: results.CampaignResults, query: str
+) -> dict[str, Any]:
+    """What the dashboard's template shows of `found`: the team's page and a share link's
+    read-only copy (reports/) render the same figures from it."""
+    summaries = found.summaries
+    return {
+        "campaign": campaign,
+        "form": form,
+        "filters": found.filters,
+        "headline": found.headline,
+        "summaries": summaries,
+        "with_faces": [s for s in summaries if s.faces],
+        "total_faces": found.total_faces,
+        "unfinished_uploads": found.unfinished_uploads,
+        "verdict": found.verdict,
+        "has_timeline": found.has_timeline,
+        "attribute": found.attribute,
+        "segment_rows": found.segment_rows,
+        "ads": found.ads,
+        "norms": found.norms,
+        "versions": found.versions,
+        "shown_versions": found.shown_versions,
+        "confidence": found.confidence,
+        "how_to_read": found.how_to_read,
+        "bar_chart": charts.emotion_mix_bars(summaries),
+        "days_chart": charts.ad_upload_days(
+            found.breakdown.ad_days, ads=found.ads, readings=found.readings
+        ),
+        "positive_emotions": POSITIVE_EMOTIONS,
+        "negative_emotions": NEGATIVE_EMOTIONS,
+        "query": query,
+    }
+
+
 @login_required
 def campaign_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The home page: the user's campaigns, each with its faces and dominant emotion."""
@@ -106,38 +139,29 @@ def campaign_dashboard(request: AuthenticatedHttpRequest, campaign_id: int) -> H
     """The campaign's results; the timeline and key moments (which read every viewer's
     every second) follow from `campaign_dashboard_timeline` once the page is shown."""
     campaign, form, found = _campaign_results(request, campaign_id)
-    summaries = found.summaries
     return render(
         request,
         "campaigns/campaign_dashboard.html",
-        {
-            "campaign": campaign,
-            "form": form,
-            "filters": found.filters,
-            "headline": found.headline,
-            "summaries": summaries,
-            "with_faces": [s for s in summaries if s.faces],
-            "total_faces": found.total_faces,
-            "unfinished_uploads": found.unfinished_uploads,
-            "verdict": found.verdict,
-            "has_timeline": found.has_timeline,
-            "attribute": found.attribute,
-            "segment_rows": found.segment_rows,
-            "ads": found.ads,
-            "norms": found.norms,
-            "versions": found.versions,
-            "shown_versions": found.shown_versions,
-            "confidence": found.confidence,
-            "how_to_read": found.how_to_read,
-            "bar_chart": charts.emotion_mix_bars(summaries),
-            "days_chart": charts.ad_upload_days(
-                found.breakdown.ad_days, ads=found.ads, readings=found.readings
-            ),
-            "positive_emotions": POSITIVE_EMOTIONS,
-            "negative_emotions": NEGATIVE_EMOTIONS,
-            "query": request.GET.urlencode(),
-        },
+        dashboard_context(campaign=campaign, form=form, found=found, query=request.GET.urlencode()),
     )
+
+
+def timeline_context(*, campaign: Campaign, found: results.CampaignTimeline) -> dict[str, Any]:
+    """What the dashboard's timeline fragment shows of `found` (the team's page and a share
+    link's)."""
+    return {
+        "campaign": campaign,
+        "headline": found.headline,
+        "timeline": found.timeline,
+        "moments": found.moments,
+        "video_creatives": {
+            ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
+        },
+        "timeline_chart": charts.headline_timeline(
+            found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
+        ),
+        "corrected": any(r.corrected for r in found.readings.values()),
+    }
 
 
 @login_required
@@ -154,19 +178,7 @@ def campaign_dashboard_timeline(
     return render(
         request,
         "campaigns/dashboard_timeline.html",
-        {
-            "campaign": campaign,
-            "headline": found.headline,
-            "timeline": found.timeline,
-            "moments": found.moments,
-            "video_creatives": {
-                ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
-            },
-            "timeline_chart": charts.headline_timeline(
-                found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
-            ),
-            "corrected": any(r.corrected for r in found.readings.values()),
-        },
+        timeline_context(campaign=campaign, found=found),
     )
 
 
@@ -234,6 +246,12 @@ def photo_file(request: AuthenticatedHttpRequest, image_id: int) -> HttpResponse
     """The stored photo, streamed from default_storage after the team check: the bucket or
     folder is never public, and no storage URL reaches the browser."""
     image = scoping.image_get(user=request.user, image_id=image_id)
+    return photo_response(image)
+
+
+def photo_response(image: ReactionImage) -> HttpResponseBase:
+    """The stored photo of an already scoped `image` (the team's pages, and a share link that
+    allows photos)."""
     if not image.file:
         raise Http404("This photo is no longer stored.")
     try:
@@ -263,12 +281,6 @@ def _export(
     level = request.GET.get("level", "faces")
     if level not in exports.EXPORT_LEVELS:
         raise Http404(f"Unknown export level; use level={' or '.join(exports.EXPORT_LEVELS)}.")
-    try:
-        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
-    except ValueError:
-        bin_seconds = 0.0
-    if not bin_seconds > 0:
-        raise Http404("bin_seconds must be a number of seconds above 0.")
     return exports.export_response(
         level=level,
         campaign=campaign,
@@ -276,7 +288,8 @@ def _export(
         stem=stem,
         bom=exports.bom_requested(request.GET.get("bom")),
         ad=ad,
-        bin_seconds=bin_seconds,
+        bin_seconds=bin_seconds_requested(request),
+        dialect="eu" if request.GET.get("dialect") == "eu" else "excel",
     )
 
 
@@ -324,31 +337,38 @@ def ad_reanalyse(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
 def creative_frame(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
     """The frame of the ad's video creative at ?t= seconds, as a JPEG (a key moment's picture)."""
     ad = scoping.ad_get(user=request.user, ad_id=ad_id)
-    seconds = _second_of_ad(request.GET.get("t", "0"))
+    return creative_frame_response(ad, request.GET.get("t", "0"))
+
+
+def creative_frame_response(ad: Ad, t: str) -> HttpResponse:
+    """The frame of an already scoped ad's video creative at second `t`, as a JPEG."""
+    seconds = _second_of_ad(t)
     if seconds is None:
         return HttpResponseBadRequest(
             f"t must be a second of the ad, from 0 to {settings.AD_MAX_SECONDS:,}.",
             content_type="text/plain; charset=utf-8",
         )
-    if not ad.creative or not ad_creative_is_video(ad):
-        raise Http404("This ad's creative is not a video.")
     try:
-        with default_storage.open(ad.creative.name, "rb") as handle:
-            # A creative stored before creatives were checked may be huge: not decoded.
-            frames = list(
-                read_frames(
-                    handle, [seconds], max_side=480, max_pixels=settings.CREATIVE_MAX_PIXELS
-                )
-            )
-    except (OSError, VideoError) as exc:
-        raise Http404("The creative's video cannot be read.") from exc
+        jpeg = creative_frame_jpeg(ad=ad, seconds=seconds)
+    except CreativeFrameMissing as exc:
+        raise Http404(str(exc)) from exc
     except STORE_ERRORS:
         return _store_unreachable("creative")
-    if not frames:
-        raise Http404("The creative is shorter than that.")
-    response = HttpResponse(pixels_as_jpeg(frames[0][1]), content_type="image/jpeg")
+    response = HttpResponse(jpeg, content_type="image/jpeg")
     response["Cache-Control"] = "private, max-age=86400"
     return response
+
+
+def bin_seconds_requested(request: HttpRequest) -> float:
+    """The timeline export's bin width from ?bin_seconds= (1 s without one); Http404 for
+    anything but a number of seconds above 0."""
+    try:
+        bin_seconds = float(request.GET.get("bin_seconds") or exports.DEFAULT_BIN_SECONDS)
+    except ValueError:
+        bin_seconds = 0.0
+    if not bin_seconds > 0:
+        raise Http404("bin_seconds must be a number of seconds above 0.")
+    return bin_seconds
 
 
 def _second_of_ad(raw: str) -> float | None:
@@ -370,7 +390,3 @@ def _store_unreachable(what: str) -> HttpResponse:
     )
     response["Retry-After"] = "60"
     return response
-
-
-def ad_creative_is_video(ad: Ad) -> bool:
-    return PurePosixPath(ad.creative.name).suffix.lower() in VIDEO_EXTENSIONS

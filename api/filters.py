@@ -12,7 +12,7 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 
-from analytics.exports import DEFAULT_BIN_SECONDS, EXPORT_LEVELS
+from analytics.exports import CSV_DIALECTS, DEFAULT_BIN_SECONDS, EXPORT_LEVELS
 from analytics.headlines import HEADLINES
 from analytics.selectors.dashboards import DashboardFilters
 from inference.models import ModelVersion
@@ -94,6 +94,13 @@ class ExportQuerySerializer(FilterQuerySerializer):
         default=True,
         help_text="Start the file with a UTF-8 BOM, so Excel reads it right (false for "
         "tools that want plain UTF-8).",
+    )
+    dialect = serializers.ChoiceField(
+        choices=list(CSV_DIALECTS),
+        required=False,
+        default="excel",
+        help_text="excel: commas and decimal points; eu: semicolons and decimal commas, as "
+        "German or French Excel opens them.",
     )
 
 

@@ -562,6 +562,7 @@ class _Export(ApiView):
             bom=found.query["bom"],
             ad=ad,
             bin_seconds=found.query["bin_seconds"],
+            dialect=found.query["dialect"],
         )
 
 

@@ -8,10 +8,12 @@ frame); it is refused on upload with the reason, and a stored one past them is n
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from PIL import Image, UnidentifiedImageError
 
 from campaigns.archives import (
@@ -21,7 +23,9 @@ from campaigns.archives import (
     sniff_image_format,
     sniff_video_format,
 )
-from inference.video import VideoError, probe_video
+from campaigns.models import Ad
+from inference.decoding import pixels_as_jpeg
+from inference.video import VideoError, probe_video, read_frames
 
 
 def creative_refusal(upload: File[Any]) -> str | None:
@@ -83,3 +87,33 @@ def _image_refusal(upload: File[Any], *, name: str, head: bytes) -> str | None:
             f"{settings.CREATIVE_MAX_PIXELS:,} pixels (CREATIVE_MAX_PIXELS)."
         )
     return None
+
+
+def ad_creative_is_video(ad: Ad) -> bool:
+    return PurePosixPath(ad.creative.name).suffix.lower() in VIDEO_EXTENSIONS
+
+
+class CreativeFrameMissing(Exception):
+    """The ad has no frame at that second: its creative is not a video, cannot be read, or
+    is shorter (the message says which)."""
+
+
+def creative_frame_jpeg(*, ad: Ad, seconds: float, max_side: int = 480) -> bytes:
+    """The frame of the ad's video creative at `seconds`, as a JPEG (a key moment's picture,
+    on the dashboard and in the report). CreativeFrameMissing when there is none; the file
+    store's errors (campaigns.storage.STORE_ERRORS) are the caller's to answer."""
+    if not ad.creative or not ad_creative_is_video(ad):
+        raise CreativeFrameMissing("This ad's creative is not a video.")
+    try:
+        with default_storage.open(ad.creative.name, "rb") as handle:
+            # A creative stored before creatives were checked may be huge: not decoded.
+            frames = list(
+                read_frames(
+                    handle, [seconds], max_side=max_side, max_pixels=settings.CREATIVE_MAX_PIXELS
+                )
+            )
+    except (OSError, VideoError) as exc:
+        raise CreativeFrameMissing("The creative's video cannot be read.") from exc
+    if not frames:
+        raise CreativeFrameMissing("The creative is shorter than that.")
+    return pixels_as_jpeg(frames[0][1])

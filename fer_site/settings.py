@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "analytics",
     "inference",
     "api",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -383,6 +384,8 @@ CONTENT_SECURITY_POLICY = os.environ.get(
 # /healthz answers a bare {"ok": ...} to everyone (load balancers); its details (database
 # vendor, broker, errors) only to staff or to a request bearing this token.
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
+# A read-only share link of a campaign (reports/) lasts at most this many days.
+SHARE_LINK_MAX_DAYS = _env_int("SHARE_LINK_MAX_DAYS", 90)
 
 # REST API (api/): bearer tokens per user and team, or the browser's session; JSON only;
 # API_RATE_LIMIT requests per token (per user for a session), e.g. 600/minute or 20/second.

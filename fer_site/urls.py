@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
     path("", include("api.urls")),
+    # Reports, XLSX downloads and read-only share links (reports/urls.py).
+    path("", include("reports.urls")),
     # Campaigns' pages (teams, campaigns, ads, uploads) and analytics' (campaign list,
     # dashboards, photos, exports) share the `campaigns:` namespace the templates name.
     path(

@@ -53,6 +53,13 @@ class Command(BaseCommand):
             help="start with a UTF-8 BOM, so Excel reads accents right (default; --no-bom "
             "for tools that want plain UTF-8)",
         )
+        parser.add_argument(
+            "--dialect",
+            choices=exports.CSV_DIALECTS,
+            default="excel",
+            help="excel: commas and decimal points (default); eu: semicolons and decimal "
+            "commas, as German or French Excel opens them",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         ad = campaign = None
@@ -87,7 +94,7 @@ class Command(BaseCommand):
             ad=ad,
             bin_seconds=options["bin_seconds"],
         )
-        lines = exports.csv_lines(header, rows, bom=options["bom"])
+        lines = exports.csv_lines(header, rows, bom=options["bom"], dialect=options["dialect"])
         if options["output"]:
             path = Path(options["output"])
             with path.open("w", encoding="utf-8", newline="") as fh:

@@ -77,3 +77,9 @@
     }, config).then(function () { daysTarget.dataset.rendered = "true"; });
   }
 })();
+
+// Printed, the "how to read" panel is part of the page: open it (a closed <details> prints
+// only its summary whatever the print stylesheet says).
+window.addEventListener("beforeprint", function () {
+  document.querySelectorAll("details").forEach(function (panel) { panel.open = true; });
+});
