@@ -73,7 +73,7 @@ class MultipleFileField(forms.FileField):
     """Several files under one name (Django's FileField takes one)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*,video/*"}))
         super().__init__(*args, **kwargs)
 
     def clean(self, data: Any, initial: Any = None) -> list[Any]:
@@ -83,19 +83,34 @@ class MultipleFileField(forms.FileField):
 
 
 class BatchUploadForm(forms.Form):
-    """A ZIP of reaction photos, or several loose photos."""
+    """A ZIP of reaction photos and videos, or loose photos and videos; either with an
+    optional manifest (inside the ZIP, or chosen beside the loose files)."""
 
     archive = forms.FileField(
         required=False,
-        label="ZIP of photos",
+        label="ZIP of photos and videos",
         widget=forms.ClearableFileInput(attrs={"accept": ".zip,application/zip"}),
     )
-    photos = MultipleFileField(required=False, label="…or loose photos")
+    photos = MultipleFileField(required=False, label="…or loose photos and videos")
+    manifest = forms.FileField(
+        required=False,
+        label="Manifest (optional, with loose files)",
+        help_text="manifest.csv naming each file's viewer, offset and attributes; a ZIP "
+        "carries its own at its top level.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if bool(cleaned.get("archive")) == bool(cleaned.get("photos")):
-            raise forms.ValidationError("Choose either one ZIP file or one or more photos.")
+            raise forms.ValidationError(
+                "Choose either one ZIP file or one or more photos and videos."
+            )
+        if cleaned.get("archive") and cleaned.get("manifest"):
+            raise forms.ValidationError(
+                "A ZIP carries its manifest inside it (manifest.csv at its top level); choose "
+                "a separate manifest only with loose files."
+            )
         return cleaned
 
 
