@@ -13,6 +13,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/ads/new/", views.ad_create, name="ad_create"),
     path("ads/<int:ad_id>/edit/", views.ad_edit, name="ad_edit"),
     path("ads/<int:ad_id>/delete/", views.ad_delete, name="ad_delete"),
+    path("ads/<int:ad_id>/creative", views.ad_creative, name="ad_creative"),
     # Dashboards, photos and exports (campaigns/dashboard_views.py).
     path(
         "campaigns/<int:campaign_id>/dashboard/",
