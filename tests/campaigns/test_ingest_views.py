@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.staticfiles import finders
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -264,3 +265,26 @@ def test_a_re_upload_of_the_same_zip_is_done_and_says_its_photos_were_there(
     assert "150 files already in" in html
     assert 'id="problems"' not in html
     assert client.get(reverse("campaigns:batch_status", args=[again.pk])).json()["stage"] == "done"
+
+
+def test_reprocessing_is_offered_only_for_a_batch_that_has_photos_to_analyse_again(
+    client, member, ad, active_model
+):
+    # given an upload that was not a ZIP: it failed before extraction, with no photo
+    not_a_zip = batches.batch_create(
+        ad=ad, upload=ContentFile(b"these are not photos", "notes.zip"), source_name="notes.zip"
+    )
+    extraction.batch_extract(batch_id=not_a_zip.pk)
+    not_a_zip.refresh_from_db()
+    assert not_a_zip.status == UploadBatch.Status.FAILED
+    # and a finished upload with analysed photos
+    analysed, _ = _analysed_upload(ad, active_model)
+    # when their pages are opened
+    failed_page = client.get(reverse("campaigns:batch_detail", args=[not_a_zip.pk]))
+    analysed_page = client.get(reverse("campaigns:batch_detail", args=[analysed.pk]))
+    # then only the one with photos offers "Reprocess"; the failed one is "failed", its reason
+    # shown, and the action is not there to be refused
+    assert 'id="reprocess"' not in failed_page.content.decode()
+    assert failed_page.context["progress"]["stage"] == "failed"
+    assert not_a_zip.error in failed_page.content.decode()
+    assert 'id="reprocess"' in analysed_page.content.decode()
