@@ -39,7 +39,7 @@ def test_only_gpu_probing_lines_are_left_out_of_native_stderr(capfd):
     with native_stderr_without(GPU_PROBE_LINES):
         for line in written:
             os.write(2, line)
-        print("python's own stderr", file=sys.stderr)
+        sys.stderr.write("python's own stderr\n")
     # then the error and Python's line come out, the probing lines do not
     err = capfd.readouterr().err
     assert "a real error: out of memory" in err
