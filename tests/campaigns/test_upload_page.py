@@ -46,7 +46,7 @@ def test_the_upload_page_explains_photos_videos_and_the_manifest(client, member,
     assert "Reaction videos" in html
     assert "2 frames a second" in html
     assert "manifest" in html.lower()
-    assert 'id="manifest-example" href="/static/campaigns/manifest-example.csv"' in html
+    assert 'id="manifest-example" href="/static/campaigns/example/manifest.csv"' in html
     assert 'download="manifest.csv"' in html
     # and the loose-files field takes videos as well as photos, with a manifest beside them
     assert 'accept="image/*,video/*"' in html
@@ -55,7 +55,7 @@ def test_the_upload_page_explains_photos_videos_and_the_manifest(client, member,
 
 def test_the_example_manifest_is_one_the_ingest_reads_without_a_note():
     # given the example manifest the page links
-    path = finders.find("campaigns/manifest-example.csv")
+    path = finders.find("campaigns/example/manifest.csv")
     assert path
     # when it is read as an upload's manifest
     manifest = manifest_parse(Path(path).read_bytes())
