@@ -6,16 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
-from django.db.models import F
 from django.urls import reverse
 
-from campaigns.models import ImageKind, ImageStatus, ReactionImage, ReactionVideo
+from campaigns.models import ImageKind, ImageStatus, ReactionImage
 from campaigns.services import teams
 from campaigns.services.batches import batch_recount
 from inference.services import model_version_activate
 from tests import factories
-from tests.campaigns.dashboard_data import batch_on, photo_with_faces, viewer_create
-from tests.campaigns.dashboard_data import viewer_reaction as frames_of_viewer
+from tests.campaigns.dashboard_data import (
+    batch_on,
+    photo_with_faces,
+    viewer_create,
+    viewer_video,
+)
 from tests.ingest_support import plain_photo
 from tests.video_support import video_bytes
 
@@ -109,24 +112,11 @@ def test_video_frames_are_called_frames_and_photos_photos(client, member, campai
     photo_with_faces(batch=batch, model_version=model, labels=["happy"])
     for n in range(3):
         viewer = viewer_create(campaign=campaign, external_id=f"v{n}")
-        frames_of_viewer(
+        viewer_video(
             batch=batch,
             model_version=model,
             viewer=viewer,
             labels_at=[(second / 2, "happy") for second in range(44)],
-        )
-        video = ReactionVideo.objects.create(
-            batch=batch,
-            original_name=f"v{n}.mp4",
-            sha256=f"{n:064x}",
-            viewer=viewer,
-            offset_seconds=0,
-            duration_seconds=22,
-            width=320,
-            height=240,
-        )
-        ReactionImage.objects.filter(batch=batch, viewer=viewer).update(
-            kind=ImageKind.FRAME, video=video, frame_seconds=F("offset_seconds")
         )
     batch_recount(batch=batch)
     assert batch.images_processed == 133

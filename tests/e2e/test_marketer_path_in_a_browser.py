@@ -9,16 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
-from django.db.models import F
 
-from campaigns.models import ImageKind, ReactionImage, ReactionVideo, UploadBatch
+from campaigns.models import UploadBatch
 from campaigns.services import teams
 from campaigns.services.batches import batch_recount
 from inference.services import model_version_activate
 from tests import factories
 from tests.browser_support import CHROMIUM, log_in, step
-from tests.campaigns.dashboard_data import batch_on, photo_with_faces, viewer_create
-from tests.campaigns.dashboard_data import viewer_reaction as frames_of_viewer
+from tests.campaigns.dashboard_data import (
+    batch_on,
+    photo_with_faces,
+    viewer_create,
+    viewer_video,
+)
 from tests.video_support import video_bytes
 
 pytestmark = [
@@ -39,24 +42,11 @@ def _reactions(*, ad, model, viewers: int, label: str, prefix: str) -> UploadBat
         viewer = viewer_create(
             campaign=ad.campaign, external_id=f"{prefix}-{n}", market="DE" if n % 2 else "FR"
         )
-        frames_of_viewer(
+        viewer_video(
             batch=batch,
             model_version=model,
             viewer=viewer,
             labels_at=[(s / 2, label if s % 4 else "neutral") for s in range(20)],
-        )
-        video = ReactionVideo.objects.create(
-            batch=batch,
-            original_name=f"{prefix}-{n}.mp4",
-            sha256=f"{prefix}{n}".encode().hex().ljust(64, "0"),
-            viewer=viewer,
-            offset_seconds=0,
-            duration_seconds=10,
-            width=320,
-            height=240,
-        )
-        ReactionImage.objects.filter(batch=batch, viewer=viewer).update(
-            kind=ImageKind.FRAME, video=video, frame_seconds=F("offset_seconds")
         )
     for n in range(12):
         photo_with_faces(

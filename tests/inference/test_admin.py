@@ -51,16 +51,21 @@ def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str, measured: b
     return folder
 
 
-def test_list_shows_real_photo_accuracy_beside_fer2013s(admin_client):
-    # given a measured version (230 of its 280 labelled photos read right) and an unmeasured one
-    ModelVersion.objects.create(
+def _measured_version(measurement: dict) -> ModelVersion:
+    """fer-cnn 1.0 with FER2013 figures and `measurement` (its errors on real photos)."""
+    return ModelVersion.objects.create(
         name="fer-cnn",
         version="1.0",
         artifact="models/fer-cnn/1.0/",
         classes=[],
         metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
-        measurement=factories.measurement_create(),
+        measurement=measurement,
     )
+
+
+def test_list_shows_real_photo_accuracy_beside_fer2013s(admin_client):
+    # given a measured version (230 of its 280 labelled photos read right) and an unmeasured one
+    _measured_version(factories.measurement_create())
     factories.model_version_create(version="0.9")
     # when the list is opened
     html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
@@ -294,14 +299,7 @@ def test_change_page_of_an_unmeasured_version_says_its_shares_are_uncorrected(ad
 def test_list_shows_real_photo_mean_recall_beside_fer2013s_macro_f1(admin_client):
     # given a measured version: its emotions' recalls on real photos in model.json
     measurement = factories.measurement_create()
-    ModelVersion.objects.create(
-        name="fer-cnn",
-        version="1.0",
-        artifact="models/fer-cnn/1.0/",
-        classes=[],
-        metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
-        measurement=measurement,
-    )
+    _measured_version(measurement)
     recalls = [row["recall"] for row in measurement["emotions"].values()]
     # when the list is opened
     html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
