@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.db.models import QuerySet
+from django.urls import reverse
 
+from campaigns.archives import VIDEO_EXTENSIONS, extension
 from campaigns.headlines import HEADLINES
 from campaigns.models import Ad, Campaign, Team
 from campaigns.selectors.dashboards import DashboardFilters
@@ -47,6 +50,29 @@ class CampaignEditForm(forms.ModelForm):
         widgets = CampaignForm.Meta.widgets
 
 
+@dataclass(frozen=True)
+class StoredCreative:
+    """An ad's current creative as its edit form links it: through the app, after the team
+    check (the store is private, so the file's storage URL would not answer)."""
+
+    url: str
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class CreativeInput(forms.ClearableFileInput):
+    def format_value(self, value: Any) -> Any:
+        ad = getattr(value, "instance", None)
+        if self.is_initial(value) and ad is not None and ad.pk is not None:
+            kind = "video" if extension(value.name) in VIDEO_EXTENSIONS else "image"
+            return StoredCreative(
+                url=reverse("campaigns:ad_creative", args=[ad.pk]), label=f"the current {kind}"
+            )
+        return super().format_value(value)
+
+
 class AdForm(forms.ModelForm):
     creative_url = forms.URLField(
         required=False, assume_scheme="https", label="Creative URL", max_length=200
@@ -60,7 +86,7 @@ class AdForm(forms.ModelForm):
             "duration_seconds": "How long the ad runs, for its timeline (optional).",
         }
         widgets = {
-            "creative": forms.ClearableFileInput(attrs={"accept": "image/*,video/*"}),
+            "creative": CreativeInput(attrs={"accept": "image/*,video/*"}),
             "duration_seconds": forms.NumberInput(attrs={"step": "0.1", "min": "0.1"}),
         }
 

@@ -132,3 +132,17 @@ def test_video_frames_are_called_frames_and_photos_photos(client, member, campai
     (summary,) = dashboard.context["summaries"]
     assert (summary.photos, summary.frames) == (1, 132)
     assert 'data-col="photos">1 / 132</td>' in dashboard.content.decode()
+
+
+def test_the_edit_form_links_the_current_creative_through_the_app(client, member, campaign):
+    # given an ad with a video creative (the store is private: /media/ is never served)
+    ad = teams.ad_create(
+        campaign=campaign, name="Spot", creative=ContentFile(_video(), name="spot.mp4")
+    )
+    # when its edit form is opened
+    html = client.get(reverse("campaigns:ad_edit", args=[ad.pk])).content.decode()
+    # then "Currently" names the video and links it where it is served, not its storage path
+    creative_url = reverse("campaigns:ad_creative", args=[ad.pk])
+    assert f'Currently: <a href="{creative_url}">the current video</a>' in html
+    assert "/media/" not in html and ad.creative.name not in html
+    assert client.get(creative_url).status_code == 200
