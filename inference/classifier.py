@@ -48,8 +48,8 @@ DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIR
 BACKENDS = ("auto", "keras", "tflite")
 
 
-# What TensorFlow writes while it looks for a GPU (its CUDA stubs, cuInit) on a machine that
-# has no NVIDIA driver, where there is none to find: an "E" line at every worker start.
+# What TensorFlow writes while it looks for a GPU on a machine that has no NVIDIA driver,
+# where there is none to find: cuInit's "E" line at every worker start.
 GPU_PROBE_LINES = re.compile(rb"cuInit|cudart_stub|Unable to register cu(DNN|FFT|BLAS) factory")
 NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
 
@@ -80,16 +80,17 @@ def native_stderr_without(lines: re.Pattern[bytes]) -> Iterator[None]:
 @functools.cache
 def configure_tensorflow() -> None:
     """Import TensorFlow and turn on GPU memory growth before it touches a GPU (else it takes
-    all memory). On a machine without an NVIDIA driver its GPU probing lines are left out
-    (nothing to find; its other messages and errors stay)."""
-    probing = (
+    all memory). On a machine without an NVIDIA driver the GPU probe's cuInit error is left
+    out (there is nothing to find; its other messages and errors stay)."""
+    import tensorflow as tf
+
+    # Only the probe is held back: a fatal error while importing must reach stderr at once.
+    probe = (
         contextlib.nullcontext()
         if NVIDIA_DRIVER.exists()
         else native_stderr_without(GPU_PROBE_LINES)
     )
-    with probing:
-        import tensorflow as tf
-
+    with probe:
         gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         # RuntimeError: the GPU was already initialised elsewhere; growth cannot change now.
