@@ -204,6 +204,8 @@ def ad_detail(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
             "processing": any(not b.is_finished for b in ad_batches),
             "page": page,
             "colours": charts.EMOTION_COLOURS,
+            "active_model": model_version_active(),
+            "creative_is_video": bool(ad.creative) and ad_creative_is_video(ad),
         },
     )
 

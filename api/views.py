@@ -53,7 +53,6 @@ from api.serializers import (
     ResultsSerializer,
     TeamSerializer,
 )
-from campaigns.archives import MANIFEST_NAME
 from campaigns.models import Ad, Campaign, Face, Team, UploadBatch
 from campaigns.selectors import batches, scoping
 from campaigns.services import batches as batch_services
@@ -372,13 +371,9 @@ class _Upload(ApiView):
                     ad=ad, upload=archive, source_name=archive.name or "upload.zip", user=self.user
                 )
             else:
-                files = list(data["files"])
-                if data.get("manifest"):
-                    # Packed with the files as the archive's top-level manifest.
-                    manifest = data["manifest"]
-                    manifest.name = MANIFEST_NAME
-                    files.append(manifest)
-                batch = batch_services.batch_create_from_photos(ad=ad, photos=files, user=self.user)
+                batch = batch_services.batch_create_from_files(
+                    ad=ad, files=data["files"], manifest=data.get("manifest"), user=self.user
+                )
         except DjangoValidationError as exc:
             raise invalid(exc) from exc
         body = batch_detail(batch, context=self.get_serializer_context())

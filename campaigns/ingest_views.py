@@ -19,11 +19,12 @@ from campaigns.selectors.batches import (
     batch_faceless_photos,
     batch_problem_images,
     batch_progress,
+    batch_reprocess_refusal,
     uploads_footprint,
 )
 from campaigns.selectors.scoping import ad_get, batch_get
 from campaigns.services import batches, reprocess
-from campaigns.services.batches import batch_create, batch_create_from_photos, batch_is_queued
+from campaigns.services.batches import batch_create, batch_create_from_files, batch_is_queued
 from campaigns.services.retention import retention_description
 from campaigns.views import delete_confirmed
 
@@ -68,8 +69,11 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
                         ad=ad, upload=upload, source_name=upload.name, user=request.user
                     )
                 else:
-                    batch = batch_create_from_photos(
-                        ad=ad, photos=form.cleaned_data["photos"], user=request.user
+                    batch = batch_create_from_files(
+                        ad=ad,
+                        files=form.cleaned_data["photos"],
+                        manifest=form.cleaned_data["manifest"],
+                        user=request.user,
                     )
             except ValidationError as exc:
                 form.add_error(None, exc)
@@ -97,6 +101,7 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
             "form": form,
             "limit_bytes": settings.UPLOAD_MAX_BYTES,
             "limit_mib": limit_mib,
+            "sample_fps": f"{settings.VIDEO_SAMPLE_FPS:g}",
         },
     )
 
@@ -121,7 +126,9 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRespon
             "faceless": faceless[:500] if faceless is not None else [],
             "faceless_count": faceless.count() if faceless is not None else 0,
             "retention": retention_description(),
-            "reprocess_form": ReprocessForm(initial={"model_version": batch.model_version_id}),
+            "reprocess_form": ReprocessForm(initial={"model_version": batch.model_version_id})
+            if progress["finished"] and batch_reprocess_refusal(batch=batch) is None
+            else None,
         },
     )
 

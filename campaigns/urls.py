@@ -14,6 +14,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/ads/new/", views.ad_create, name="ad_create"),
     path("ads/<int:ad_id>/edit/", views.ad_edit, name="ad_edit"),
     path("ads/<int:ad_id>/delete/", views.ad_delete, name="ad_delete"),
+    path("ads/<int:ad_id>/creative", views.ad_creative, name="ad_creative"),
     # Uploads and batches (campaigns/ingest_views.py).
     path("ads/<int:ad_id>/upload/", ingest_views.batch_upload, name="batch_upload"),
     path("batches/<int:batch_id>/", ingest_views.batch_detail, name="batch_detail"),

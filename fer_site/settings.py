@@ -174,6 +174,8 @@ STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",
     "campaigns.staticfinders.PlotlyFinder",
 ]
+# Files served at the site's root by whitenoise: /favicon.ico, which browsers ask for.
+WHITENOISE_ROOT = BASE_DIR / "fer_site" / "public"
 MEDIA_URL = "media/"
 MEDIA_ROOT = _env_path("MEDIA_ROOT", VAR_DIR / "media")
 STORAGES: dict[str, dict[str, object]] = {
@@ -242,7 +244,9 @@ if S3_BUCKET:
 
 # Celery: the broker is the only shared state between web and workers (no result backend).
 _BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
+# The file-system transport ignores the host, but kombu warns "No hostname was supplied" on
+# every connection (each upload's task) of a URL without one: "localhost" names it.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost/"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem:"):
     for sub in ("queue", "processed", "control"):

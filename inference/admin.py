@@ -19,11 +19,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from markdown_it import MarkdownIt
 
 from inference.artifact_upload import model_version_upload
 from inference.models import ModelVersion
 from inference.services import model_version_activate, unmeasured_warning
 from ml.artifact import CARD_FILE, CONFUSION_FILE, REPORT_FILE, ArtifactError
+
+# The model card's markdown as HTML: CommonMark with tables, raw HTML escaped.
+CARD_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 class ArtifactUploadForm(forms.Form):
@@ -70,11 +75,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "accuracy",
         "macro_f1",
         "real_photo_accuracy",
+        "real_photo_recall",
         "created_at",
     )
     list_filter = ("is_active", "name")
     search_fields = ("name", "version")
-    readonly_fields = (
+    # The page shows these only: the raw `metrics` and `measurement` JSON would repeat
+    # the tables below.
+    fields = readonly_fields = (
         "name",
         "version",
         "is_active",
@@ -104,6 +112,18 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return "not measured"
         right, photos = counts
         return f"{100 * right / photos:.1f}% ({right}/{photos})"
+
+    @admin.display(description="Real-photo mean recall")
+    def real_photo_recall(self, obj: ModelVersion) -> str:
+        """The mean of the emotions' recalls on real photos, beside FER2013's macro-F1."""
+        recalls = [
+            row["recall"]
+            for row in ((obj.measurement or {}).get("emotions") or {}).values()
+            if isinstance(row.get("recall"), int | float)
+        ]
+        if not recalls:
+            return "not measured"
+        return f"{100 * sum(recalls) / len(recalls):.1f}%"
 
     @admin.display(description="Measured errors on real photos")
     def measurement_report(self, obj: ModelVersion) -> str:
@@ -206,7 +226,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
         if not default_storage.exists(name):
             return "—"
         with default_storage.open(name) as fh:
-            return format_html('<pre style="white-space:pre-wrap">{}</pre>', fh.read().decode())
+            text = fh.read().decode()
+        # Raw HTML in the card is escaped (html off), and unsafe link schemes are refused.
+        return mark_safe(CARD_MARKDOWN.render(text))
 
     @staticmethod
     def _report(obj: ModelVersion) -> dict | None:

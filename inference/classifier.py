@@ -11,8 +11,11 @@ import contextlib
 import functools
 import logging
 import os
+import re
+import sys
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -45,12 +48,51 @@ DEFAULT_MODEL_DIR = SHIPPED_MODEL_DIR
 BACKENDS = ("auto", "keras", "tflite")
 
 
+# What TensorFlow writes while it looks for a GPU on a machine that has no NVIDIA driver,
+# where there is none to find: cuInit's "E" line at every worker start.
+GPU_PROBE_LINES = re.compile(rb"cuInit|cudart_stub|Unable to register cu(DNN|FFT|BLAS) factory")
+NVIDIA_DRIVER = Path("/proc/driver/nvidia/version")
+
+
+@contextlib.contextmanager
+def native_stderr_without(lines: re.Pattern[bytes]) -> Iterator[None]:
+    """Hold what is written to file descriptor 2 (TensorFlow's C++ logs, Python's own) while
+    the block runs, then write it out without the lines that match `lines`; every other line,
+    errors included, still reaches stderr."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            kept = [
+                line for line in held.read().splitlines(keepends=True) if not lines.search(line)
+            ]
+            if kept:
+                os.write(2, b"".join(kept))
+
+
 @functools.cache
 def configure_tensorflow() -> None:
-    """Turn on GPU memory growth before TensorFlow touches a GPU (else it takes all memory)."""
+    """Import TensorFlow and turn on GPU memory growth before it touches a GPU (else it takes
+    all memory). On a machine without an NVIDIA driver the GPU probe's cuInit error is left
+    out (there is nothing to find; its other messages and errors stay)."""
     import tensorflow as tf
 
-    for gpu in tf.config.list_physical_devices("GPU"):
+    # Only the probe is held back: a fatal error while importing must reach stderr at once.
+    probe = (
+        contextlib.nullcontext()
+        if NVIDIA_DRIVER.exists()
+        else native_stderr_without(GPU_PROBE_LINES)
+    )
+    with probe:
+        gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
         # RuntimeError: the GPU was already initialised elsewhere; growth cannot change now.
         with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
@@ -120,6 +162,7 @@ class EmotionClassifier:
             predict_batch, metadata = _load_tflite(model_dir)
             precision = "float32"
         else:
+            configure_tensorflow()
             precision = resolve_precision(precision)
             predict_batch, metadata = _load_keras(model_dir, precision)
         return cls(

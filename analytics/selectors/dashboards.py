@@ -313,7 +313,9 @@ class AdSummary:
 
     ad_id: int
     name: str
+    # Analysed images: photos, and frames sampled from reaction videos.
     photos: int = 0
+    frames: int = 0
     faces: int = 0
     confidence_sum: float = 0.0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CLASSES, 0))

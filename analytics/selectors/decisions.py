@@ -57,6 +57,7 @@ from campaigns.models import (
     tally_confidence_field,
     tally_count_field,
 )
+from campaigns.selectors.batches import frames_analysed
 from ml import CLASSES
 
 # Fewer units than this and an ad is shown but not ranked: its interval is too wide to say.
@@ -142,6 +143,11 @@ class FacesScan:
         for ad_id, _, processed in self.uploads.values():
             if ad_id in summaries:
                 summaries[ad_id].photos += processed
+        batches = batch_queryset(filters=self.filters, **self.batch_scope)
+        for ad_id, frames in frames_analysed(batches=batches).items():
+            if ad_id in summaries:
+                summary = summaries[ad_id]
+                summary.frames, summary.photos = frames, max(summary.photos - frames, 0)
         ad_days: dict[int, dict[dt.date, dict[str, int]]] = defaultdict(
             lambda: defaultdict(lambda: dict.fromkeys(CLASSES, 0))
         )

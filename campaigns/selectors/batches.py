@@ -11,7 +11,6 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from campaigns.models import (
     BATCH_FINISHED,
     Ad,
-    BatchStatus,
     Campaign,
     Face,
     ImageKind,
@@ -55,9 +54,9 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
         stage = "waiting for the task queue (it starts on its own when the queue is back)"
     elif batch.status == UploadBatch.Status.PROCESSING:
         stage = f"processing {analysed}/{to_analyse}"
-    elif batch_is_repeat(batch=batch, counts=counts):
-        stage = "already uploaded"
     else:
+        # The status's own word, as the README names it; a re-upload is "done", and its
+        # error (shown muted) says that its photos were already there.
         stage = batch.get_status_display().lower()
     return {
         "id": batch.pk,
@@ -81,13 +80,36 @@ def batch_progress(*, batch: UploadBatch) -> dict[str, Any]:
     }
 
 
-def batch_is_repeat(*, batch: UploadBatch, counts: dict[str, int] | None = None) -> bool:
-    """Whether the finished batch analysed nothing because its photos were all already in the
-    ad (the same ZIP uploaded again)."""
-    if batch.status != BatchStatus.DONE:
-        return False
-    counts = counts or batch_counts(batch=batch)
-    return counts["done"] == 0 and counts["failed"] == 0 and counts["duplicates"] > 0
+def batch_reprocess_refusal(*, batch: UploadBatch) -> str | None:
+    """Why the batch cannot be analysed again with another model version; None when it can
+    (the page offers the action only then, and `services.reprocess` refuses the same)."""
+    analysed = ReactionImage.objects.filter(
+        batch=batch, status__in=(ImageStatus.DONE, ImageStatus.FAILED)
+    )
+    if not analysed.exists():
+        return f"Batch {batch.source_name} has no photos to analyse again."
+    if analysed.filter(
+        Q(photo_deleted_at__isnull=False) | Q(video__file_deleted_at__isnull=False)
+    ).exists():
+        return (
+            f"Photos of {batch.source_name} were deleted under the retention policy; "
+            "it cannot be analysed again."
+        )
+    return None
+
+
+def frames_analysed(*, batches: QuerySet[UploadBatch]) -> dict[int, int]:
+    """Video frames analysed per ad among `batches`: the rest of their analysed images
+    (`images_processed`) are photos. One GROUP BY in the database."""
+    return dict(
+        ReactionImage.objects.filter(
+            batch__in=batches, kind=ImageKind.FRAME, status=ImageStatus.DONE
+        )
+        .order_by()
+        .values("batch__ad_id")
+        .annotate(frames=Count("id"))
+        .values_list("batch__ad_id", "frames")
+    )
 
 
 def batch_problem_images(*, batch: UploadBatch) -> QuerySet[ReactionImage]:

@@ -26,11 +26,12 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from campaigns import hooks
+from campaigns.archives import MANIFEST_NAME, VIDEO_EXTENSIONS, extension
 from campaigns.models import (
     BATCH_FINISHED,
     BATCH_UNFINISHED,
@@ -40,6 +41,7 @@ from campaigns.models import (
     ReactionImage,
     ReactionVideo,
     UploadBatch,
+    Viewer,
 )
 from campaigns.selectors.batches import batch_counts
 from campaigns.services.transitions import IN_CHUNK, status_change, status_rows_create
@@ -98,34 +100,53 @@ def batch_is_queued(batch: UploadBatch) -> bool:
     return batch.progress_at is not None
 
 
-def batch_create_from_photos(
+def batch_create_from_files(
     *,
     ad: Ad,
-    photos: Sequence[File[Any]],
+    files: Sequence[File[Any]],
+    manifest: File[Any] | None = None,
     user: User | None = None,
 ) -> UploadBatch:
-    """Loose photos become a batch too: packed into a stored (uncompressed) ZIP on disk."""
-    if not photos:
-        raise ValidationError("Choose a ZIP file or at least one photo.")
+    """Loose photos and reaction videos, with an optional manifest, become a batch too: packed
+    into a stored (uncompressed) ZIP on disk, the manifest as its top-level manifest.csv, and
+    extracted as an uploaded ZIP is."""
+    if not files:
+        raise ValidationError("Choose a ZIP file or at least one photo or video.")
+    members = [(PurePosixPath((f.name or "").replace("\\", "/")).name or "photo", f) for f in files]
+    if manifest is not None:
+        members.append((MANIFEST_NAME, manifest))
     with tempfile.TemporaryFile() as spool, warnings.catch_warnings():
         # Two photos may share a name: extraction gives each its own row.
         warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
         with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for photo in photos:
-                name = PurePosixPath((photo.name or "photo").replace("\\", "/")).name
-                with zf.open(name or "photo", "w", force_zip64=True) as member:
-                    for part in photo.chunks():
+            for name, upload in members:
+                with zf.open(name, "w", force_zip64=True) as member:
+                    for part in upload.chunks():
                         member.write(part)
         spool.seek(0)
-        label = photos[0].name if len(photos) == 1 else f"{len(photos)} photos"
         return batch_create(
-            ad=ad, upload=File(spool, name="photos.zip"), source_name=label or "photo", user=user
+            ad=ad, upload=File(spool, name="files.zip"), source_name=files_label(files), user=user
         )
 
 
 # The ingest tasks, sent by name: campaigns.tasks calls these services, never the other way.
 EXTRACT_TASK = "campaigns.tasks.batch_extract_task"
 CLASSIFY_TASK = "campaigns.tasks.images_classify_task"
+
+
+def files_label(files: Sequence[File[Any]]) -> str:
+    """What an upload of loose files is called on its pages: the file's name when there is
+    one, else how many photos and videos ("3 videos", "12 photos and 2 videos")."""
+    if len(files) == 1:
+        return files[0].name or "photo"
+    videos = sum(extension(f.name or "") in VIDEO_EXTENSIONS for f in files)
+    photos = len(files) - videos
+    parts = [
+        f"{n} {word}{'s' if n != 1 else ''}"
+        for n, word in ((photos, "photo"), (videos, "video"))
+        if n
+    ]
+    return " and ".join(parts)
 
 
 def _extract_enqueue(batch_id: int) -> bool:
@@ -331,8 +352,15 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
         # Their tallies go with them (cascade): the ads' timelines are to be rebuilt.
         ad_tally_generations_bump(ad_ids=ad_ids)
         files: set[str] = {archive for _, _, archive, _ in locked if archive}
+        viewer_ids: set[int] = set()
         for start in range(0, len(ids), IN_CHUNK):
             part = ids[start : start + IN_CHUNK]
+            for rows in (ReactionImage.objects, ReactionVideo.objects):
+                viewer_ids.update(
+                    rows.filter(batch_id__in=part, viewer__isnull=False)
+                    .values_list("viewer_id", flat=True)
+                    .distinct()
+                )
             files.update(
                 ReactionImage.objects.filter(batch_id__in=part)
                 .exclude(file="")
@@ -345,10 +373,25 @@ def batches_delete(*, batches: QuerySet[UploadBatch], owner: str = "") -> int:
             )
         for start in range(0, len(ids), IN_CHUNK):
             UploadBatch.objects.filter(pk__in=ids[start : start + IN_CHUNK]).delete()
+        viewers_unused_delete(viewer_ids=sorted(viewer_ids))
         names = sorted(files)
         transaction.on_commit(lambda: stored_files_release(names=names))
         hooks.ads_changed(ad_ids=ad_ids)
     return len(ids)
+
+
+def viewers_unused_delete(*, viewer_ids: Sequence[int]) -> int:
+    """Delete those of `viewer_ids` that no photo, frame or video shows any more, with their
+    attributes: a viewer and its segments follow the uploads that brought them, so filters
+    stop offering an attribute once its last upload is gone. Returns how many."""
+    deleted = 0
+    for start in range(0, len(viewer_ids), IN_CHUNK):
+        unused = Viewer.objects.filter(pk__in=viewer_ids[start : start + IN_CHUNK]).exclude(
+            Exists(ReactionImage.objects.filter(viewer=OuterRef("pk")))
+            | Exists(ReactionVideo.objects.filter(viewer=OuterRef("pk")))
+        )
+        deleted += unused.delete()[1].get(Viewer._meta.label, 0)
+    return deleted
 
 
 def stored_files_release(*, names: Sequence[str]) -> int:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.models import (
@@ -17,6 +16,7 @@ from campaigns.models import (
     ReactionImage,
     UploadBatch,
 )
+from campaigns.selectors.batches import batch_reprocess_refusal
 from campaigns.services.batches import batch_fan_out, batch_recount
 from campaigns.services.transitions import status_change
 from inference.models import ModelVersion
@@ -24,18 +24,12 @@ from inference.models import ModelVersion
 
 def batch_reprocess(*, batch: UploadBatch, model_version: ModelVersion) -> UploadBatch:
     """Analyse a finished batch again with `model_version`; results of other versions stay."""
+    refusal = batch_reprocess_refusal(batch=batch)
+    if refusal:
+        raise ValidationError(refusal)
     analysed = ReactionImage.objects.filter(
         batch=batch, status__in=(ImageStatus.DONE, ImageStatus.FAILED)
     )
-    if not analysed.exists():
-        raise ValidationError(f"Batch {batch.source_name} has no photos to analyse again.")
-    if analysed.filter(
-        Q(photo_deleted_at__isnull=False) | Q(video__file_deleted_at__isnull=False)
-    ).exists():
-        raise ValidationError(
-            f"Photos of {batch.source_name} were deleted under the retention policy; "
-            "it cannot be analysed again."
-        )
     now = timezone.now()
     with transaction.atomic():
         if not status_change(

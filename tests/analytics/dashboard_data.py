@@ -5,10 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from django.db.models import F
 from django.utils import timezone
 
 from campaigns.hooks import faces_replacing
-from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
+from campaigns.models import (
+    Face,
+    ImageKind,
+    ImageStatus,
+    ReactionImage,
+    ReactionVideo,
+    UploadBatch,
+    Viewer,
+    ViewerAttribute,
+)
 from campaigns.services.batches import batch_recount
 from inference.models import ModelVersion
 from ml import CLASSES
@@ -127,3 +137,29 @@ def viewer_create(*, campaign, external_id: str, **attributes: str) -> Viewer:
     for name, value in attributes.items():
         ViewerAttribute.objects.create(viewer=viewer, name=name, value=value)
     return viewer
+
+
+def viewer_video(
+    *,
+    batch: UploadBatch,
+    model_version: ModelVersion,
+    viewer: Viewer,
+    labels_at: list[tuple[float, str]],
+) -> ReactionVideo:
+    """One viewer's reaction video from second 0: its analysed frames, one face at each
+    (second, label), as `viewer_reaction` writes them, made the video's frames."""
+    viewer_reaction(batch=batch, model_version=model_version, viewer=viewer, labels_at=labels_at)
+    video = ReactionVideo.objects.create(
+        batch=batch,
+        original_name=f"{viewer.external_id}.mp4",
+        sha256=f"{viewer.pk:064x}",
+        viewer=viewer,
+        offset_seconds=0,
+        duration_seconds=max((second for second, _ in labels_at), default=0) + 1,
+        width=320,
+        height=240,
+    )
+    ReactionImage.objects.filter(batch=batch, viewer=viewer).update(
+        kind=ImageKind.FRAME, video=video, frame_seconds=F("offset_seconds")
+    )
+    return video

@@ -122,7 +122,7 @@ def test_a_photo_that_shares_another_photos_name_is_still_a_photo(ad):
 
 def test_loose_photos_with_the_same_name_are_all_analysed(ad):
     photos = [ContentFile(plain_photo(i), name="IMG_0001.JPG") for i in range(3)]
-    batch = _extract(batches.batch_create_from_photos(ad=ad, photos=photos))
+    batch = _extract(batches.batch_create_from_files(ad=ad, files=photos))
     assert batch.images.filter(status=ImageStatus.PENDING).count() == 3
     assert not batch.images.filter(status=ImageStatus.SKIPPED).exists()
 

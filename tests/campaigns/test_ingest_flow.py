@@ -226,7 +226,7 @@ def test_loose_photos_become_a_batch(ad, active_model, face_photos):
         ContentFile(face_photos[1], name="you.jpg"),
     ]
     # when uploaded and processed
-    batch = _run(batches.batch_create_from_photos(ad=ad, photos=photos))
+    batch = _run(batches.batch_create_from_files(ad=ad, files=photos))
     # then both are analysed under their own names
     assert batch.source_name == "2 photos"
     assert sorted(batch.images.values_list("original_name", flat=True)) == ["me.jpg", "you.jpg"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib.staticfiles import finders
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -236,7 +237,9 @@ def test_an_upload_in_progress_lists_no_results_yet(client, member, ad):
     assert 'id="faceless"' not in response.content.decode()
 
 
-def test_a_re_upload_of_the_same_zip_shows_as_already_uploaded(client, member, ad, active_model):
+def test_a_re_upload_of_the_same_zip_is_done_and_says_its_photos_were_there(
+    client, member, ad, active_model
+):
     # given an ad with a ZIP of 150 photos
     from django.core.files.base import ContentFile
 
@@ -253,14 +256,35 @@ def test_a_re_upload_of_the_same_zip_shows_as_already_uploaded(client, member, a
     assert batches.batch_close(batch_id=again.pk)
     response = client.get(reverse("campaigns:batch_detail", args=[again.pk]))
     html = response.content.decode()
-    # then the page says "already uploaded", not a red failure
-    assert response.context["progress"]["stage"] == "already uploaded"
+    # then the page says "done" (the status's one word, as in the README), not a red failure
+    assert response.context["progress"]["stage"] == "done"
     assert "All 150 photos were already uploaded to this ad" in html
     assert 'class="error">All 150' not in html
     # and the duplicates are one collapsed count, not a table of 150 rows in view
     assert '<details class="card" id="duplicates-list">' in html
     assert "150 files already in" in html
     assert 'id="problems"' not in html
-    assert client.get(reverse("campaigns:batch_status", args=[again.pk])).json()["stage"] == (
-        "already uploaded"
+    assert client.get(reverse("campaigns:batch_status", args=[again.pk])).json()["stage"] == "done"
+
+
+def test_reprocessing_is_offered_only_for_a_batch_that_has_photos_to_analyse_again(
+    client, member, ad, active_model
+):
+    # given an upload that was not a ZIP: it failed before extraction, with no photo
+    not_a_zip = batches.batch_create(
+        ad=ad, upload=ContentFile(b"these are not photos", "notes.zip"), source_name="notes.zip"
     )
+    extraction.batch_extract(batch_id=not_a_zip.pk)
+    not_a_zip.refresh_from_db()
+    assert not_a_zip.status == UploadBatch.Status.FAILED
+    # and a finished upload with analysed photos
+    analysed, _ = _analysed_upload(ad, active_model)
+    # when their pages are opened
+    failed_page = client.get(reverse("campaigns:batch_detail", args=[not_a_zip.pk]))
+    analysed_page = client.get(reverse("campaigns:batch_detail", args=[analysed.pk]))
+    # then only the one with photos offers "Reprocess"; the failed one is "failed", its reason
+    # shown, and the action is not there to be refused
+    assert 'id="reprocess"' not in failed_page.content.decode()
+    assert failed_page.context["progress"]["stage"] == "failed"
+    assert not_a_zip.error in failed_page.content.decode()
+    assert 'id="reprocess"' in analysed_page.content.decode()

@@ -85,7 +85,7 @@ def test_uploading_without_a_file_asks_for_one_and_sends_nothing(browser, live_s
     page.click("#upload-form button[type=submit]")
     # then the form says what to do, shows no progress, and posts nothing
     page.wait_for_function("document.getElementById('upload-error').textContent.length > 0")
-    assert page.inner_text("#upload-error") == "Choose a ZIP or photos first."
+    assert page.inner_text("#upload-error") == "Choose a ZIP, or photos and videos, first."
     assert page.locator("#upload-progress").is_hidden()
     assert "Uploading" not in page.inner_text("main")
     page.wait_for_timeout(300)

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from inference.models import ModelVersion
 from inference.services import model_version_activate, model_version_register
-from ml.artifact import ArtifactMetadata, write_metadata
+from ml.artifact import CARD_FILE, ArtifactMetadata, write_metadata
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -51,16 +51,21 @@ def _artifact(tmp_path: Path, tiny_model_dir: Path, *, version: str, measured: b
     return folder
 
 
-def test_list_shows_real_photo_accuracy_beside_fer2013s(admin_client):
-    # given a measured version (230 of its 280 labelled photos read right) and an unmeasured one
-    ModelVersion.objects.create(
+def _measured_version(measurement: dict) -> ModelVersion:
+    """fer-cnn 1.0 with FER2013 figures and `measurement` (its errors on real photos)."""
+    return ModelVersion.objects.create(
         name="fer-cnn",
         version="1.0",
         artifact="models/fer-cnn/1.0/",
         classes=[],
         metrics={"accuracy": 0.6612, "macro_f1": 0.6401},
-        measurement=factories.measurement_create(),
+        measurement=measurement,
     )
+
+
+def test_list_shows_real_photo_accuracy_beside_fer2013s(admin_client):
+    # given a measured version (230 of its 280 labelled photos read right) and an unmeasured one
+    _measured_version(factories.measurement_create())
     factories.model_version_create(version="0.9")
     # when the list is opened
     html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
@@ -289,3 +294,40 @@ def test_change_page_of_an_unmeasured_version_says_its_shares_are_uncorrected(ad
         reverse("admin:inference_modelversion_change", args=[model_version.pk])
     ).content.decode()
     assert "Not measured: its dashboards show shares as classified, uncorrected." in html
+
+
+def test_list_shows_real_photo_mean_recall_beside_fer2013s_macro_f1(admin_client):
+    # given a measured version: its emotions' recalls on real photos in model.json
+    measurement = factories.measurement_create()
+    _measured_version(measurement)
+    recalls = [row["recall"] for row in measurement["emotions"].values()]
+    # when the list is opened
+    html = admin_client.get(reverse("admin:inference_modelversion_changelist")).content.decode()
+    # then the real-photo figure stands beside FER2013's
+    assert "Real-photo mean recall" in html
+    mean = 100 * sum(recalls) / len(recalls)
+    assert f'<td class="field-real_photo_recall">{mean:.1f}%</td>' in html
+
+
+def test_change_page_shows_metrics_once_and_the_model_card_as_html(admin_client, tmp_path):
+    # given a registered artifact whose model card has a heading, a table and raw HTML
+    folder = factories.artifact_dir_create(tmp_path)
+    (folder / CARD_FILE).write_text(
+        "# Model card: tiny 1\n\nIt is **small**.\n\n| class | recall |\n|---|---|\n"
+        "| happy | 88% |\n\n<script>alert(1)</script>\n"
+    )
+    model_version = model_version_register(source_dir=folder, allow_unmeasured=True)
+    # when its change page is opened
+    html = admin_client.get(
+        reverse("admin:inference_modelversion_change", args=[model_version.pk])
+    ).content.decode()
+    # then the metrics are one table (the raw JSON field is not shown beside it)
+    assert 'class="form-row field-metrics_table"' in html
+    assert "field-metrics " not in html and 'field-metrics"' not in html
+    assert "field-measurement " not in html and 'field-measurement"' not in html
+    # and the card is HTML: heading, emphasis and table rendered, its raw HTML escaped
+    assert "<h1>Model card: tiny 1</h1>" in html
+    assert "<strong>small</strong>" in html
+    assert "<td>happy</td>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)</script>" not in html

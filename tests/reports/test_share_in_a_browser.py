@@ -58,7 +58,5 @@ def test_a_client_opens_a_share_link_on_a_phone_without_logging_in(browser, live
         share_link_revoke(link=link)
         response = page.goto(url)
         assert response is not None and response.status == 410
-    # no request of the page left holding a database connection when the test ends
-    context.close()
         assert "no longer valid" in page.locator("#share-gone").inner_text()
     context.close()

@@ -21,7 +21,7 @@
       if (value instanceof File && value.name) { size += value.size; chosen += 1; }
     }
     if (chosen === 0) {
-      error.textContent = "Choose a ZIP or photos first.";
+      error.textContent = "Choose a ZIP, or photos and videos, first.";
       return;
     }
     if (size > Number(form.dataset.limit)) {
