@@ -147,11 +147,11 @@ def headline_timeline(
     (seconds no viewer's face was seen in) is left as a gap, never interpolated."""
     traces: list[dict[str, Any]] = []
     scale = 100.0
-    for index, (ad_id, name) in enumerate(ads):
+    for index, (ad_id, ad_name) in enumerate(ads):
         bins = timeline.bins.get(ad_id, [])
         if not bins:
             continue
-        name = plotly_text(name)
+        name = plotly_text(ad_name)
         colour = AD_COLOURS[index % len(AD_COLOURS)]
         correction = (readings.get(ad_id) or NO_READING).correction
         xs: list[float | None] = []
@@ -213,11 +213,11 @@ def ad_upload_days(
     traces = []
     days_seen: set[dt.date] = set()
     positive = HEADLINES["positive"]
-    for index, (ad_id, name) in enumerate(ads):
+    for index, (ad_id, ad_name) in enumerate(ads):
         series = ad_days.get(ad_id, [])
         if not series:
             continue
-        name = plotly_text(name)
+        name = plotly_text(ad_name)
         reading = readings.get(ad_id) or NO_READING
         xs: list[str | None] = []
         ys: list[float | None] = []

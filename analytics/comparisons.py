@@ -7,6 +7,7 @@ sentences come from `analytics.wording`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -206,7 +207,7 @@ def key_moments(
         candidates = []
         for headline in headlines:
             measure = headline.measure(reading.correction)
-            for before, after in zip(bins, bins[1:], strict=False):
+            for before, after in itertools.pairwise(bins):
                 if before.to_next is None:
                     continue  # a gap: no viewer in between, no change to read
                 change = moments_difference(

@@ -76,18 +76,18 @@ class DashboardFilterForm(forms.Form):
             "valence": "valence",
         }
         headline_field = self.fields["headline"]
-        assert isinstance(headline_field, forms.ChoiceField)
+        assert isinstance(headline_field, forms.ChoiceField)  # noqa: S101  narrows the type for mypy
         headline_field.choices = [(key, choices.get(key, f"{key} share")) for key in HEADLINES]
         segments = segments or {}
         segment_field = self.fields["segment"]
-        assert isinstance(segment_field, forms.ChoiceField)
+        assert isinstance(segment_field, forms.ChoiceField)  # noqa: S101  narrows the type for mypy
         segment_field.choices = [("", "all viewers")] + [
             (f"{name}={value}", f"{name}: {value}")
             for name, values in segments.items()
             for value in values
         ]
         breakdown_field = self.fields["breakdown"]
-        assert isinstance(breakdown_field, forms.ChoiceField)
+        assert isinstance(breakdown_field, forms.ChoiceField)  # noqa: S101  narrows the type for mypy
         breakdown_field.choices = [("", "(no breakdown)")] + [(n, n) for n in segments]
 
     def clean(self) -> dict[str, Any]:

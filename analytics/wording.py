@@ -62,7 +62,7 @@ def verdict_summary(
     best = ranked[0]
     if len(ranked) == 1:
         return f"Only {best} has enough viewers to rank so far."
-    assert gap is not None
+    assert gap is not None  # noqa: S101  narrows the type for mypy
     direction = "highest" if headline.higher_is_better is None else "best"
     gap_words = difference_words(headline, best, ranked[1], gap)
     if len(close) == 1:

@@ -21,7 +21,7 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args: Any, teams: QuerySet[Team], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         team_field = self.fields["team"]
-        assert isinstance(team_field, forms.ModelChoiceField)
+        assert isinstance(team_field, forms.ModelChoiceField)  # noqa: S101  narrows the type for mypy
         team_field.queryset = teams
         if teams.count() == 1:
             team_field.initial = teams.first()

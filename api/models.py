@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import models
 
 # Every secret starts with this, so a leaked one is recognisable (secret scanners, logs).
-SECRET_PREFIX = "fer_"
+SECRET_PREFIX = "fer_"  # noqa: S105  a public marker, not a secret
 # Characters of the secret kept in clear to tell tokens apart ("fer_AbCd1234").
 SHOWN_CHARACTERS = 12
 

@@ -98,7 +98,7 @@ class ApiView(generics.GenericAPIView):
     @property
     def user(self) -> User:
         user = self.request.user
-        assert isinstance(user, User)
+        assert isinstance(user, User)  # noqa: S101  narrows the type for mypy
         return user
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:

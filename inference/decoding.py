@@ -185,7 +185,7 @@ def _to_rgb(image: Image.Image) -> np.ndarray:
     mode = image.mode
     if mode == "RGB":
         return np.asarray(image, dtype=np.uint8)
-    if mode == "P" and "transparency" in image.info or mode == "PA":
+    if (mode == "P" and "transparency" in image.info) or mode == "PA":
         image, mode = image.convert("RGBA"), "RGBA"
     if mode in _ALPHA_MODES:
         # Transparent pixels hold arbitrary colours: show them on white, as browsers do.

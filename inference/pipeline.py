@@ -312,7 +312,7 @@ def pipeline_use(
 ) -> Iterator[Pipeline]:
     """The process's pipeline for this detector and classifier (started at its first use),
     kept open while the caller uses it."""
-    global _pipeline
+    global _pipeline  # noqa: PLW0603  one pipeline per worker process, replaced under the lock
     key = (os.getpid(), decode_threads, batch_size, float(batch_wait_ms))
     with _pipeline_lock:
         pipeline = _pipeline[1] if _pipeline is not None and _pipeline[0] == key else None

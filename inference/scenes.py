@@ -276,7 +276,7 @@ def video_bytes(
     output = av.open(buffer, mode="w", format=container)
     first = frame_at(0.0)
     stream = output.add_stream(codec, rate=fps)
-    assert isinstance(stream, av.VideoStream)
+    assert isinstance(stream, av.VideoStream)  # noqa: S101  narrows the type for mypy
     stream.width, stream.height = first.shape[1], first.shape[0]
     stream.pix_fmt = "yuv420p"
     stream.codec_context.time_base = _MILLISECONDS

@@ -15,7 +15,7 @@ import tensorflow as tf
 
 
 def _affine_matrices(
-    batch: int, size: float, rotation_deg: float, zoom: float, shift: float, seed: tf.Tensor
+    batch: int, size: float, *, rotation_deg: float, zoom: float, shift: float, seed: tf.Tensor
 ) -> tf.Tensor:
     """Per-image projective transforms (output -> input coordinates) for rotate/zoom/shift."""
     seeds = tf.random.experimental.stateless_split(seed, 4)
@@ -130,10 +130,10 @@ def augment_batch(images: tf.Tensor, seed: tf.Tensor, params: dict[str, Any]) ->
     transforms = _affine_matrices(
         batch,
         size,
-        params.get("rotation_deg", 0.0),
-        params.get("zoom", 0.0),
-        params.get("shift", 0.0),
-        seeds[1],
+        rotation_deg=params.get("rotation_deg", 0.0),
+        zoom=params.get("zoom", 0.0),
+        shift=params.get("shift", 0.0),
+        seed=seeds[1],
     )
     images = tf.raw_ops.ImageProjectiveTransformV3(
         images=images,

@@ -350,9 +350,7 @@ def _read_images(
             continue
         split, label = _split_of(relative)
         try:
-            if data is None:
-                data = Path(shown).read_bytes()
-            pixels = _decode(data)
+            pixels = _decode(data if data is not None else Path(shown).read_bytes())
             face = preprocess_faces([pixels], spec)[0]
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             unreadable.append((shown, str(exc) or type(exc).__name__))

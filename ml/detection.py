@@ -327,8 +327,8 @@ class TiledDetector:
         if side < self.min_tile or side >= min(width, height):
             return []
         step = max(1, round(side * (1.0 - self.overlap)))
-        xs = list(range(0, max(1, width - side), step)) + [width - side]
-        ys = list(range(0, max(1, height - side), step)) + [height - side]
+        xs = [*range(0, max(1, width - side), step), width - side]
+        ys = [*range(0, max(1, height - side), step), height - side]
         return [(x, y, side) for y in sorted(set(ys)) for x in sorted(set(xs))]
 
     def edge_tiles(self, width: int, height: int) -> list[tuple[int, int, int]]:

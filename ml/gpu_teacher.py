@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import logging
 import math
@@ -159,7 +160,7 @@ def decode_images(blob: np.ndarray, offsets: np.ndarray, channels: int) -> np.nd
 
     flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
     images = []
-    for start, end in zip(offsets[:-1], offsets[1:], strict=True):
+    for start, end in itertools.pairwise(offsets):
         image = cv2.imdecode(blob[start:end], flag)
         if image is None:
             raise ValueError(f"packed face at byte {start} does not decode")

@@ -86,8 +86,8 @@ def preprocess_faces(faces: Sequence[np.ndarray], spec: PreprocessSpec) -> np.nd
     """
     size = spec.input_size
     batch = np.empty((len(faces), size, size, spec.channels), dtype=np.uint8)
-    for i, face in enumerate(faces):
-        face = np.asarray(face)
+    for i, crop in enumerate(faces):
+        face = np.asarray(crop)
         if face.size == 0:
             raise ValueError(f"face crop {i} is empty")
         if face.dtype != np.uint8:

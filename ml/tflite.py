@@ -26,7 +26,7 @@ def load_interpreter(
     except ImportError:
         import tensorflow as tf
 
-        Interpreter = tf.lite.Interpreter  # noqa: N806 - a class, deprecated in TF >= 2.20
+        Interpreter = tf.lite.Interpreter  # a class, deprecated in TF >= 2.20
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         interpreter = Interpreter(

@@ -99,6 +99,7 @@ def _production(script: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-c", script],
         cwd=settings.BASE_DIR,
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,

@@ -613,7 +613,7 @@ def _members_record(
                     )
                 )
                 continue
-            assert m.video is not None
+            assert m.video is not None  # noqa: S101  narrows the type for mypy
             new_videos.append(
                 ReactionVideo(
                     batch=batch,

@@ -337,7 +337,7 @@ def _chunk_sources(
             )
     for frames in frames_by_video.values():
         video = frames[0].video
-        assert video is not None
+        assert video is not None  # noqa: S101  narrows the type for mypy
         by_time = {float(frame.frame_seconds or 0.0): frame for frame in frames}
         try:
             with default_storage.open(video.file.name, "rb") as handle:

@@ -40,7 +40,7 @@ def measurement_made_up(rng: np.random.Generator) -> dict:
         read = rng.choice(len(CLASSES), p=_reads_emotion(label))
         row[:] = rng.dirichlet(np.ones(len(CLASSES)))
         row[read] += 2.0
-        row /= row.sum()
+        row[:] /= row.sum()  # in place: the rows are views of `probabilities`
     return measurement_build(
         labels=labels,
         probabilities=probabilities,
@@ -108,7 +108,7 @@ def _dashboard(client, campaign, **query):
 
 
 def test_the_dashboard_corrects_shares_and_says_what_it_cannot_measure(client, measured):
-    user, campaign, ads, model = measured
+    user, campaign, _ads, _model = measured
     client.force_login(user)
     response = _dashboard(client, campaign)
     html = response.content.decode()
@@ -136,7 +136,7 @@ def test_the_dashboard_corrects_shares_and_says_what_it_cannot_measure(client, m
 
 
 def test_shares_as_classified_are_one_switch_away(client, measured):
-    user, campaign, ads, _ = measured
+    user, campaign, _ads, _ = measured
     client.force_login(user)
     response = _dashboard(client, campaign, shares="classified")
     calm = next(s for s in response.context["summaries"] if s.name == "Calm")
@@ -199,7 +199,7 @@ def _csv(response) -> list[dict[str, str]]:
 def test_exports_carry_corrected_and_as_classified_shares_and_what_is_not_measured(
     client, measured
 ):
-    user, campaign, ads, model = measured
+    user, campaign, _ads, model = measured
     client.force_login(user)
     url = reverse("campaigns:campaign_export", args=[campaign.pk])
     rows = {row["ad"]: row for row in _csv(client.get(url, {"level": "ads"}))}
@@ -209,8 +209,7 @@ def test_exports_carry_corrected_and_as_classified_shares_and_what_is_not_measur
     assert (
         calm["shares"].startswith("corrected")
         and "model's measured errors" in calm["interval_covers"]
-        or "uncertainty of the model" in calm["interval_covers"]
-    )
+    ) or "uncertainty of the model" in calm["interval_covers"]
     assert calm["model_version"] == f"{model.name} {model.version}"
     assert calm["unit"] == "viewers" and calm["units"] == "22"
     # and disgust is left blank with the reason, never 0
@@ -236,7 +235,7 @@ def test_exports_carry_corrected_and_as_classified_shares_and_what_is_not_measur
 def test_the_api_returns_corrected_shares_null_for_what_is_not_measured(measured):
     from rest_framework.test import APIClient
 
-    user, campaign, ads, _ = measured
+    user, campaign, _ads, _ = measured
     api = APIClient()
     api.force_authenticate(user)
     url = f"/api/v1/campaigns/{campaign.pk}/results/"

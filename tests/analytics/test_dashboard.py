@@ -43,7 +43,7 @@ def campaign_with_two_ads():
 
 def test_ad_summaries_count_faces_per_emotion_in_the_database(campaign_with_two_ads):
     # given two ads with known faces
-    _, campaign, model, ad_a, ad_b = campaign_with_two_ads
+    _, campaign, model, _ad_a, _ad_b = campaign_with_two_ads
     # when summarised
     summaries = {
         s.name: s
@@ -94,7 +94,7 @@ def test_each_ads_mix_is_grouped_by_upload_day(campaign_with_two_ads):
 def test_dashboard_page_shows_counts_chart_data_and_the_verdict_in_words(
     client, campaign_with_two_ads
 ):
-    user, campaign, _, ad_a, ad_b = campaign_with_two_ads
+    user, campaign, _, _ad_a, _ad_b = campaign_with_two_ads
     client.force_login(user)
     # when the dashboard is opened
     response = client.get(reverse("campaigns:campaign_dashboard", args=[campaign.pk]))
@@ -166,7 +166,7 @@ def test_ad_page_lists_batches_and_draws_face_boxes(client, campaign_with_two_ad
 
 
 def test_photo_page_shows_probabilities_of_each_face(client, campaign_with_two_ads):
-    user, _, model, ad_a, _ = campaign_with_two_ads
+    user, _, _model, ad_a, _ = campaign_with_two_ads
     image = ad_a.batches.get().images.order_by("id").last()
     client.force_login(user)
     response = client.get(reverse("campaigns:photo_detail", args=[image.pk]))

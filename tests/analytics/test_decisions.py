@@ -6,6 +6,7 @@ simulations with a known answer; the page through the test client.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -243,7 +244,7 @@ def test_a_timelines_bins_estimate_what_their_viewers_counts_give():
         # and each change to the next bin counts the viewers both share, as the viewers'
         # counts do (what the key moments test)
         adjacent = 0
-        for before, after in zip(bins, bins[1:], strict=False):
+        for before, after in itertools.pairwise(bins):
             if after.second_from != before.second_to:
                 assert before.to_next is None
                 continue
@@ -295,7 +296,7 @@ def reactions(db):
 
 @pytest.mark.django_db
 def test_the_dashboard_decides_which_when_for_whom_and_against_what(client, reactions):
-    user, campaign, model, ads = reactions
+    user, campaign, _model, ads = reactions
     client.force_login(user)
     url = reverse("campaigns:campaign_dashboard", args=[campaign.pk])
     response = client.get(url, {"breakdown": "market"})
@@ -341,7 +342,7 @@ def test_the_dashboard_decides_which_when_for_whom_and_against_what(client, reac
 
 @pytest.mark.django_db
 def test_switching_the_active_model_keeps_every_ads_results(client, reactions):
-    user, campaign, model, ads = reactions
+    user, campaign, _model, ads = reactions
     client.force_login(user)
     # when an admin activates a new version that has analysed nothing yet
     newer = model_version_activate(model_version=factories.model_version_create(version="2.0"))
@@ -360,7 +361,7 @@ def test_switching_the_active_model_keeps_every_ads_results(client, reactions):
 
 @pytest.mark.django_db
 def test_a_minimum_confidence_says_what_it_keeps_and_when_it_moves_the_mix(client, reactions):
-    user, campaign, model, ads = reactions
+    user, campaign, _model, _ads = reactions
     client.force_login(user)
     url = reverse("campaigns:campaign_dashboard", args=[campaign.pk])
     response = client.get(url, {"min_confidence": "60"})

@@ -56,7 +56,7 @@ def _rows(response: StreamingHttpResponse) -> list[dict[str, str]]:
 
 
 def test_face_export_streams_every_face_with_its_database_values(client, exported):
-    user, campaign, ad, model = exported
+    user, campaign, _ad, model = exported
     client.force_login(user)
     # when the campaign's faces are downloaded
     response = client.get(reverse("campaigns:campaign_export", args=[campaign.pk]))
@@ -110,7 +110,7 @@ def test_excel_export_starts_with_a_bom(client, exported):
 
 
 def test_ad_level_export_has_counts_shares_and_interval_bounds(client, exported):
-    user, campaign, ad, _ = exported
+    user, campaign, _ad, _ = exported
     client.force_login(user)
     rows = _rows(
         client.get(reverse("campaigns:campaign_export", args=[campaign.pk]), {"level": "ads"})
@@ -184,7 +184,7 @@ def test_only_an_explicit_bom_0_turns_the_bom_off(value, bom):
 
 
 def test_export_file_names_differ_whenever_the_contents_can(exported):
-    _, campaign, _, model = exported
+    _, _campaign, _, model = exported
     now = timezone.make_aware(dt.datetime(2025, 3, 1, 14, 15, 2))
     plain = DashboardFilters()
 
@@ -221,7 +221,7 @@ def test_export_file_names_differ_whenever_the_contents_can(exported):
 
 
 def test_the_per_ad_summary_leads_with_positive_negative_and_dominant(client, exported):
-    user, campaign, ad, _ = exported
+    user, campaign, _ad, _ = exported
     client.force_login(user)
     # when the per-ad summary is downloaded
     rows = _rows(
@@ -277,7 +277,7 @@ def test_face_times_are_excel_dates_in_the_sites_time_zone(client, exported, set
 def test_header_cells_named_by_a_manifest_are_neutralised_on_every_path(client, exported, tmp_path):
     # given a viewer whose attribute names (the viewers export's columns, from a manifest)
     # would run as formulas
-    user, campaign, ad, model = exported
+    user, campaign, ad, _model = exported
     evil = ["=1+2", '=HYPERLINK("https://evil.example","x")', "@SUM(A1)", "+A1*2", "-2+3"]
     viewer = viewer_create(campaign=campaign, external_id="v1", **dict.fromkeys(evil, "x"))
     ReactionImage.objects.filter(batch__ad=ad).update(viewer=viewer)

@@ -35,7 +35,7 @@ def test_wilson_interval_narrows_as_the_sample_grows():
 
 
 def test_wilson_interval_rejects_impossible_counts():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="successes"):
         wilson_interval(11, 10)
 
 

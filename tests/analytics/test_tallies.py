@@ -142,7 +142,7 @@ def _counted(filters: DashboardFilters, campaign, width: int) -> dict:
 
 
 def test_the_tallies_answer_what_the_faces_answer_for_random_filters(campaign_faces):
-    campaign, ads, versions, viewers = campaign_faces
+    campaign, ads, versions, _viewers = campaign_faces
     rng = random.Random(11)
     segments = [None, ("market", "DE"), ("market", "FR"), ("age_band", "35+")]
     for _ in range(30):
@@ -198,7 +198,7 @@ def _claim(rows: list[ReactionImage], *, model_version, now: dt.datetime) -> Non
 
 
 def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces):
-    campaign, ads, versions, viewers = campaign_faces
+    _campaign, ads, versions, _viewers = campaign_faces
     batch = UploadBatch.objects.filter(ad=ads[0]).earliest("pk")
     rows = list(batch.images.all()[:6])
     # given photos claimed by a worker and analysed twice (a redelivered chunk), the second
@@ -241,7 +241,7 @@ def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces
 
 
 def test_deleting_an_upload_deletes_its_tallies(campaign_faces):
-    campaign, ads, *_ = campaign_faces
+    _campaign, ads, *_ = campaign_faces
     batch = UploadBatch.objects.filter(ad=ads[0]).earliest("pk")
     assert ViewerTally.objects.filter(batch=batch).exists()
     batch_delete(batch=batch)
@@ -314,7 +314,7 @@ def test_the_timeline_rollups_answer_what_the_tallies_answer(campaign_faces):
 
 def test_new_viewer_attributes_put_every_ads_rollups_out_of_date(campaign_faces):
     # given current rollups, whose segment rollups hold the viewers' markets
-    campaign, ads, versions, viewers = campaign_faces
+    _campaign, ads, versions, viewers = campaign_faces
     for ad in ads:
         timeline_rollups_rebuild(ad_id=ad.pk)
     filters = with_ad_versions(DashboardFilters(segment=("market", "UK")), ad_ids=[ads[0].pk])
@@ -346,7 +346,7 @@ def _has_second(ad, viewer) -> bool:
 
 
 def test_a_write_of_faces_puts_the_rollups_out_of_date_until_rebuilt(campaign_faces):
-    campaign, ads, versions, _ = campaign_faces
+    _campaign, ads, versions, _ = campaign_faces
     filters = DashboardFilters(model_version=versions[0])
     timeline_rollups_rebuild(ad_id=ads[0].pk)
     before = _timeline_figures(decisions.faces_scan(filters=filters, ad=ads[0]).timelines())

@@ -108,7 +108,7 @@ def test_service_refusals_are_400_or_409_with_the_services_words(world: ApiWorld
 
 
 @pytest.mark.parametrize(
-    "body, field",
+    ("body", "field"),
     [
         ({}, "name"),
         ({"name": "   "}, "name"),
@@ -385,7 +385,7 @@ def test_results_say_which_ad_is_better_and_when(world: ApiWorld, api):
 
 
 @pytest.mark.parametrize(
-    "query, field",
+    ("query", "field"),
     [
         ({"date_from": "2027-02-01", "date_to": "2027-01-01"}, "non_field_errors"),
         ({"date_from": "yesterday"}, "date_from"),

@@ -97,7 +97,7 @@ def test_a_revoked_token_is_refused_from_then_on(member):
 
 def test_leaving_the_team_ends_the_token_and_only_members_get_one(member):
     user, team = member
-    token, secret = api_token_create(user=user, team=team, name="Survey tool")
+    _token, secret = api_token_create(user=user, team=team, name="Survey tool")
     Membership.objects.filter(user=user, team=team).delete()
     assert TokenClient(secret).get("/api/v1/teams/").status_code == 401
     with pytest.raises(ValidationError, match="not a member"):

@@ -46,7 +46,7 @@ def _png(size: tuple[int, int]) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "name, data, limits, reason",
+    ("name", "data", "limits", "reason"),
     [
         ("spot.mp4", b"", {}, "spot.mp4 is empty"),
         ("spot.mp4", b"x" * 2048, {"CREATIVE_MAX_BYTES": 1024}, "CREATIVE_MAX_BYTES"),

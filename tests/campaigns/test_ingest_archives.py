@@ -200,9 +200,8 @@ def test_utf8_names_without_the_flag_and_cp437_names_are_decoded():
         zf.writestr("placeholder-437.png", plain_photo(2))
     data = buffer.getvalue()
     utf8, cp437 = "visage-été.png".encode(), "café-Ä.png".encode("cp437")
-    for placeholder, raw in ((b"placeholder-utf8.png", utf8), (b"placeholder-437.png", cp437)):
-        raw = raw.ljust(len(placeholder), b"_")[: len(placeholder)]
-        data = data.replace(placeholder, raw)
+    for placeholder, encoded in ((b"placeholder-utf8.png", utf8), (b"placeholder-437.png", cp437)):
+        data = data.replace(placeholder, encoded.ljust(len(placeholder), b"_")[: len(placeholder)])
     # when read
     with _open(data) as archive:
         names = [member_name(info) for info in archive.infolist()]
@@ -213,9 +212,10 @@ def test_utf8_names_without_the_flag_and_cp437_names_are_decoded():
 
 def test_repeated_member_names_each_get_a_distinct_name():
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf, pytest.warns(UserWarning, match="Duplicate"):
+    with zipfile.ZipFile(buffer, "w") as zf:
         zf.writestr("a.png", plain_photo(1))
-        zf.writestr("a.png", plain_photo(2))
+        with pytest.warns(UserWarning, match="Duplicate"):
+            zf.writestr("a.png", plain_photo(2))
     assert list(_reasons(buffer.getvalue())) == ["a.png", "a.png (member 2)"]
 
 

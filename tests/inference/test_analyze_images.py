@@ -159,7 +159,7 @@ def test_photo_without_faces_has_an_empty_face_list(tiny_model_dir):
 
 def test_small_faces_under_the_minimum_are_ignored(tiny_model_dir, scene):
     # given
-    upright, truth = scene
+    upright, _truth = scene
     # when
     (result,) = analyze_images([jpeg(upright)], classifier=tiny_model_dir, min_face_size=400)
     # then

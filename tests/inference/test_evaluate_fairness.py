@@ -138,7 +138,7 @@ def test_london_photos_pairs_each_file_with_its_person_and_expression(tmp_path):
 def test_london_photos_rejects_a_photo_of_someone_not_in_the_info_file(tmp_path):
     folder = write_london(tmp_path, "001,24,female,white\n", {"happy": ["009_08.jpg"]})
 
-    with pytest.raises(ValueError, match="face_id 009 is not in london_info.csv"):
+    with pytest.raises(ValueError, match=r"face_id 009 is not in london_info\.csv"):
         london_photos(folder, read_people(folder / "london_info.csv"))
 
 

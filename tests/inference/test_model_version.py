@@ -87,7 +87,7 @@ def test_register_model_command_is_idempotent_and_activates(tmp_path, capsys):
 
 
 def test_register_model_refuses_a_folder_without_model_json(tmp_path):
-    with pytest.raises(CommandError, match="model.json not found"):
+    with pytest.raises(CommandError, match=r"model\.json not found"):
         call_command("register_model", str(tmp_path))
     assert not ModelVersion.objects.exists()
 
@@ -126,7 +126,7 @@ def test_register_refuses_an_artifact_without_a_measurement_and_says_how_to_make
     # when it is registered, by the service or the command, then it is refused with the remedy
     with pytest.raises(ArtifactError, match="no measurement of its errors on real photos"):
         model_version_register(source_dir=source)
-    with pytest.raises(CommandError, match="inference.measure_errors .* --unmeasured"):
+    with pytest.raises(CommandError, match=r"inference\.measure_errors .* --unmeasured"):
         call_command("register_model", str(source))
     # and nothing was stored
     assert not ModelVersion.objects.exists()
@@ -154,7 +154,7 @@ def test_register_model_refuses_a_measurement_that_is_not_valid(tmp_path):
     del measurement["confusion"]["90"]
     source = factories.artifact_dir_create(tmp_path / "src", version="1.0", measurement=measurement)
     # when it is registered, even on purpose without one, then it is refused
-    with pytest.raises(CommandError, match="measurement is not valid: .*confusion at 90%"):
+    with pytest.raises(CommandError, match=r"measurement is not valid: .*confusion at 90%"):
         call_command("register_model", str(source), "--unmeasured")
     assert not ModelVersion.objects.exists()
 

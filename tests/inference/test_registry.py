@@ -73,5 +73,5 @@ def test_a_stored_artifact_that_contradicts_its_version_is_refused(active_model)
 @pytest.mark.django_db
 def test_a_missing_artifact_is_a_clear_error(active_model):
     active_model.artifact = "models/nowhere/0/"
-    with pytest.raises(ArtifactError, match="no model.json in storage"):
+    with pytest.raises(ArtifactError, match=r"no model\.json in storage"):
         registry.classifier_get(model_version=active_model)

@@ -40,7 +40,7 @@ def test_sampling_times_cover_the_recording_at_the_rate():
     assert sample_times(20.0, 2) == [k / 2 for k in range(40)]
     assert sample_times(0.3, 2) == [0.0]
     assert sample_times(1.0, 3) == [0.0, 0.333, 0.667]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sampling rate must be positive"):
         sample_times(5.0, 0)
 
 

@@ -171,7 +171,7 @@ def test_a_link_reaches_no_other_campaign_and_no_team_page(client, reported):
 
 
 def test_only_the_team_lists_and_revokes_its_links(client, reported):
-    link, token = _share(reported)
+    link, _token = _share(reported)
     outsider = factories.user_create(team=factories.team_create())
     client.force_login(outsider)
     assert (

@@ -409,7 +409,7 @@ def worker_start(
 ) -> subprocess.Popen:
     log_path = worker_log()
     log = log_path.open("w")
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: S603  this interpreter, arguments built here
         [sys.executable, "-m", "celery", "-A", "fer_site", "worker", "--queues",
          "ingest,inference", "--pool", pool, "--concurrency", str(concurrency),
          "--without-gossip", "--without-mingle", "--loglevel", "INFO"],

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"No shipped model at {model_dir}; nothing registered.")
                 return
         # The required argument group gives either a folder or --shipped.
-        assert model_dir is not None
+        assert model_dir is not None  # noqa: S101  narrows the type for mypy
         try:
             model_version = model_version_register(
                 source_dir=model_dir, activate=activate, allow_unmeasured=unmeasured
