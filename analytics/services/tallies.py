@@ -69,41 +69,57 @@ def _key_columns(tally: type[models.Model]) -> list[str]:
     return [*keys, "second"] if tally is SecondTally else keys
 
 
-def _counting_sql(tally: type[models.Model], where: str) -> str:
+# The SQL below is put together from strings, which is what bandit's S608 flags: what is
+# interpolated is only names (tables and columns, quoted by the database's quote_name, and the
+# aliases k0.., v0..), fixed SQL fragments and the integer NO_VIEWER_KEY (it is grouped by, and
+# a parameter would not be the same expression in GROUP BY); every other value (labels,
+# thresholds, ids, the sign) is a query parameter. tests/analytics/test_tallies.py checks
+# that no label or threshold is written into the SQL.
+
+
+def _counting_sql(tally: type[models.Model], where: str) -> tuple[str, list[Any]]:
     """SELECT of the faces matching `where` (over `face` and its photo `image`) counted per
-    tally key, as columns k0.. (the keys) and v0.. (`tally_value_fields`). Written out
-    rather than built with the ORM: it runs for every chunk, and compiling 60 filtered
-    aggregates took longer than the query."""
+    tally key, as columns k0.. (the keys) and v0.. (`tally_value_fields`), and its parameters
+    (those of `where` follow). Written out rather than built with the ORM: it runs for every
+    chunk, and compiling 60 filtered aggregates took longer than the query."""
     quote = connection.ops.quote_name
     greatest = "GREATEST" if connection.vendor == "postgresql" else "MAX"
     confidence = f"{greatest}({', '.join('face.' + quote(f) for f in PROB_FIELDS)})"
     keys = [
         "image.batch_id",
         "face.model_version_id",
-        f"COALESCE(image.viewer_id, {NO_VIEWER_KEY})",
+        f"COALESCE(image.viewer_id, {int(NO_VIEWER_KEY)})",
     ]
     if tally is SecondTally:
         keys.append("FLOOR(image.offset_seconds)")
         where = f"({where}) AND image.offset_seconds IS NOT NULL"
-    values = []
+    values: list[str] = []
+    params: list[Any] = []
     for step in CONFIDENCE_STEPS:
-        passes = f" AND {confidence} >= {step / 100!r}" if step else ""
-        values += [
-            f"SUM(CASE WHEN face.label = '{label}'{passes} THEN 1 ELSE 0 END)" for label in CLASSES
-        ]
-        values.append(
-            f"SUM(CASE WHEN {confidence} >= {step / 100!r} THEN {confidence} ELSE 0 END)"
-            if step
-            else f"SUM({confidence})"
-        )
+        threshold = step / 100
+        for label in CLASSES:
+            if step:
+                values.append(
+                    f"SUM(CASE WHEN face.label = %s AND {confidence} >= %s THEN 1 ELSE 0 END)"
+                )
+                params += [label, threshold]
+            else:
+                values.append("SUM(CASE WHEN face.label = %s THEN 1 ELSE 0 END)")
+                params.append(label)
+        if step:
+            values.append(f"SUM(CASE WHEN {confidence} >= %s THEN {confidence} ELSE 0 END)")
+            params.append(threshold)
+        else:
+            values.append(f"SUM({confidence})")
     selected = [f"{k} AS k{i}" for i, k in enumerate(keys)]
     selected += [f"{v} AS v{i}" for i, v in enumerate(values)]
-    return (
-        f"SELECT {', '.join(selected)} "
+    statement = (
+        f"SELECT {', '.join(selected)} "  # noqa: S608  names and fragments only, see above
         f"FROM {quote(Face._meta.db_table)} AS face "
         f"JOIN {quote(ReactionImage._meta.db_table)} AS image ON image.id = face.image_id "
         f"WHERE {where} GROUP BY {', '.join(keys)}"
     )
+    return statement, params
 
 
 def _upsert(tally: type[models.Model], where: str, params: Sequence[Any], *, sign: int) -> None:
@@ -112,15 +128,16 @@ def _upsert(tally: type[models.Model], where: str, params: Sequence[Any], *, sig
     quote = connection.ops.quote_name
     table = quote(tally._meta.db_table)
     keys, values = _key_columns(tally), tally_value_fields()
-    selected = [f"k{i}" for i in range(len(keys))] + [f"{sign} * v{i}" for i in range(len(values))]
+    counting, counting_params = _counting_sql(tally, where)
+    selected = [f"k{i}" for i in range(len(keys))] + [f"%s * v{i}" for i in range(len(values))]
     statement = (
-        f"INSERT INTO {table} ({', '.join(quote(c) for c in keys + values)}) "
-        f"SELECT {', '.join(selected)} FROM ({_counting_sql(tally, where)}) AS counted "
+        f"INSERT INTO {table} ({', '.join(quote(c) for c in keys + values)}) "  # noqa: S608  see above
+        f"SELECT {', '.join(selected)} FROM ({counting}) AS counted "
         f"WHERE 1 = 1 ON CONFLICT ({', '.join(quote(k) for k in keys)}) DO UPDATE SET "
         + ", ".join(f"{quote(v)} = {table}.{quote(v)} + EXCLUDED.{quote(v)}" for v in values)
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement, list(params))
+        cursor.execute(statement, [sign] * len(values) + counting_params + list(params))
 
 
 def _images_where(image_ids: Sequence[int], model_version_id: int) -> tuple[str, list[Any]]:

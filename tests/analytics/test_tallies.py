@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.db.models import F
 from django.db.models.functions import Floor
 from django.utils import timezone
@@ -237,6 +238,29 @@ def test_the_pipelines_writes_keep_the_tallies_equal_to_a_recount(campaign_faces
     # then the tallies are what a recount of the faces gives
     kept = _tally_rows()
     tallies_rebuild(batch_ids=list(UploadBatch.objects.values_list("pk", flat=True)))
+    assert kept == _tally_rows()
+
+
+def test_the_tally_sql_takes_every_label_and_threshold_as_a_parameter(campaign_faces):
+    # given a recount of every upload, its statements and parameters recorded
+    statements: list[tuple[str, list]] = []
+    kept = _tally_rows()
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, list(params or [])))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        tallies_rebuild(batch_ids=list(UploadBatch.objects.values_list("pk", flat=True)))
+    # then the tallies' statements quote no value into their SQL: the labels and the
+    # confidence thresholds arrive as parameters
+    written = [(sql, params) for sql, params in statements if sql.startswith("INSERT INTO")]
+    assert len(written) == 2  # one per tally (every upload in one chunk)
+    for sql, params in written:
+        assert "'" not in sql and "0.4" not in sql, sql
+        assert set(CLASSES) <= set(params)
+        assert {step / 100 for step in CONFIDENCE_STEPS if step} <= set(params)
+    # and the recount leaves the tallies the pipeline's writes kept
     assert kept == _tally_rows()
 
 
