@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
+from csp.constants import SELF
+from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -608,21 +611,12 @@ class ModelVersionDetail(ApiView, generics.RetrieveAPIView):
         return selectors.model_version_list()
 
 
+@method_decorator(csp_update({"worker-src": [SELF, "blob:"]}), name="dispatch")
 class RedocView(SpectacularRedocView):
     """Redoc from drf-spectacular-sidecar; its search runs in a Web Worker made from a blob:
     URL, which this page's policy allows (the site's policy is otherwise unchanged)."""
 
     template_name = "api/redoc.html"
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if settings.CONTENT_SECURITY_POLICY:
-            response["Content-Security-Policy"] = (
-                f"{settings.CONTENT_SECURITY_POLICY}; worker-src 'self' blob:"
-            )
-        return response
 
 
 @csrf_exempt

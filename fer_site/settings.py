@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.utils import DEFAULT_DIRECTIVES
 from django.core.exceptions import ImproperlyConfigured
 
 import ml
@@ -45,6 +46,22 @@ def _env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def _env_csp(name: str, default: str) -> dict | None:
+    """A Content-Security-Policy written as the header's value ("default-src 'self'; ...") as
+    django-csp's setting; an empty value sends no header. Written out exactly: django-csp's
+    implicit default-src is not added, and a directive it does not know (and would drop) is
+    refused."""
+    directives: dict[str, list[str] | bool | None] = {"default-src": None}
+    for part in os.environ.get(name, default).split(";"):
+        if not part.strip():
+            continue
+        directive, *sources = part.split()
+        if directive.lower() not in DEFAULT_DIRECTIVES:
+            raise ImproperlyConfigured(f"{name}: unknown directive {directive!r}")
+        directives[directive.lower()] = sources or True
+    return {"DIRECTIVES": directives} if any(directives.values()) else None
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     path = Path(value) if value else default
@@ -71,6 +88,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    # Its system checks catch a policy written in django-csp's old CSP_* settings.
+    "csp",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -90,7 +109,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "campaigns.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last: it answers a locked-out login attempt before the view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -379,7 +398,8 @@ LOGGING = {
 
 # Scripts only from this site (no inline scripts, no eval); inline styles are allowed because
 # Plotly styles its charts with them. Images may be data: URLs (Plotly's export, the admin).
-CONTENT_SECURITY_POLICY = os.environ.get(
+# Sent on every response by django-csp's middleware, whose setting is this name's dict.
+CONTENT_SECURITY_POLICY = _env_csp(
     "CONTENT_SECURITY_POLICY",
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; "

@@ -85,8 +85,9 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_throttled(clien
     assert (locked.status_code, free.status_code) == (429, 302)
 
 
-def _production(script: str) -> subprocess.CompletedProcess[str]:
-    """Run `script` in a fresh process with the production settings (DEBUG off)."""
+def _production(script: str, **environ: str) -> subprocess.CompletedProcess[str]:
+    """Run `script` in a fresh process with the production settings (DEBUG off) and these
+    environment variables."""
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -94,6 +95,7 @@ def _production(script: str) -> subprocess.CompletedProcess[str]:
         "ALLOWED_HOSTS": "analytics.example.com",
         "CSRF_TRUSTED_ORIGINS": "https://analytics.example.com",
         "DJANGO_SETTINGS_MODULE": "fer_site.settings",
+        **environ,
     }
     return subprocess.run(
         [sys.executable, "-c", script],
@@ -134,12 +136,68 @@ def test_production_redirects_to_https_and_sends_hsts_except_to_the_health_probe
     assert seen["probe"] in (200, 503)  # answered over plain HTTP, not redirected
 
 
+def _directives(policy: str) -> dict[str, list[str]]:
+    """A Content-Security-Policy header as its directives (their order carries no meaning)."""
+    parts = [part.split() for part in policy.split(";") if part.strip()]
+    return {name: sources for name, *sources in parts}
+
+
+SITE_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:", "blob:"],
+    "font-src": ["'self'", "data:"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+
+
 def test_every_page_sends_a_content_security_policy_without_inline_scripts(client):
     client.force_login(factories.user_create(team=factories.team_create()))
     response = client.get(reverse("campaigns:campaign_list"))
-    policy = response["Content-Security-Policy"]
-    assert "script-src 'self';" in policy and "'unsafe-inline'" not in policy.split(";")[1]
+    assert _directives(response["Content-Security-Policy"]) == SITE_POLICY
     assert "<script>" not in response.content.decode()
+    # and so do a JSON error and a redirect
+    assert _directives(client.get("/api/v1/nowhere/")["Content-Security-Policy"]) == SITE_POLICY
+    client.logout()
+    login = client.get(reverse("campaigns:campaign_list"))
+    assert login.status_code == 302
+    assert _directives(login["Content-Security-Policy"]) == SITE_POLICY
+
+
+def test_the_api_reference_alone_may_start_a_worker_from_a_blob(client):
+    response = client.get("/api/docs/redoc/")
+    assert _directives(response["Content-Security-Policy"]) == {
+        **SITE_POLICY,
+        "worker-src": ["'self'", "blob:"],
+    }
+
+
+def test_the_policy_is_the_operators_when_set_and_none_when_empty():
+    script = (
+        "import django; django.setup(); from django.test import Client;"
+        "r = Client(SERVER_NAME='analytics.example.com').get('/healthz', secure=True);"
+        "import json; print(json.dumps(r.get('Content-Security-Policy')))"
+    )
+    own = _production(
+        script, CONTENT_SECURITY_POLICY="script-src 'self' https://cdn.example.com; sandbox"
+    )
+    assert own.returncode == 0, own.stderr
+    policy = json.loads(own.stdout.strip().splitlines()[-1])
+    # only what the operator wrote: no default-src added
+    assert _directives(policy) == {
+        "script-src": ["'self'", "https://cdn.example.com"],
+        "sandbox": [],
+    }
+    empty = _production(script, CONTENT_SECURITY_POLICY="")
+    assert empty.returncode == 0, empty.stderr
+    assert json.loads(empty.stdout.strip().splitlines()[-1]) is None
+    wrong = _production(script, CONTENT_SECURITY_POLICY="script-sorce 'self'")
+    assert wrong.returncode != 0 and "unknown directive 'script-sorce'" in wrong.stderr
 
 
 @pytest.fixture
