@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import TooManyFilesSent, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from campaigns.forms import BatchUploadForm, ReprocessForm
+from campaigns.models import Ad, UploadBatch
 from campaigns.requests import AuthenticatedHttpRequest, wants_json
 from campaigns.selectors.batches import (
     batch_duplicate_images,
@@ -63,31 +65,11 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
         form = BatchUploadForm(data, files)
         if form.is_valid():
             try:
-                if form.cleaned_data["archive"]:
-                    upload = form.cleaned_data["archive"]
-                    batch = batch_create(
-                        ad=ad, upload=upload, source_name=upload.name, user=request.user
-                    )
-                else:
-                    batch = batch_create_from_files(
-                        ad=ad,
-                        files=form.cleaned_data["photos"],
-                        manifest=form.cleaned_data["manifest"],
-                        user=request.user,
-                    )
+                batch = _batch_from_form(form, ad=ad, user=request.user)
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                url = batch_url(batch.pk)
-                queued = batch_is_queued(batch)
-                if wants_json(request):
-                    body = {"batch": batch.pk, "url": url, "queued": queued}
-                    if not queued:
-                        body["message"] = WAITING_FOR_QUEUE
-                    return JsonResponse(body, status=201)
-                if not queued:
-                    messages.warning(request, WAITING_FOR_QUEUE)
-                return redirect(url)
+                return _batch_started(request, batch)
         if wants_json(request):
             errors = [str(e) for errs in form.errors.values() for e in errs]
             return JsonResponse({"errors": errors}, status=400)
@@ -104,6 +86,34 @@ def batch_upload(request: AuthenticatedHttpRequest, ad_id: int) -> HttpResponse:
             "sample_fps": f"{settings.VIDEO_SAMPLE_FPS:g}",
         },
     )
+
+
+def _batch_from_form(form: BatchUploadForm, *, ad: Ad, user: User) -> UploadBatch:
+    """The batch of a valid upload form: its archive, or its photos and manifest."""
+    if form.cleaned_data["archive"]:
+        upload = form.cleaned_data["archive"]
+        return batch_create(ad=ad, upload=upload, source_name=upload.name, user=user)
+    return batch_create_from_files(
+        ad=ad,
+        files=form.cleaned_data["photos"],
+        manifest=form.cleaned_data["manifest"],
+        user=user,
+    )
+
+
+def _batch_started(request: AuthenticatedHttpRequest, batch: UploadBatch) -> HttpResponse:
+    """The answer to an upload that started a batch: its address as JSON for the page's
+    script, else a redirect to it; either says so when no worker is taking uploads."""
+    url = batch_url(batch.pk)
+    queued = batch_is_queued(batch)
+    if wants_json(request):
+        body = {"batch": batch.pk, "url": url, "queued": queued}
+        if not queued:
+            body["message"] = WAITING_FOR_QUEUE
+        return JsonResponse(body, status=201)
+    if not queued:
+        messages.warning(request, WAITING_FOR_QUEUE)
+    return redirect(url)
 
 
 def batch_url(batch_id: int) -> str:

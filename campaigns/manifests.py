@@ -263,17 +263,12 @@ def manifest_parse(
         for name, index in columns.items()
         if name not in (FILE_COLUMN, VIEWER_COLUMN, OFFSET_COLUMN)
     ]
-
-    def cell(cells: list[str], name: str) -> str | None:
-        index = columns.get(name)
-        return cells[index] if index is not None and index < len(cells) else None
-
     first_row: dict[str, int] = {}
     for line, text in rows:
         cells = _cells(text, number=line, delimiter=delimiter, manifest=manifest)
         if cells is None or not any(value.strip() for value in cells):
             continue
-        path = member_path(cell(cells, FILE_COLUMN) or "")
+        path = member_path(_cell(cells, columns, FILE_COLUMN) or "")
         if not path:
             manifest.note(f"row {line}: no file named: ignored", row=line)
             continue
@@ -284,30 +279,59 @@ def manifest_parse(
         if member_paths is not None and path not in member_paths:
             manifest.note(f"row {line}: {path} is not in the archive", row=line)
             continue
-        viewer = (cell(cells, VIEWER_COLUMN) or "").strip()[:MAX_VIEWER] or None
-        attributes = {}
-        if manifest.has_viewers and viewer is not None:
-            for index, name in attribute_columns:
-                value = cells[index].strip()[:MAX_VALUE] if index < len(cells) else ""
-                if value:
-                    attributes[name] = value
-        # A refused (repeated) offset column gives no offset, where a missing one gives 0.
-        offset = None
-        if OFFSET_COLUMN not in repeated:
-            offset = _offset(
-                cell(cells, OFFSET_COLUMN) or "",
-                line=line,
-                path=path,
-                manifest=manifest,
-                bound=offset_bound,
-            )
-        manifest.rows[path] = ManifestRow(
-            viewer=viewer if manifest.has_viewers else None,
-            offset_seconds=offset,
-            attributes=attributes,
+        manifest.rows[path] = _row_read(
+            cells,
+            line=line,
+            path=path,
+            columns=columns,
+            repeated=repeated,
+            attribute_columns=attribute_columns,
+            manifest=manifest,
+            offset_bound=offset_bound,
         )
     _note_conflicts(manifest)
     return manifest
+
+
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str | None:
+    index = columns.get(name)
+    return cells[index] if index is not None and index < len(cells) else None
+
+
+def _row_read(
+    cells: list[str],
+    *,
+    line: int,
+    path: str,
+    columns: dict[str, int],
+    repeated: set[str],
+    attribute_columns: list[tuple[int, str]],
+    manifest: Manifest,
+    offset_bound: OffsetBound | None,
+) -> ManifestRow:
+    """The row of a file in the archive: its viewer, the viewer's attributes, its offset."""
+    viewer = (_cell(cells, columns, VIEWER_COLUMN) or "").strip()[:MAX_VIEWER] or None
+    attributes = {}
+    if manifest.has_viewers and viewer is not None:
+        for index, name in attribute_columns:
+            value = cells[index].strip()[:MAX_VALUE] if index < len(cells) else ""
+            if value:
+                attributes[name] = value
+    # A refused (repeated) offset column gives no offset, where a missing one gives 0.
+    offset = None
+    if OFFSET_COLUMN not in repeated:
+        offset = _offset(
+            _cell(cells, columns, OFFSET_COLUMN) or "",
+            line=line,
+            path=path,
+            manifest=manifest,
+            bound=offset_bound,
+        )
+    return ManifestRow(
+        viewer=viewer if manifest.has_viewers else None,
+        offset_seconds=offset,
+        attributes=attributes,
+    )
 
 
 def _note_conflicts(manifest: Manifest) -> None:

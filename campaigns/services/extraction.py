@@ -555,10 +555,6 @@ def _members_record(
             manifest.viewer_attributes() if manifest is not None else {},
         )
 
-        def viewer_of(m: _Member) -> Viewer | None:
-            external = placements[m.name].viewer
-            return viewers.get(external) if external is not None else None
-
         photos = [m for m in members if m.file and m.kind == ImageKind.PHOTO]
         videos = [m for m in members if m.file and m.kind == ImageKind.VIDEO]
         ad_photos = ReactionImage.objects.filter(batch__ad_id=batch.ad_id, kind=ImageKind.PHOTO)
@@ -591,7 +587,7 @@ def _members_record(
                         sha256=m.sha256,
                         file=m.file,
                         status=ImageStatus.PENDING,
-                        viewer=viewer_of(m),
+                        viewer=_viewer_of(m, placements, viewers),
                         offset_seconds=placements[m.name].offset_seconds,
                     )
                 )
@@ -601,32 +597,10 @@ def _members_record(
             [(m.name, placements[m.name].offset_seconds, m.video) for m in first_videos],
             bound=ad_offset_bound(batch.ad),
         )
-        new_videos = []
-        for m in first_videos:
-            if not plan.times[m.name]:
-                skipped.append(
-                    _skipped_row(
-                        batch,
-                        m,
-                        error="not analysed: the videos before it used up the upload's "
-                        f"{settings.INGEST_MAX_FRAMES:,} frames (INGEST_MAX_FRAMES)",
-                    )
-                )
-                continue
-            assert m.video is not None  # noqa: S101  narrows the type for mypy
-            new_videos.append(
-                ReactionVideo(
-                    batch=batch,
-                    original_name=m.name,
-                    sha256=m.sha256,
-                    file=m.file,
-                    viewer=viewer_of(m),
-                    offset_seconds=placements[m.name].offset_seconds,
-                    duration_seconds=m.video.duration,
-                    width=m.video.width,
-                    height=m.video.height,
-                )
-            )
+        new_videos, over_budget = _video_rows(
+            batch, first_videos, plan=plan, placements=placements, viewers=viewers
+        )
+        skipped += over_budget
         stored_videos = ReactionVideo.objects.bulk_create(new_videos, batch_size=IN_CHUNK)
         frames = [
             frame
@@ -638,14 +612,66 @@ def _members_record(
             video_originals.setdefault(video.sha256, video.pk)
         skipped += _duplicate_rows(batch, repeats, photo_originals, video_originals)
         status_rows_create(skipped)
-        if manifest is not None or plan.notes:
-            if manifest is None:
-                manifest = Manifest()
-            for note in plan.notes:
-                manifest.note(note)
-            UploadBatch.objects.filter(pk=batch.pk).update(notes=manifest.bounded_notes())
+        _notes_write(batch, manifest, plan.notes)
         batch_recount(batch=batch)
     return True
+
+
+def _viewer_of(
+    m: _Member, placements: dict[str, _Placement], viewers: dict[str, Viewer]
+) -> Viewer | None:
+    external = placements[m.name].viewer
+    return viewers.get(external) if external is not None else None
+
+
+def _video_rows(
+    batch: UploadBatch,
+    videos: list[_Member],
+    *,
+    plan: _FramePlan,
+    placements: dict[str, _Placement],
+    viewers: dict[str, Viewer],
+) -> tuple[list[ReactionVideo], list[ReactionImage]]:
+    """The unsaved rows of the new videos that get frames, and the skipped rows of those the
+    upload's frame budget left without any."""
+    rows, skipped = [], []
+    for m in videos:
+        if not plan.times[m.name]:
+            skipped.append(
+                _skipped_row(
+                    batch,
+                    m,
+                    error="not analysed: the videos before it used up the upload's "
+                    f"{settings.INGEST_MAX_FRAMES:,} frames (INGEST_MAX_FRAMES)",
+                )
+            )
+            continue
+        assert m.video is not None  # noqa: S101  narrows the type for mypy
+        rows.append(
+            ReactionVideo(
+                batch=batch,
+                original_name=m.name,
+                sha256=m.sha256,
+                file=m.file,
+                viewer=_viewer_of(m, placements, viewers),
+                offset_seconds=placements[m.name].offset_seconds,
+                duration_seconds=m.video.duration,
+                width=m.video.width,
+                height=m.video.height,
+            )
+        )
+    return rows, skipped
+
+
+def _notes_write(batch: UploadBatch, manifest: Manifest | None, notes: list[str]) -> None:
+    """The batch's notes: the manifest's, then the frame budget's."""
+    if manifest is None and not notes:
+        return
+    if manifest is None:
+        manifest = Manifest()
+    for note in notes:
+        manifest.note(note)
+    UploadBatch.objects.filter(pk=batch.pk).update(notes=manifest.bounded_notes())
 
 
 def _duplicate_rows(

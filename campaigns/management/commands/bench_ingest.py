@@ -103,36 +103,10 @@ class Command(BaseCommand):
                 "no model version is active; register one with "
                 "`python manage.py register_model DIR --activate`"
             )
-        size = settings.INGEST_CHUNK_SIZE
         detector, classifier = detector_get(), classifier_get(model_version=model_version)
-        if videos:
-            unit = "frames"
-            members = {
-                f"bench/{seed}-{index:04}.mp4": data
-                for index, data in enumerate(_videos(videos, seconds=video_seconds, seed=seed))
-            }
-            times = sample_times(video_seconds, settings.VIDEO_SAMPLE_FPS)
-            analysed = len(times) * videos
-            self.stdout.write(
-                f"{videos} videos of {video_seconds:g} s, {analysed} frames at "
-                f"{settings.VIDEO_SAMPLE_FPS:g}/s, chunks of {size}"
-            )
-            # Frames are decoded from the video here, as the worker does before analysis.
-            chunks: list[Callable[[], list[ImageSource]]] = [
-                functools.partial(_frames, data, times[at : at + size])
-                for data in members.values()
-                for at in range(0, len(times), size)
-            ]
-        else:
-            unit = "photos"
-            images = _photos(photos, seed=seed)
-            members = {f"bench/{seed}-{index:06}.jpg": data for index, data in enumerate(images)}
-            analysed = len(images)
-            self.stdout.write(f"{len(images)} photos, chunks of {size}")
-            chunks = [
-                functools.partial(list, images[at : at + size])
-                for at in range(0, len(images), size)
-            ]
+        unit, members, analysed, chunks = self._workload(
+            photos=photos, videos=videos, video_seconds=video_seconds, seed=seed
+        )
         in_flight = concurrency if pool == "threads" else 1
         pipelined = f"bare pipeline, {decode_threads} feeders, {in_flight} chunk(s) at once"
         runs = [
@@ -156,29 +130,7 @@ class Command(BaseCommand):
             pool, concurrency, decode_threads=decode_threads, batch_wait_ms=batch_wait_ms
         )  # fmt: skip
         try:
-            ad = _bench_ad()
-            with tempfile.TemporaryFile() as spool:
-                with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as zf:
-                    for name, data in members.items():
-                        zf.writestr(name, data)
-                spool.seek(0)
-                cpu_before = _tree_cpu_seconds(worker.pid) if worker is not None else None
-                started = time.perf_counter()
-                batch = batches.batch_create(
-                    ad=ad, upload=File(spool, name="bench.zip"), source_name="bench.zip"
-                )
-            first_result = None
-            while True:
-                batch.refresh_from_db()
-                if first_result is None and batch.images.filter(status=ImageStatus.DONE).exists():
-                    first_result = time.perf_counter() - started
-                if batch.is_finished:
-                    break
-                if worker is not None and worker.poll() is not None:
-                    raise CommandError(f"the benchmark worker exited; see {worker_log()}")
-                time.sleep(0.2)
-            stack_s = time.perf_counter() - started
-            cpu_after = _tree_cpu_seconds(worker.pid) if worker is not None else None
+            batch, first_result, stack_s, cpu_s = _stack_run(members, worker=worker)
         finally:
             if worker is not None:
                 worker.terminate()
@@ -210,14 +162,79 @@ class Command(BaseCommand):
             f"worker's inference phase (first claim to last photo stored, after extraction): "
             f"{phase_s:.1f}s, {batch.images_processed / phase_s:.1f} {unit}/s"
         )
-        if cpu_before is not None and cpu_after is not None:
+        if cpu_s is not None:
             self.stdout.write(
                 f"worker CPU (all its processes and threads, extraction included): "
-                f"{1000 * (cpu_after - cpu_before) / batch.images_processed:.1f} ms per "
+                f"{1000 * cpu_s / batch.images_processed:.1f} ms per "
                 f"{unit[:-1]}"
             )
         worker_stages = None if no_worker else _worker_stages(worker_log())
         self.stdout.write(_stage_table(unit, analysed, bare[1][3], worker_stages))
+
+    def _workload(
+        self, *, photos: int, videos: int, video_seconds: float, seed: int
+    ) -> tuple[str, dict[str, bytes], int, list[Callable[[], list[ImageSource]]]]:
+        """What is analysed: its unit (photos or frames), the upload's members, how many
+        units, and the chunks a worker would get (each read when run)."""
+        size = settings.INGEST_CHUNK_SIZE
+        if videos:
+            members = {
+                f"bench/{seed}-{index:04}.mp4": data
+                for index, data in enumerate(_videos(videos, seconds=video_seconds, seed=seed))
+            }
+            times = sample_times(video_seconds, settings.VIDEO_SAMPLE_FPS)
+            analysed = len(times) * videos
+            self.stdout.write(
+                f"{videos} videos of {video_seconds:g} s, {analysed} frames at "
+                f"{settings.VIDEO_SAMPLE_FPS:g}/s, chunks of {size}"
+            )
+            # Frames are decoded from the video here, as the worker does before analysis.
+            chunks: list[Callable[[], list[ImageSource]]] = [
+                functools.partial(_frames, data, times[at : at + size])
+                for data in members.values()
+                for at in range(0, len(times), size)
+            ]
+            return "frames", members, analysed, chunks
+        images = _photos(photos, seed=seed)
+        members = {f"bench/{seed}-{index:06}.jpg": data for index, data in enumerate(images)}
+        self.stdout.write(f"{len(images)} photos, chunks of {size}")
+        chunks = [
+            functools.partial(list, images[at : at + size]) for at in range(0, len(images), size)
+        ]
+        return "photos", members, len(images), chunks
+
+
+def _stack_run(
+    members: dict[str, bytes], *, worker: subprocess.Popen | None
+) -> tuple[UploadBatch, float | None, float, float | None]:
+    """Upload `members` as one ZIP and wait for the batch to finish: the batch, the seconds
+    to its first result and to its end (from the upload's start), and the CPU seconds the
+    worker spent meanwhile (None without a worker of ours)."""
+    ad = _bench_ad()
+    with tempfile.TemporaryFile() as spool:
+        with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        spool.seek(0)
+        cpu_before = _tree_cpu_seconds(worker.pid) if worker is not None else None
+        started = time.perf_counter()
+        batch = batches.batch_create(
+            ad=ad, upload=File(spool, name="bench.zip"), source_name="bench.zip"
+        )
+    first_result = None
+    while True:
+        batch.refresh_from_db()
+        if first_result is None and batch.images.filter(status=ImageStatus.DONE).exists():
+            first_result = time.perf_counter() - started
+        if batch.is_finished:
+            break
+        if worker is not None and worker.poll() is not None:
+            raise CommandError(f"the benchmark worker exited; see {worker_log()}")
+        time.sleep(0.2)
+    stack_s = time.perf_counter() - started
+    cpu_after = _tree_cpu_seconds(worker.pid) if worker is not None else None
+    cpu_s = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return batch, first_result, stack_s, cpu_s
 
 
 def _frames(data: bytes, times: list[float]) -> list[ImageSource]:
