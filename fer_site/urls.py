@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
     path("", include("api.urls")),
+    # Studies and the public capture pages (/s/<slug>/) of reaction capture in the browser.
+    path("", include("studies.urls")),
     path("", include("campaigns.urls")),
 ]
