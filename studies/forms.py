@@ -15,6 +15,15 @@ class StudyForm(forms.ModelForm):
         help_text="Ads with a video or image creative; shown in this order unless random.",
     )
 
+    complete_url = forms.URLField(
+        required=False,
+        max_length=1000,
+        assume_scheme="https",
+        help_text="http(s); {pid} is replaced by the participant id.",
+    )
+    declined_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+    failed_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
+
     class Meta:
         model = Study
         fields = [
@@ -36,7 +45,6 @@ class StudyForm(forms.ModelForm):
             "kept_params": "URL parameters kept as viewer attributes (segments), comma "
             "separated: age_band,market",
             "participant_param": "The URL parameter that names the participant (pid).",
-            "complete_url": "http(s); {pid} is replaced by the participant id.",
             "consent_text": "Editing it makes a new consent version; {team} is your team.",
         }
 
