@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 from PIL import Image
 
 from campaigns.models import ImageStatus, ReactionImage, UploadBatch
@@ -243,7 +244,17 @@ class Command(BaseCommand):
                 status__in=["received", "extracting", "processing"]
             )
         )
-        study.campaign.team.delete()
+        team = study.campaign.team
+        for attempt in range(5):
+            # The ad's timeline rollups are being rebuilt after its uploads closed: a rollup
+            # written while the team is deleted makes the delete fail; try again.
+            time.sleep(2)
+            try:
+                team.delete()
+                break
+            except IntegrityError:
+                if attempt == 4:
+                    raise
 
     def _watch(
         self,
@@ -287,7 +298,7 @@ class Command(BaseCommand):
             index = 0
             while index < total:
                 # one chunk a second: the frames whose playback time has come
-                due = min(total, int((time.monotonic() - begin) * fps) + 1)
+                due = min(total, int((time.monotonic() - begin) * fps))
                 chunk = list(range(index, due))
                 if chunk:
                     meta = [{"i": i, "t": round(i / fps, 3), "l": 120} for i in chunk]
@@ -301,7 +312,8 @@ class Command(BaseCommand):
                     viewer.frames_sent += len(chunk)
                     viewer.frames_stored += int(result["stored"])
                     index = due
-                time.sleep(max(0.0, begin + (index / fps) + 1.0 - time.monotonic() - 0.8))
+                # the next chunk a second later, as the page sends them
+                time.sleep(max(0.0, begin + int(time.monotonic() - begin) + 1.0 - time.monotonic()))
             post(
                 f"ads/{ad_id}/end",
                 json.dumps({"played_seconds": seconds}).encode(),
