@@ -285,3 +285,25 @@ def test_a_changed_consent_text_is_a_new_version(study):
     viewer = ViewerClient(study)
     viewer.start(pid="r-12")
     assert CaptureSession.objects.get().consent_version == 2
+
+
+def test_dark_frames_make_a_low_quality_session(study):
+    viewer = ViewerClient(study)
+    viewer.start(pid="r-13")
+    ad = study.study_ads.get().ad
+    viewer.post("capture_ad_start", ad_id=ad.pk)
+    viewer.frames(ad.pk, [(i, 0.2 * i, jpeg(i)) for i in range(10)], luma=12)
+    viewer.post("capture_ad_end", {"played_seconds": 2.0}, ad_id=ad.pk)
+    viewer.post("capture_finish", {"outcome": "completed"})
+    session = CaptureSession.objects.get()
+    assert session.low_quality and session.quality["reasons"] == ["10 of 10 frames too dark"]
+
+
+def test_an_image_creative_is_shown_for_the_studys_seconds():
+    model_active()
+    study = study_build(image_seconds=7)
+    ad = study.study_ads.get().ad
+    ad.creative.name = "creatives/poster.png"
+    ad.save()
+    body = ViewerClient(study).start(pid="r-14").json()
+    assert [(a["kind"], a["seconds"]) for a in body["ads"]] == [("image", 7)]

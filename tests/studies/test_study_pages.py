@@ -6,11 +6,27 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from campaigns.models import Ad
 from studies.models import Study, StudyStatus
 from tests import factories
 from tests.studies.support import Viewer, ad_with_creative, model_active, study_build
 
 pytestmark = pytest.mark.django_db
+
+
+def _form(ad: Ad, **fields: object) -> dict[str, object]:
+    """The new-study form as a marketer fills it in."""
+    return {
+        "name": "Wave 1",
+        "ads": [ad.pk],
+        "ad_order": "fixed",
+        "image_seconds": 5,
+        "capture_fps": 5,
+        "consent_text": "We record your face.",
+        "participant_param": "pid",
+        "low_quality_outcome": "failed",
+        **fields,
+    }
 
 
 def test_a_marketer_creates_a_study_and_sees_its_link_and_counts(client):
@@ -24,20 +40,7 @@ def test_a_marketer_creates_a_study_and_sees_its_link_and_counts(client):
     assert "No creative" not in form.content.decode()
     response = client.post(
         reverse("studies:study_create", args=[campaign.pk]),
-        {
-            "name": "Wave 1",
-            "ads": [ad.pk],
-            "ad_order": "fixed",
-            "image_seconds": 5,
-            "capture_fps": 5,
-            "consent_text": "We record your face.",
-            "participant_param": "pid",
-            "kept_params": "market",
-            "complete_url": "https://survey.example.com/c?pid={pid}",
-            "declined_url": "",
-            "failed_url": "",
-            "low_quality_outcome": "failed",
-        },
+        _form(ad, complete_url="https://survey.example.com/c?pid={pid}", kept_params="market"),
     )
     study = Study.objects.get()
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -59,17 +62,7 @@ def test_a_javascript_redirect_is_refused_by_the_form(client):
     client.force_login(user)
     response = client.post(
         reverse("studies:study_create", args=[campaign.pk]),
-        {
-            "name": "Bad",
-            "ads": [ad.pk],
-            "ad_order": "fixed",
-            "image_seconds": 5,
-            "capture_fps": 5,
-            "consent_text": "x",
-            "participant_param": "pid",
-            "complete_url": "javascript:alert(1)",
-            "low_quality_outcome": "failed",
-        },
+        _form(ad, name="Bad", complete_url="javascript:alert(1)"),
     )
     assert response.status_code == 200 and not Study.objects.exists()
 
