@@ -2,6 +2,7 @@
 team's rows are here); sessions are read-only (the capture services write them)."""
 
 from django.contrib import admin
+from django.db import models
 
 from campaigns.admin import OperatorAdmin, ReadOnlyOperatorAdmin
 from studies.models import CaptureSession, Study, StudyAd
@@ -17,6 +18,7 @@ class StudyAdmin(OperatorAdmin):
     list_display = ["name", "campaign", "status", "ad_order", "quota", "created_at"]
     list_filter = ["status"]
     readonly_fields = ["slug", "consent_version"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [StudyAdInline]
 
 

@@ -3,9 +3,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import models
 
 from campaigns.models import Ad, Campaign
 from studies.models import Study
+
+
+def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    """Redirect URLs typed without a scheme are https."""
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return field.formfield(**kwargs)
 
 
 class StudyForm(forms.ModelForm):
@@ -15,17 +23,9 @@ class StudyForm(forms.ModelForm):
         help_text="Ads with a video or image creative; shown in this order unless random.",
     )
 
-    complete_url = forms.URLField(
-        required=False,
-        max_length=1000,
-        assume_scheme="https",
-        help_text="http(s); {pid} is replaced by the participant id.",
-    )
-    declined_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
-    failed_url = forms.URLField(required=False, max_length=1000, assume_scheme="https")
-
     class Meta:
         model = Study
+        formfield_callback = _formfield
         fields = [
             "name",
             "ads",
@@ -45,6 +45,7 @@ class StudyForm(forms.ModelForm):
             "kept_params": "URL parameters kept as viewer attributes (segments), comma "
             "separated: age_band,market",
             "participant_param": "The URL parameter that names the participant (pid).",
+            "complete_url": "http(s); {pid} is replaced by the participant id.",
             "consent_text": "Editing it makes a new consent version; {team} is your team.",
         }
 
