@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from campaigns.archives import VIDEO_EXTENSIONS
+from campaigns.services.retention import retention_description
 from studies.models import CaptureSession, SessionStatus, Study
 from studies.selectors import study_public_get
 from studies.services import frames as frame_services
@@ -98,6 +99,7 @@ def capture_page(request: HttpRequest, slug: str) -> HttpResponse:
             "team": team,
             "closed": sessions.study_accepting(study),
             "consent": study.consent_text.replace("{team}", team),
+            "retention": retention_description(),
         },
     )
 

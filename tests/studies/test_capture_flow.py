@@ -53,6 +53,7 @@ def test_the_page_shows_consent_first_and_stores_nothing(client, study):
     page = response.content.decode()
     assert study.campaign.team.name in page and "Stop and delete my data" in page
     assert "I agree" in page and "{team}" not in page
+    assert "How long the pictures are kept: Photos are" in page
     assert 'src="http' not in page and 'href="http' not in page
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     # and nothing was stored
