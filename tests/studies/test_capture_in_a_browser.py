@@ -106,7 +106,15 @@ def _stored_files(media: Path) -> list[Path]:
 
 
 def test_a_viewer_watches_and_the_timeline_shows_the_change_in_its_bin(
-    study, live_server, launch, worker_start, model_cache, tmp_path, settings, report_figure
+    study,
+    live_server,
+    launch,
+    worker_start,
+    model_cache,
+    tmp_path,
+    settings,
+    report_figure,
+    media_root,
 ):
     # given the shipped model, a worker, and a camera file: happy for 6 s, then sad
     from inference.services import model_version_register
@@ -122,6 +130,8 @@ def test_a_viewer_watches_and_the_timeline_shows_the_change_in_its_bin(
         fps=10,
     )
     settings.INGEST_CHUNK_SIZE = 8
+    # and the team's rule: photos deleted right after analysis
+    settings.PHOTO_RETENTION = "immediate"
     worker = worker_start(INGEST_CHUNK_TIME_LIMIT="300")
     page = launch(camera)
     # and a network that drops three chunk uploads mid-ad
@@ -185,6 +195,8 @@ def test_a_viewer_watches_and_the_timeline_shows_the_change_in_its_bin(
         .filter(n__gt=1)
     ).exists()
     assert frames.filter(status=ImageStatus.DONE).count() == len(names)
+    # and under "delete right after analysis" only the faces' results remain
+    assert not frames.exclude(file="").exists() and not _stored_files(media_root)
     # and the ad's timeline in 3 s bins shows happy before the switch and sad after it
     filters = DashboardFilters(model_version=model_version)
     header, rows = exports.export_table(
