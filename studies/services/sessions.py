@@ -285,8 +285,9 @@ def _quality_attribute_set(session: CaptureSession, *, low: bool) -> None:
 
 
 def session_withdraw(*, session: CaptureSession) -> Outcome:
-    """ "Stop and delete my data": the session's uploads (frames, faces, stored files), its
-    viewer and what identified the viewer are deleted; the row stays, as `withdrawn`."""
+    """The viewer's "Stop and delete my data": the session's uploads (frames, faces, stored
+    files), its viewer and what identified the viewer are deleted; the row stays, as
+    `withdrawn`, to be counted."""
     with transaction.atomic():
         CaptureSession.objects.filter(pk=session.pk).update(
             status=SessionStatus.WITHDRAWN, finished_at=timezone.now()
