@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from django.core.files.base import ContentFile
 from django.db.models import Count
+from PIL import Image
 
 from campaigns import exports
 from campaigns.models import BatchStatus, Face, ImageStatus, ReactionImage, UploadBatch, Viewer
@@ -269,3 +270,43 @@ def test_stop_and_delete_mid_ad_leaves_nothing(study, live_server, launch, tmp_p
     assert not UploadBatch.objects.exists() and not Viewer.objects.exists()
     assert not _stored_files(media_root)
     assert CaptureSession.objects.get().status == SessionStatus.WITHDRAWN
+
+
+def test_an_image_creative_is_shown_for_its_seconds_then_the_next_ad_plays(
+    study, live_server, launch, tmp_path
+):
+    # given a study of an image shown 3 s, then the 12 s video
+    from tests.shared_data import fer_test_faces
+    from tests.studies.support import model_active
+    from tests.video_support import face_scene
+
+    model_active()
+    poster = factories.ad_create(campaign=study.campaign, name="Poster")
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), (230, 120, 40)).save(buffer, format="PNG")
+    poster.creative.save("poster.png", ContentFile(buffer.getvalue()), save=True)
+    video_ad = study.study_ads.get().ad
+    studies.study_update(study=study, ads=[poster, video_ad], image_seconds=3)
+    (face, _), *_ = fer_test_faces(1)
+    scene = face_scene(face, seed=4)
+    page = launch(y4m_write(tmp_path / "face.y4m", lambda t: scene, seconds=2, fps=10))
+    # when the viewer watches both
+    page.goto(f"{live_server.url}/s/{study.slug}/?pid=resp-5")
+    page.click("#agree")
+    page.wait_for_selector("#start", state="visible", timeout=60_000)
+    page.click("#start")
+    page.wait_for_url("**/thanks/?pid=resp-5&s=complete", timeout=90_000)
+    # then each ad has its upload, the image's frames within its 3 s
+    by_ad = {
+        ad_id: sorted(
+            t
+            for t in ReactionImage.objects.filter(batch__ad_id=ad_id).values_list(
+                "offset_seconds", flat=True
+            )
+            if t is not None
+        )
+        for ad_id in (poster.pk, video_ad.pk)
+    }
+    assert 10 <= len(by_ad[poster.pk]) <= 16 and by_ad[poster.pk][-1] <= 3.0, by_ad[poster.pk]
+    assert len(by_ad[video_ad.pk]) >= AD_SECONDS * 5 * 0.7
+    assert CaptureSession.objects.get().status == SessionStatus.COMPLETED
