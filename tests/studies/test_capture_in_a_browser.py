@@ -213,6 +213,12 @@ def test_a_viewer_watches_and_the_timeline_shows_the_change_in_its_bin(
         assert happy_share >= 0.7 and sad_share <= 0.2, shares
     for happy_share, sad_share in shares[2:]:
         assert sad_share >= 0.7 and happy_share <= 0.2, shares
+    # and the participant's kept parameter is a segment: the same timeline for market = DE
+    segment = DashboardFilters(model_version=model_version, segment=("market", "DE"))
+    header, rows = exports.export_table(
+        level="timeline", campaign=study.campaign, filters=segment, ad=batch.ad, bin_seconds=3
+    )
+    assert [row[header.index("viewers")] for row in rows] == [1, 1, 1, 1]
 
 
 def test_camera_refused_goes_to_the_declined_url(study, live_server, launch):

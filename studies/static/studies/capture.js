@@ -307,6 +307,9 @@
     const capture = setInterval(() => {
       if (ended || (ad.kind === "video" && (element.paused || element.ended))) return;
       const t = clock();
+      // The ad's last instant (its end) shows nothing more: no frame there.
+      const length = ad.kind === "video" ? element.duration : ad.seconds;
+      if (length && t >= length) return;
       const l = grab(camera, canvas);
       const i = index;
       index += 1;
