@@ -101,6 +101,24 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"capture-{name}.png"), full_page=True)
 
 
+def _face_camera(folder: Path) -> Path:
+    """A camera that shows one still face (a FER2013 face on a background)."""
+    from tests.shared_data import fer_test_faces
+    from tests.video_support import face_scene
+
+    (face, _), *_ = fer_test_faces(1)
+    scene = face_scene(face, seed=3)
+    return y4m_write(folder / "face.y4m", lambda t: scene, seconds=2, fps=10)
+
+
+def _consent_and_start(page, url: str) -> None:
+    """Open the link, agree, pass the camera check and start the ads."""
+    page.goto(url)
+    page.click("#agree")
+    page.wait_for_selector("#start", state="visible", timeout=60_000)
+    page.click("#start")
+
+
 def _stored_files(media: Path) -> list[Path]:
     folder = media / "photos"
     return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
@@ -250,18 +268,11 @@ def test_no_face_goes_to_the_failed_url(study, live_server, launch, tmp_path):
 
 
 def test_stop_and_delete_mid_ad_leaves_nothing(study, live_server, launch, tmp_path, media_root):
-    from tests.shared_data import fer_test_faces
     from tests.studies.support import model_active
-    from tests.video_support import face_scene
 
     model_active()
-    (face, _), *_ = fer_test_faces(1)
-    scene = face_scene(face, seed=3)
-    page = launch(y4m_write(tmp_path / "face.y4m", lambda t: scene, seconds=2, fps=10))
-    page.goto(f"{live_server.url}/s/{study.slug}/?pid=resp-3&market=FR")
-    page.click("#agree")
-    page.wait_for_selector("#start", state="visible", timeout=60_000)
-    page.click("#start")
+    page = launch(_face_camera(tmp_path))
+    _consent_and_start(page, f"{live_server.url}/s/{study.slug}/?pid=resp-3&market=FR")
     deadline = time.monotonic() + 30
     while ReactionImage.objects.count() < 5:
         assert time.monotonic() < deadline
@@ -282,9 +293,7 @@ def test_an_image_creative_is_shown_for_its_seconds_then_the_next_ad_plays(
     study, live_server, launch, tmp_path
 ):
     # given a study of an image shown 3 s, then the 12 s video
-    from tests.shared_data import fer_test_faces
     from tests.studies.support import model_active
-    from tests.video_support import face_scene
 
     model_active()
     poster = factories.ad_create(campaign=study.campaign, name="Poster")
@@ -293,14 +302,9 @@ def test_an_image_creative_is_shown_for_its_seconds_then_the_next_ad_plays(
     poster.creative.save("poster.png", ContentFile(buffer.getvalue()), save=True)
     video_ad = study.study_ads.get().ad
     studies.study_update(study=study, ads=[poster, video_ad], image_seconds=3)
-    (face, _), *_ = fer_test_faces(1)
-    scene = face_scene(face, seed=4)
-    page = launch(y4m_write(tmp_path / "face.y4m", lambda t: scene, seconds=2, fps=10))
+    page = launch(_face_camera(tmp_path))
     # when the viewer watches both
-    page.goto(f"{live_server.url}/s/{study.slug}/?pid=resp-5")
-    page.click("#agree")
-    page.wait_for_selector("#start", state="visible", timeout=60_000)
-    page.click("#start")
+    _consent_and_start(page, f"{live_server.url}/s/{study.slug}/?pid=resp-5")
     page.wait_for_url("**/thanks/?pid=resp-5&s=complete", timeout=90_000)
     # then each ad has its upload, the image's frames within its 3 s
     by_ad = {
