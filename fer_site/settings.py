@@ -372,6 +372,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "studies.tasks.sessions_close_abandoned_task",
         "schedule": float(CAPTURE_SWEEP_SECONDS),
     },
+    "capture-sessions-quality": {
+        "task": "studies.tasks.sessions_quality_refresh_task",
+        "schedule": float(CAPTURE_SWEEP_SECONDS),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(VAR_DIR / "celerybeat-schedule")

@@ -12,3 +12,9 @@ from studies.services import sessions
 def sessions_close_abandoned_task() -> None:
     """Periodic (beat): end the capture sessions whose browser went silent mid-ad."""
     sessions.sessions_close_abandoned()
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=True, max_retries=3)
+def sessions_quality_refresh_task() -> None:
+    """Periodic (beat): each completed session's quality, decided again on all its frames."""
+    sessions.sessions_quality_refresh()

@@ -25,7 +25,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.models import Ad, BatchStatus, ReactionImage, UploadBatch, Viewer, ViewerAttribute
+from campaigns.models import (
+    BATCH_UNFINISHED,
+    Ad,
+    BatchStatus,
+    ReactionImage,
+    UploadBatch,
+    Viewer,
+    ViewerAttribute,
+)
 from campaigns.services.batches import batch_close, batches_delete, timeline_rollups_enqueue
 from campaigns.services.transitions import status_change, status_rows_create
 from inference.selectors import model_version_active
@@ -336,3 +344,30 @@ def sessions_close_abandoned(*, now: dt.datetime | None = None) -> int:
     if closed:
         logger.info("closed %s abandoned capture sessions", closed)
     return closed
+
+
+def sessions_quality_refresh(*, now: dt.datetime | None = None) -> int:
+    """Decide again, on all their frames, the quality of the sessions completed in the last
+    day whose uploads have all been analysed since (the verdict at the end could read only
+    the frames analysed by then; the redirect has gone, the figures and the segment follow
+    the final one). Periodic (beat); returns how many were decided."""
+    since = (now or timezone.now()) - dt.timedelta(days=1)
+    decided = 0
+    for session in (
+        CaptureSession.objects.select_related("study")
+        .filter(status=SessionStatus.COMPLETED, finished_at__gte=since)
+        .exclude(quality__has_key="final")
+    ):
+        if UploadBatch.objects.filter(
+            capture__session=session, status__in=BATCH_UNFINISHED
+        ).exists():
+            continue
+        low, figures = session_quality_assess(session=session)
+        with transaction.atomic():
+            CaptureSession.objects.filter(pk=session.pk).update(
+                low_quality=low, quality={**figures, "final": True}
+            )
+            if session.viewer_id is not None and low != session.low_quality:
+                _quality_attribute_set(session, low=low)
+        decided += 1
+    return decided

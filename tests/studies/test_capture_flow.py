@@ -308,3 +308,28 @@ def test_an_image_creative_is_shown_for_the_studys_seconds():
     ad.save()
     body = ViewerClient(study).start(pid="r-14").json()
     assert [(a["kind"], a["seconds"]) for a in body["ads"]] == [("image", 7)]
+
+
+def test_quality_is_decided_again_once_every_frame_is_analysed(study):
+    # given a session that completed before any frame was analysed
+    viewer = ViewerClient(study)
+    viewer.start(pid="r-15")
+    ad = study.study_ads.get().ad
+    _watch(viewer, ad.pk, [0.2 * i for i in range(10)])
+    viewer.post("capture_ad_end", {"played_seconds": 2.0}, ad_id=ad.pk)
+    viewer.post("capture_finish", {"outcome": "completed"})
+    assert not CaptureSession.objects.get().low_quality
+    assert sessions.sessions_quality_refresh() == 0  # its upload is still being analysed
+    # when the workers find a face in 2 frames of 10
+    batch = UploadBatch.objects.get()
+    assert batch.model_version is not None
+    ReactionImage.objects.update(status=ImageStatus.DONE)
+    for image in ReactionImage.objects.all()[:2]:
+        factories.face_create(image=image, model_version=batch.model_version)
+    UploadBatch.objects.update(status=BatchStatus.DONE)
+    # then the session is low quality after all, once
+    assert sessions.sessions_quality_refresh() == 1
+    session = CaptureSession.objects.get()
+    assert session.low_quality and session.quality["reasons"] == ["a face in 2 of 10 frames"]
+    assert ViewerAttribute.objects.get(name="capture_quality").value == "low"
+    assert sessions.sessions_quality_refresh() == 0
