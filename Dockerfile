@@ -18,8 +18,10 @@ COPY fer_site ./fer_site
 COPY campaigns ./campaigns
 COPY inference ./inference
 COPY ml ./ml
+COPY analytics ./analytics
 COPY api ./api
 COPY reports ./reports
+COPY studies ./studies
 RUN pip install . \
     && if [ "$WITH_CUDA" = "true" ]; then pip install "tensorflow[and-cuda]>=2.18,<2.22"; fi
 COPY manage.py ./

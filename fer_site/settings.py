@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "inference",
     "api",
     "reports",
+    "studies",
 ]
 
 MIDDLEWARE = [
@@ -365,6 +366,16 @@ if INGEST_MAX_FRAMES < 1 or AD_MAX_SECONDS < 1:
 # and frame, refused on upload (campaigns/creatives.py). A video also lasts AD_MAX_SECONDS.
 CREATIVE_MAX_BYTES = _env_int("CREATIVE_MAX_BYTES", 512 * 1024**2)
 CREATIVE_MAX_PIXELS = _env_int("CREATIVE_MAX_PIXELS", 3840 * 2160)
+# Reaction capture in the browser (studies/): one frame's JPEG, frames per request, frames of
+# one session in all, camera checks per session; a session silent for CAPTURE_IDLE_SECONDS is
+# abandoned (its ads closed, swept every CAPTURE_SWEEP_SECONDS). Keep CAPTURE_IDLE_SECONDS
+# under INGEST_CHUNK_TIME_LIMIT: the batch sweeper fails capture batches silent that long.
+CAPTURE_MAX_FRAME_BYTES = _env_int("CAPTURE_MAX_FRAME_BYTES", 256 * 1024)
+CAPTURE_MAX_FRAMES_PER_REQUEST = _env_int("CAPTURE_MAX_FRAMES_PER_REQUEST", 30)
+CAPTURE_MAX_SESSION_FRAMES = _env_int("CAPTURE_MAX_SESSION_FRAMES", 20_000)
+CAPTURE_MAX_CHECKS = _env_int("CAPTURE_MAX_CHECKS", 20)
+CAPTURE_IDLE_SECONDS = _env_int("CAPTURE_IDLE_SECONDS", 120)
+CAPTURE_SWEEP_SECONDS = _env_int("CAPTURE_SWEEP_SECONDS", 30)
 # Pool processes load the CNN in worker_process_init (inference/tasks.py); Celery's default of
 # 4 s to report ready kills them in a loop on a busy CPU.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = _env_int("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 120)
@@ -381,6 +392,14 @@ CELERY_BEAT_SCHEDULE = {
     "stored-orphans-delete": {
         "task": "campaigns.tasks.stored_orphans_delete_task",
         "schedule": 86400.0,
+    },
+    "capture-sessions-abandoned": {
+        "task": "studies.tasks.sessions_close_abandoned_task",
+        "schedule": float(CAPTURE_SWEEP_SECONDS),
+    },
+    "capture-sessions-quality": {
+        "task": "studies.tasks.sessions_quality_refresh_task",
+        "schedule": float(CAPTURE_SWEEP_SECONDS),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(

@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The REST API (/api/: schema, docs, v1) and the API tokens page (api/urls.py).
     path("", include("api.urls")),
+    # Studies and the public capture pages (/s/<slug>/) of reaction capture in the browser.
+    path("", include("studies.urls")),
     # Reports, XLSX downloads and read-only share links (reports/urls.py).
     path("", include("reports.urls")),
     # Campaigns' pages (teams, campaigns, ads, uploads) and analytics' (campaign list,
