@@ -1,8 +1,8 @@
 """Classification metrics from labels and predicted probabilities.
 
-The confusion matrix and the ROC AUC are scikit-learn's, the Wilson interval statsmodels';
-what they do not provide (per-class scores from a matrix, the expected calibration error)
-is plain NumPy."""
+The ROC AUC is scikit-learn's, the Wilson interval statsmodels'; what they do not provide
+(per-class scores from a matrix, the expected calibration error) is plain NumPy, and the
+confusion matrix is counted here, checked against scikit-learn's (see there why)."""
 
 from __future__ import annotations
 
@@ -50,15 +50,13 @@ def _two_sided_alpha(z: float) -> float:
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:
-    """Rows: true class, columns: predicted class (scikit-learn's, over classes 0..n-1; all
-    zeros without samples)."""
-    true, predicted = np.asarray(true), np.asarray(predicted)
-    if not len(true):
-        return np.zeros((n_classes, n_classes), dtype=np.int64)
-    matrix: np.ndarray = sk_metrics.confusion_matrix(
-        true, predicted, labels=np.arange(n_classes)
-    ).astype(np.int64)
-    return matrix
+    """Rows: true class, columns: predicted class, over classes 0..n-1. What scikit-learn's
+    `confusion_matrix(true, predicted, labels=range(n))` gives (`test_metrics.py` checks it),
+    counted here because its input checks cost about 1 ms a call against 0.01 ms, and the
+    share calibration's descent and the bootstrap of macro-F1 count thousands (a share
+    calibration took 6 times as long)."""
+    cells = np.asarray(true, dtype=np.int64) * n_classes + np.asarray(predicted, dtype=np.int64)
+    return np.bincount(cells, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
 def per_class_scores(matrix: np.ndarray) -> dict[str, np.ndarray]:
