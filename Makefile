@@ -64,14 +64,14 @@ TRAIN_OUT ?= runs/$(TRAIN_CONFIG)
 SHIPPED ?= $(shell $(BIN)/python -c "import ml; print(ml.SHIPPED_MODEL_DIR)")
 
 train: $(STAMP)
-	$(BIN)/python -m ml.train --data $(FER_DATA_DIR)/fer2013.tar.gz --config $(TRAIN_CONFIG) \
+	$(BIN)/python -m ml.cli.train --data $(FER_DATA_DIR)/fer2013.tar.gz --config $(TRAIN_CONFIG) \
 		--out $(TRAIN_OUT) --seed 1 --resume
 
 evaluate: $(STAMP)
-	$(BIN)/python -m ml.evaluate --model $(SHIPPED) --data $(FER_DATA_DIR)/fer2013.tar.gz \
+	$(BIN)/python -m ml.cli.evaluate --model $(SHIPPED) --data $(FER_DATA_DIR)/fer2013.tar.gz \
 		--split PrivateTest --json var/evaluation.json
 
 # Classifier alone (export measures Keras against TFLite) and the whole pipeline on photos.
 bench: $(STAMP)
-	$(BIN)/python -m ml.export --model $(SHIPPED) --check-only
-	$(BIN)/python -m inference.bench --images $(FER_DATA_DIR)/sample-photos
+	$(BIN)/python -m ml.cli.export --model $(SHIPPED) --check-only
+	$(BIN)/python -m benchmarks.pipeline --images $(FER_DATA_DIR)/sample-photos

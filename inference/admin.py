@@ -42,7 +42,7 @@ class ArtifactUploadForm(forms.Form):
         required=False,
         label="Register it without a measurement of its errors on real photos",
         help_text="Only for an artifact whose model.json has no 'measurement' (python -m "
-        "inference.measure_errors): its dashboards will show shares as classified, "
+        "inference.cli.measure_errors): its dashboards will show shares as classified, "
         "uncorrected.",
     )
 

@@ -57,7 +57,7 @@ def artifact_measurement_check(*, meta: ArtifactMetadata, allow_unmeasured: bool
         raise ArtifactError(
             f"{meta.name} {meta.version} has no measurement of its errors on real photos "
             "(model.json 'measurement'), so dashboards could not correct its shares. Measure "
-            "it first: python -m inference.measure_errors --manifest DIR/manifest.csv --model "
+            "it first: python -m inference.cli.measure_errors --manifest DIR/manifest.csv --model "
             "ARTIFACT_DIR --write-into ARTIFACT_DIR; or register it uncorrected on purpose "
             "(register_model --unmeasured)."
         )

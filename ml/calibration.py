@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.model_selection import StratifiedKFold
 
 from ml import CLASSES
 
@@ -151,12 +152,12 @@ def fit_calibration(
 
 
 def stratified_folds(labels: np.ndarray, folds: int, seed: int = 0) -> np.ndarray:
-    """Fold index of each sample, each class spread evenly over the folds."""
-    rng = np.random.default_rng(seed)
+    """Fold index of each sample, each class spread evenly over the folds (scikit-learn's
+    `StratifiedKFold`, shuffled by `seed`)."""
     assignment = np.empty(len(labels), dtype=np.int64)
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        assignment[members] = np.arange(len(members)) % folds
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for fold, (_, held_out) in enumerate(splitter.split(np.zeros(len(labels)), labels)):
+        assignment[held_out] = fold
     return assignment
 
 

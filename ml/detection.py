@@ -58,7 +58,7 @@ class FaceFraming:
     """How one detector's raw box maps to the square that frames a face as FER2013 does.
 
     side = scale * max(w, h); the centre moves by (dx, dy) * max(w, h). Measured as medians
-    over matched faces by `python -m inference.bench --calibrate-framing --images SCENES`,
+    over matched faces by `python -m benchmarks.pipeline --calibrate-framing --images SCENES`,
     on scenes of FER2013 Training faces (never the test faces that the bench scores).
     """
 

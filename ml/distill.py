@@ -1,5 +1,5 @@
 """Distillation: a trained model's probabilities on the Training faces become part of the
-target of the network being trained (`ml.train --teacher`). The teacher is a Keras artifact
+target of the network being trained (`ml.cli.train --teacher`). The teacher is a Keras artifact
 folder, or the probabilities file a GPU-trained teacher gave back (`ml.gpu_teacher`)."""
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--photos",
         type=Path,
         required=True,
-        help=".npz of `python -m inference.evaluate_photos --probabilities` for this model",
+        help=".npz of `python -m inference.cli.evaluate_photos --probabilities` for this model",
     )
     parser.add_argument("--data", required=True, help="FER2013 (PublicTest holds the limit)")
     parser.add_argument("--folds", type=int, default=5)

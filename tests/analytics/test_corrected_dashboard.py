@@ -32,7 +32,7 @@ def _reads_emotion(emotion: int) -> np.ndarray:
 
 def measurement_made_up(rng: np.random.Generator) -> dict:
     """A measurement of the made-up model on 900 labelled photos (fear: 12 of them; disgust
-    read as neutral or sad), as `python -m inference.measure_errors` writes one."""
+    read as neutral or sad), as `python -m inference.cli.measure_errors` writes one."""
     per_emotion = dict.fromkeys(CLASSES, 148) | {"fear": 12}
     labels = np.concatenate([[CLASSES.index(e)] * n for e, n in per_emotion.items()])
     probabilities = np.zeros((len(labels), len(CLASSES)))

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 from django.urls import reverse
+from statsmodels.stats.multitest import multipletests
 
 from analytics import comparisons
 from analytics.comparisons import verdict
@@ -74,6 +75,16 @@ def test_a_difference_counts_a_viewer_in_both_groups_once():
 def test_holm_matches_the_published_example():
     # Holm (1979) as usually worked: p = 0.01, 0.04, 0.03, 0.005
     assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+
+
+def test_holm_agrees_with_statsmodels():
+    # given families of p-values of every size the pages adjust, ties and ones included
+    rng = np.random.default_rng(0)
+    for size in [0, 1, 2, 5, 30, 200]:
+        p_values = np.round(rng.beta(0.5, 2, size=size), 3).tolist()
+        # then Holm's adjustment gives statsmodels' figures
+        expected = multipletests(p_values, method="holm")[1] if size else []
+        assert holm_adjusted(p_values) == pytest.approx(list(expected), abs=1e-15)
 
 
 def _as_single_faces(group: UnitCounts) -> UnitCounts:

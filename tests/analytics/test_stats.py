@@ -39,12 +39,14 @@ def test_wilson_interval_rejects_impossible_counts():
         wilson_interval(11, 10)
 
 
-def test_a_clustered_share_of_one_observation_per_cluster_is_the_wilson_interval():
-    successes, sizes = [1] * 30 + [0] * 70, [1] * 100
+@pytest.mark.parametrize(("hits", "faces"), [(30, 100), (0, 7), (7, 7), (1, 3), (123, 4567)])
+def test_a_clustered_share_of_one_observation_per_cluster_is_the_wilson_interval(hits, faces):
+    successes, sizes = [1] * hits + [0] * (faces - hits), [1] * faces
     interval = clustered_share_interval(successes, sizes)
     # clusters of one are independent faces: no small-sample factor, no t, Wilson's own
-    expected = wilson_interval(30, 100)
-    assert (interval.low, interval.high) == pytest.approx((expected.low, expected.high), abs=1e-5)
+    # (statsmodels'), which the page's closed form gives to rounding
+    expected = wilson_interval(hits, faces)
+    assert (interval.low, interval.high) == pytest.approx((expected.low, expected.high), abs=1e-12)
 
 
 def test_a_clustered_share_matches_a_hand_computation():
@@ -56,7 +58,7 @@ def test_a_clustered_share_matches_a_hand_computation():
     # when its interval is computed, then it is the Wilson interval at that effective size
     interval = clustered_share_interval(successes, sizes)
     expected = wilson_interval(p * effective, effective, z=4.302653)  # t(0.975, 2)
-    assert (interval.low, interval.high) == pytest.approx((expected.low, expected.high), abs=0.02)
+    assert (interval.low, interval.high) == pytest.approx((expected.low, expected.high), abs=1e-6)
     assert effective < 12  # fewer effective observations than faces: viewers differ
 
 
@@ -66,7 +68,7 @@ def test_a_clustered_share_matches_a_hand_computation():
     [(5, 2.570582), (10, 2.228139), (29, 2.045230), (100, 1.983972)],
 )
 def test_t_quantiles_match_published_values(dof, quantile):
-    assert t_quantile(1.959963984540054, dof) == pytest.approx(quantile, abs=0.003)
+    assert t_quantile(1.959963984540054, dof) == pytest.approx(quantile, abs=1e-6)
 
 
 def test_a_clustered_share_covers_the_truth_95_percent_of_the_time_where_faces_do_not():

@@ -170,7 +170,7 @@ def test_predict_cli_prints_each_photo_and_fails_only_when_all_fail(
     tiny_model_dir, sample_photos, tmp_path, capsys
 ):
     # given
-    from inference.predict import main
+    from inference.cli.predict import main
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff garbage")

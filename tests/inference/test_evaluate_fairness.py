@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.cli.evaluate_fairness import main
 from inference.evaluate_fairness import (
     Person,
     ScoredPhoto,
     age_band,
     fairness_report,
     london_photos,
-    main,
     neutral_vs_happy_right,
     read_people,
 )

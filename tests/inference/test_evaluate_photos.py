@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.evaluate_photos import NO_FACE, main, photo_report, read_manifest
+from inference.cli.evaluate_photos import main
+from inference.evaluate_photos import NO_FACE, photo_report, read_manifest
 from ml import CLASSES
 from ml.artifact import ArtifactMetadata, read_metadata, write_metadata
 from ml.card import write_model_card

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from inference.cli.measure_errors import main
 from inference.evaluate_photos import PhotoOutcome
-from inference.measure_errors import main, outcomes_measurement
+from inference.measure_errors import outcomes_measurement
 from ml import CLASSES, SHIPPED_MODEL_DIR
 from ml.artifact import ArtifactMetadata, read_metadata, write_metadata
 from ml.measurement import measurement_check

@@ -126,7 +126,7 @@ def test_register_refuses_an_artifact_without_a_measurement_and_says_how_to_make
     # when it is registered, by the service or the command, then it is refused with the remedy
     with pytest.raises(ArtifactError, match="no measurement of its errors on real photos"):
         model_version_register(source_dir=source)
-    with pytest.raises(CommandError, match=r"inference\.measure_errors .* --unmeasured"):
+    with pytest.raises(CommandError, match=r"inference\.cli\.measure_errors .* --unmeasured"):
         call_command("register_model", str(source))
     # and nothing was stored
     assert not ModelVersion.objects.exists()

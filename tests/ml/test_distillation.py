@@ -12,11 +12,11 @@ import pytest
 
 from ml import CLASSES
 from ml.artifact import ArtifactError, read_metadata
+from ml.cli.train import main as train_main
 from ml.distill import distillation_targets
 from ml.ensemble import build_ensemble
 from ml.networks import build_model, get_config
 from ml.train import load_initial_weights, make_train_dataset
-from ml.train import main as train_main
 from tests.ml.conftest import face_pixels, write_image
 
 

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from ml.artifact import ArtifactError, load_keras_model, read_metadata
+from ml.cli.ensemble import main as ensemble_main
+from ml.cli.export import main as export_main
+from ml.cli.train import main as train_main
 from ml.ensemble import check_members, make_ensemble
-from ml.ensemble import main as ensemble_main
 from ml.export import convert_to_tflite
-from ml.export import main as export_main
 from ml.networks import HorizontalFlip, build_model, get_config
 from ml.tflite import TFLiteRunner
-from ml.train import main as train_main
 from tests.shared_data import shared_file
 
 

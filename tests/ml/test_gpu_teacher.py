@@ -17,12 +17,12 @@ import pytest
 
 from ml import CLASSES
 from ml.artifact import ArtifactError, read_metadata
+from ml.cli.train import main as train_main
 from ml.datasets import Dataset, SplitData, load_dataset
 from ml.distill import teacher_probabilities
 from ml.gpu_teacher import decode_images, encode_images, load_faces
 from ml.preprocessing import PreprocessSpec
 from ml.teacher_faces import pack_faces
-from ml.train import main as train_main
 from tests.ml.conftest import face_pixels, write_image
 
 
@@ -145,10 +145,10 @@ needs_torch = pytest.mark.skipif(
 
 
 def _gpu_teacher(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m ml.gpu_teacher ...` in its own process, as on the GPU machine (PyTorch and
+    """`python -m ml.cli.gpu_teacher ...` in its own process, as on the GPU machine (PyTorch and
     TensorFlow in one process can crash it)."""
     return subprocess.run(
-        [TEACHER_PYTHON, "-m", "ml.gpu_teacher", *args, "--device", "cpu"],
+        [TEACHER_PYTHON, "-m", "ml.cli.gpu_teacher", *args, "--device", "cpu"],
         capture_output=True,
         text=True,
         timeout=600,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn import metrics as sk_metrics
 
-from ml.metrics import classification_report, confusion_matrix, expected_calibration_error
+from ml.metrics import (
+    classification_report,
+    confusion_matrix,
+    expected_calibration_error,
+)
 
 
 def test_report_on_known_predictions():
@@ -35,6 +40,20 @@ def test_report_on_known_predictions():
 def test_confusion_matrix_rows_are_true_classes():
     matrix = confusion_matrix(np.array([2, 2, 0]), np.array([1, 2, 0]), 3)
     assert matrix.tolist() == [[1, 0, 0], [0, 0, 0], [0, 1, 1]]
+
+
+@pytest.mark.parametrize("size", [1, 7, 500])
+def test_confusion_matrix_is_scikit_learns(size):
+    # given labels and predictions over 8 classes (7 emotions and "no face"), some unused
+    rng = np.random.default_rng(size)
+    true, predicted = rng.integers(0, 6, size=size), rng.integers(0, 8, size=size)
+    # then the counts are scikit-learn's, every class a row and a column
+    expected = sk_metrics.confusion_matrix(true, predicted, labels=np.arange(8))
+    assert confusion_matrix(true, predicted, 8).tolist() == expected.tolist()
+
+
+def test_confusion_matrix_of_no_photos_is_all_zeros():
+    assert confusion_matrix(np.array([], dtype=int), np.array([], dtype=int), 3).sum() == 0
 
 
 def test_expected_calibration_error_by_hand():

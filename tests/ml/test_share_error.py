@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from ml import CLASSES
+from ml.cli.share_error import main
 from ml.share_error import (
     fit_share_offsets,
     fold_ads,
     headline_error,
-    main,
     share_calibration_report,
     share_error_summary,
     share_estimates,
@@ -186,7 +186,7 @@ def test_share_calibration_report_scores_every_fold_with_a_calibration_fitted_wi
 
 
 def test_main_prints_the_score_of_a_probabilities_file(tmp_path, capsys):
-    # given: a file as `inference.evaluate_photos --probabilities` writes it
+    # given: a file as `inference.cli.evaluate_photos --probabilities` writes it
     labels, paths = synthetic_photos(400)
     probabilities = np.eye(len(CLASSES))[labels]
     probabilities[0] = np.nan

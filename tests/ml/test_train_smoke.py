@@ -10,12 +10,12 @@ import pytest
 
 from ml import CLASSES
 from ml.artifact import load_keras_model, read_metadata
-from ml.evaluate import main as evaluate_main
-from ml.export import main as export_main
+from ml.cli.evaluate import main as evaluate_main
+from ml.cli.export import main as export_main
+from ml.cli.train import main as train_main
 from ml.networks import build_model, get_config
 from ml.tflite import TFLiteRunner
 from ml.train import class_weights, load_initial_weights, resumed_settings
-from ml.train import main as train_main
 
 
 @pytest.mark.slow

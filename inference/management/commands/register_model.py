@@ -28,7 +28,7 @@ class Command(BaseCommand):
             "--unmeasured",
             action="store_true",
             help="register an artifact without a measurement of its errors on real photos "
-            "(python -m inference.measure_errors); its dashboards show shares uncorrected",
+            "(python -m inference.cli.measure_errors); its dashboards show shares uncorrected",
         )
 
     def handle(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from inference.bench import score_against_truth
+from benchmarks.pipeline import score_against_truth
 
 
 def test_a_missed_face_counts_as_wrong_and_a_match_needs_both_centres():

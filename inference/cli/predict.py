@@ -1,6 +1,6 @@
 """Faces and expressions of photos on the command line.
 
-    python -m inference.predict IMAGE... [--json] [--model DIR] [--detector NAME]
+    python -m inference.cli.predict IMAGE... [--json] [--model DIR] [--detector NAME]
 
 Exit status 0 when at least one photo was analysed, 1 when every photo failed (each error
 is printed), 2 for a usage error or a model that cannot be loaded.
@@ -14,12 +14,16 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from inference.api import (
+    DEFAULT_DETECT_MAX_SIDE,
+    DEFAULT_MIN_FACE_SIZE,
+    ImageResult,
+    analyze_images,
+)
+from inference.classifier import BACKENDS, DEFAULT_MODEL_DIR, EmotionClassifier
 from ml.artifact import ArtifactError
 from ml.detection import DEFAULT_DETECTOR, DETECTOR_NAMES
 from ml.precision import PRECISIONS
-
-from .api import DEFAULT_DETECT_MAX_SIDE, DEFAULT_MIN_FACE_SIZE, ImageResult, analyze_images
-from .classifier import BACKENDS, DEFAULT_MODEL_DIR, EmotionClassifier
 
 
 def format_result(result: ImageResult) -> str:
@@ -39,7 +43,7 @@ def format_result(result: ImageResult) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m inference.predict", description="Detect faces and classify expressions."
+        prog="python -m inference.cli.predict", description="Detect faces and classify expressions."
     )
     parser.add_argument("images", nargs="+", type=Path, help="photo files")
     parser.add_argument("--json", action="store_true", help="print one JSON list of results")

@@ -1,6 +1,8 @@
 """The `fer` PyPI package (the peer), timed on the bench's images in its own virtualenv.
 
-Run by `inference.bench` as `PEER_PYTHON inference/fer_peer.py` with a JSON request on stdin
+Run by `inference.peer.run_peer` (for `python -m benchmarks.pipeline` and
+`python -m inference.cli.evaluate_photos --peer-python`) as
+`PEER_PYTHON -P inference/cli/fer_peer.py` with a JSON request on stdin
 ({"mode": "photos" | "faces", "images": [paths]}); prints one JSON object: per-image faces
 and labels plus timings. Imports nothing from this project: the peer's environment has only
 `fer` and its own dependencies.

@@ -1,11 +1,11 @@
 """Throughput and accuracy of the pipeline on a folder of photos, beside the `fer` package.
 
-    python -m inference.bench --images DIR [--detector NAME|all] [--model DIR]
+    python -m benchmarks.pipeline --images DIR [--detector NAME|all] [--model DIR]
                               [--peer-python /path/to/fer-venv/bin/python]
                               [--faces FER_DIR] [--chunk 32] [--limit N]
-    python -m inference.bench --make-scenes OUT --fer-dir FER_DIR [--count 120]
+    python -m benchmarks.pipeline --make-scenes OUT --fer-dir FER_DIR [--count 120]
                               [--scene-split Training] [--seed S] [--edge-scenes]
-    python -m inference.bench --calibrate-framing --images SCENES
+    python -m benchmarks.pipeline --calibrate-framing --images SCENES
 
 A `scenes.json` beside the photos (written by --make-scenes) adds face recall and
 expression accuracy against the pasted FER2013 PrivateTest faces. --calibrate-framing
@@ -17,14 +17,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inference.api import StageTimings, analyze_images
+from inference.classifier import (
+    BACKENDS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MODEL_DIR,
+    EmotionClassifier,
+)
+from inference.peer import Row, run_peer
+from inference.scenes import (
+    MANIFEST_FILE,
+    boxes_match,
+    load_fer_faces,
+    measure_framing,
+    write_scenes,
+)
 from ml.detection import (
     DEFAULT_DETECTOR,
     DETECTOR_NAMES,
@@ -35,33 +49,7 @@ from ml.detection import (
 )
 from ml.precision import PRECISIONS
 
-from .api import StageTimings, analyze_images
-from .classifier import (
-    BACKENDS,
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MODEL_DIR,
-    EmotionClassifier,
-)
-from .scenes import MANIFEST_FILE, boxes_match, load_fer_faces, measure_framing, write_scenes
-
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-PEER_SCRIPT = Path(__file__).with_name("fer_peer.py")
-
-
-@dataclass
-class Row:
-    """One line of the results table."""
-
-    system: str
-    photos: int
-    faces: int
-    seconds: float
-    decode_ms: float | None = None
-    detect_ms: float | None = None
-    classify_ms: float | None = None
-    with_face: float | None = None
-    recall: float | None = None
-    accuracy: float | None = None
 
 
 def list_images(folder: Path, limit: int | None) -> list[Path]:
@@ -124,45 +112,9 @@ def run_ours(
     return row, predictions
 
 
-def run_peer(
-    files: list[Path], *, peer_python: str, mode: str
-) -> tuple[Row, dict[str, list[tuple[list[int], str]]]]:
-    request = json.dumps({"mode": mode, "images": [str(p) for p in files]})
-    started = time.perf_counter()
-    completed = subprocess.run(
-        # -P: the script's own folder (inference/) must not shadow the standard library
-        # (inference/selectors.py would hide the `selectors` module the peer imports).
-        [peer_python, "-P", str(PEER_SCRIPT)],
-        input=request,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - started
-    if completed.returncode != 0:
-        raise RuntimeError(f"the fer peer failed:\n{completed.stderr[-3000:]}")
-    report = json.loads(completed.stdout)
-    predictions = {
-        Path(r["source"]).name: [(face["box"], face["label"]) for face in r["faces"]]
-        for r in report["results"]
-    }
-    n = max(1, len(files))
-    row = Row(
-        system="fer 25.10.3 (Haar)",
-        photos=len(files),
-        faces=sum(len(r["faces"]) for r in report["results"]),
-        seconds=report["decode_s"] + report["analyse_s"],
-        decode_ms=1000 * report["decode_s"] / n,
-        with_face=sum(bool(r["faces"]) for r in report["results"]) / n,
-    )
-    row.detect_ms = 1000 * report["analyse_s"] / n  # fer detects and classifies in one call
-    print(f"(fer peer subprocess: {wall:.1f} s wall including its TensorFlow start-up)")
-    return row, predictions
-
-
 def print_table(rows: list[Row], *, title: str) -> None:
     def fmt(value: float | None, spec: str) -> str:
-        return "-" if value is None or value != value else format(value, spec)
+        return "-" if value is None or math.isnan(value) else format(value, spec)
 
     print(f"\n{title}")
     header = (
@@ -241,7 +193,7 @@ def calibrate_framing(scenes: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m inference.bench", description=__doc__.split("\n")[0]
+        prog="python -m benchmarks.pipeline", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--images", type=Path, help="folder of photos (searched recursively)")
     parser.add_argument(

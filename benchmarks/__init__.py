@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline and the classifier: `python -m benchmarks.<name>`."""

@@ -1,0 +1,1 @@
+"""Commands that compose the `inference` library modules: `python -m inference.cli.<name>`."""
