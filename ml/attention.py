@@ -109,7 +109,9 @@ class AttentionModel:
             d["index"] for d in self.iris.get_output_details() if d["shape"][-1] == 15
         )
 
-    def landmarks(self, rgb: np.ndarray, centre: tuple[float, float], side: float, angle: float):
+    def landmarks(
+        self, rgb: np.ndarray, centre: tuple[float, float], side: float, angle: float
+    ) -> np.ndarray:
         """The 468 mesh points (x, y, z) in the image's pixels, from the square of `side` px
         at `centre` turned by `angle` radians."""
         crop, back = _warp_square(rgb, centre, side, angle, MESH_SIZE)
@@ -118,7 +120,9 @@ class AttentionModel:
         points = self.mesh.get_tensor(self._mesh_out).reshape(468, 3).astype(np.float64)
         return _to_image(points, back, side / MESH_SIZE)
 
-    def iris_centre(self, rgb: np.ndarray, corner_a: np.ndarray, corner_b: np.ndarray):
+    def iris_centre(
+        self, rgb: np.ndarray, corner_a: np.ndarray, corner_b: np.ndarray
+    ) -> np.ndarray:
         """The iris centre (x, y) in the image's pixels, from the square around one eye."""
         centre = (corner_a[:2] + corner_b[:2]) / 2
         side = max(4.0, float(np.linalg.norm(corner_b[:2] - corner_a[:2])) * IRIS_ROI_SCALE)
@@ -203,7 +207,7 @@ def eye_openness(points: np.ndarray) -> float:
 def _gaze(points: np.ndarray, irises: list[np.ndarray]) -> tuple[float, float]:
     """The iris centres in each eye's frame (see the module's docstring), both eyes averaged."""
     xs, ys = [], []
-    for (corner_a, corner_b, *lids), iris in zip((_LEFT_EYE, _RIGHT_EYE), irises, strict=True):
+    for (corner_a, corner_b, *_lids), iris in zip((_LEFT_EYE, _RIGHT_EYE), irises, strict=True):
         a, b = points[corner_a, :2], points[corner_b, :2]
         axis = b - a
         width = max(float(np.linalg.norm(axis)), 1e-6)
