@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db.models import Count, F, QuerySet
@@ -29,8 +29,17 @@ from analytics.headlines import GROUP_HEADLINES, HEADLINES
 from analytics.selectors.dashboards import DashboardFilters, Reading, ad_readings, face_queryset
 from analytics.selectors.decisions import NO_READING, ad_summaries, ad_summary
 from analytics.stats import Estimate, UnitCounts
-from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
+from campaigns.models import (
+    ATTENTION_FIELDS,
+    PROB_FIELDS,
+    Ad,
+    Campaign,
+    Face,
+    Viewer,
+    ViewerAttribute,
+)
 from ml import CLASSES
+from ml.attentive import QUALITY_MIN, attentive
 
 EXPORT_CHUNK_SIZE = 2000
 
@@ -60,6 +69,9 @@ FACE_COLUMNS: tuple[str, ...] = (
     "label",
     *PROB_FIELDS,
     "confidence",
+    *ATTENTION_FIELDS,
+    "attentive",
+    "expression_counted",
     "model_version",
     "processed_at",
 )
@@ -324,6 +336,7 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             "h",
             "label",
             *PROB_FIELDS,
+            *ATTENTION_FIELDS,
             "model_version__name",
             "model_version__version",
             "image__processed_at",
@@ -334,8 +347,9 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
     for row in rows:
         campaign, ad, batch_id, batch, image_id, image, viewer, offset, video, frame = row[:10]
         x, y, w, h, label, *rest = row[10:]
-        probabilities, (model_name, model_version, processed_at) = (
+        probabilities, measured, (model_name, model_version, processed_at) = (
             rest[: len(PROB_FIELDS)],
+            rest[len(PROB_FIELDS) : len(PROB_FIELDS) + len(ATTENTION_FIELDS)],
             rest[-3:],
         )
         # Faces come ordered by image, so the index within the photo is a running counter.
@@ -359,9 +373,25 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             label,
             *(f"{p:.6f}" for p in probabilities),
             f"{max(probabilities):.6f}",
+            *_attention_cells(measured),
             f"{model_name} {model_version}",
             excel_datetime(processed_at),
         )
+
+
+def _attention_cells(measured: Sequence[float | None]) -> list[str]:
+    """A face's pose, eyes, gaze and quality; whether it is attentive and its expression
+    counted (1 or 0; empty cells for a face analysed before they were measured)."""
+    if measured[0] is None:
+        return [""] * (len(ATTENTION_FIELDS) + 2)
+    values = dict(zip(ATTENTION_FIELDS, measured, strict=True))
+    looking = attentive(values["yaw"], values["pitch"], values["eye_openness"])
+    quality = values["quality"]
+    return [
+        *(f"{value:.4f}" for value in measured if value is not None),
+        str(int(looking)),
+        str(int(quality is None or quality >= QUALITY_MIN)),
+    ]
 
 
 def _seconds(value: float | None) -> str:

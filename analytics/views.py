@@ -46,6 +46,7 @@ from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.decoding import photo_as_jpeg
 from inference.selectors import model_version_active
 from ml import CLASSES
+from ml.attentive import EYES_OPEN_MIN, QUALITY_MIN
 
 PHOTOS_PER_PAGE = 24
 
@@ -238,6 +239,8 @@ def photo_detail(request: AuthenticatedHttpRequest, image_id: int) -> HttpRespon
             "filters": filters,
             "faces": rows,
             "colours": charts.EMOTION_COLOURS,
+            "eyes_open_min": EYES_OPEN_MIN,
+            "quality_min": QUALITY_MIN,
         },
     )
 

@@ -309,6 +309,37 @@ class FaceSerializer(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a declared field, as errors
     probabilities = serializers.SerializerMethodField()
     confidence = serializers.SerializerMethodField()
+    yaw = FiniteFloatField(
+        allow_null=True, help_text="Head turn in degrees, positive towards the image's right."
+    )
+    pitch = FiniteFloatField(allow_null=True, help_text="Head tilt in degrees, positive chin up.")
+    roll = FiniteFloatField(
+        allow_null=True, help_text="In-plane head turn in degrees, positive clockwise."
+    )
+    eye_openness = FiniteFloatField(
+        allow_null=True, help_text="Eye aspect ratio: about 0.3 open, under 0.12 closed."
+    )
+    gaze_x = FiniteFloatField(
+        allow_null=True, help_text="Iris offset across the eye, -0.5 to 0.5 (0: centred)."
+    )
+    gaze_y = FiniteFloatField(
+        allow_null=True, help_text="Iris offset between the eyelids, positive down."
+    )
+    sharpness = FiniteFloatField(
+        allow_null=True, help_text="Variance of the Laplacian of the face at 64 px."
+    )
+    quality = FiniteFloatField(
+        allow_null=True, help_text="Size, sharpness and pose together, 0 to 1."
+    )
+    attentive = serializers.BooleanField(
+        allow_null=True,
+        help_text="Facing the screen (|yaw| <= 30, |pitch| <= 25 degrees), eyes open; "
+        "null when not measured.",
+    )
+    expression_counted = serializers.BooleanField(
+        source="readable",
+        help_text="Whether its expression counts in the shares (quality at least 0.3).",
+    )
     model_version = serializers.IntegerField(source="model_version_id")
     created_at = serializers.DateTimeField()
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, attentive
 from ml.detection import _blazeface_model_path
 from ml.tflite import load_interpreter
 
@@ -43,13 +44,6 @@ IRIS_SIZE = 64
 MESH_ROI_SCALE = 1.25
 # The iris model's square around an eye: this many times the eye's width (MediaPipe: 2.3).
 IRIS_ROI_SCALE = 2.3
-
-# Attentive: facing the screen within these angles, eyes open (docs/marketers/attention.md).
-ATTENTIVE_MAX_YAW = 30.0
-ATTENTIVE_MAX_PITCH = 25.0
-EYES_OPEN_MIN = 0.12
-# Faces under this quality are kept but their expression is not counted (docs/statistics.md).
-QUALITY_MIN = 0.3
 
 # Mesh points: eye corners, eyelids (two upper/lower pairs) of each eye, chin, forehead.
 _LEFT_EYE = (33, 133, (160, 144), (158, 153))
@@ -77,17 +71,6 @@ class FaceAttention:
     @property
     def attentive(self) -> bool:
         return attentive(self.yaw, self.pitch, self.eye_openness)
-
-
-def attentive(yaw: float | None, pitch: float | None, eye_openness: float | None) -> bool:
-    """Facing the screen within the tolerance and eyes open; False when not measured."""
-    if yaw is None or pitch is None or eye_openness is None:
-        return False
-    return (
-        abs(yaw) <= ATTENTIVE_MAX_YAW
-        and abs(pitch) <= ATTENTIVE_MAX_PITCH
-        and eye_openness >= EYES_OPEN_MIN
-    )
 
 
 class AttentionModel:
