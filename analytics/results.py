@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from analytics import comparisons
+from analytics.attention import AttentionBin, attention_bins
 from analytics.headlines import HEADLINES, Headline, headline_get
 from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
@@ -83,6 +84,13 @@ class CampaignResults:
     @cached_property
     def timeline(self) -> Timelines:
         return self.scan.timelines()
+
+    @cached_property
+    def attention(self) -> dict[int, list[AttentionBin]]:
+        """Each ad's attention per bin, in the timeline's bins."""
+        return attention_read(
+            campaign=self.campaign, filters=self.filters, width=self.timeline.width
+        )
 
     @cached_property
     def moments(self) -> list[comparisons.KeyMoment]:
@@ -162,6 +170,16 @@ def campaign_results(
     )
 
 
+def attention_read(
+    *, campaign: Campaign, filters: DashboardFilters, width: int
+) -> dict[int, list[AttentionBin]]:
+    """Each ad's attention per bin of `width` seconds, from its frames (`analytics.attention`)."""
+    return attention_bins(
+        dashboards.attention_frame_counts(filters=filters, width=width, ad__campaign=campaign),
+        width=width,
+    )
+
+
 def _moments(
     timeline: Timelines,
     ads: list[tuple[int, str]],
@@ -189,6 +207,8 @@ class CampaignTimeline:
     readings: dict[int, Reading]
     # Ads with enough units to rank (the one small-sample rule): the others get no moments.
     eligible: list[int]
+    # Each ad's attention per bin, in the timeline's bins.
+    attention: dict[int, list[AttentionBin]]
 
     @cached_property
     def moments(self) -> list[comparisons.KeyMoment]:
@@ -205,10 +225,12 @@ def campaign_timeline(
     )
     filters = dashboards.with_ad_versions(filters, ad_ids=[pk for pk, _ in ads])
     uploads = decisions.uploads_in_scope(filters=filters, ad__campaign=campaign)
+    timeline = decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign)
     return CampaignTimeline(
         ads=ads,
         headline=headline_get(headline),
-        timeline=decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign),
+        timeline=timeline,
+        attention=attention_read(campaign=campaign, filters=filters, width=timeline.width),
         readings=dashboards.ad_readings(filters=filters, ad_ids=[pk for pk, _ in ads]),
         eligible=[
             ad_id

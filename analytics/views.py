@@ -46,7 +46,7 @@ from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.decoding import photo_as_jpeg
 from inference.selectors import model_version_active
 from ml import CLASSES
-from ml.attentive import EYES_OPEN_MIN, QUALITY_MIN
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN, QUALITY_MIN
 
 PHOTOS_PER_PAGE = 24
 
@@ -162,6 +162,10 @@ def timeline_context(*, campaign: Campaign, found: results.CampaignTimeline) -> 
             found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
         ),
         "corrected": any(r.corrected for r in found.readings.values()),
+        "attention": [
+            (name, found.attention[pk]) for pk, name in found.ads if pk in found.attention
+        ],
+        "attention_rule": {"yaw": ATTENTIVE_MAX_YAW, "pitch": ATTENTIVE_MAX_PITCH},
     }
 
 

@@ -496,6 +496,38 @@ class TimelineSerializer(serializers.Serializer):
     ads = TimelineAdSerializer(many=True)
 
 
+class AttentionShareSerializer(serializers.Serializer):
+    """A share in [0, 1] with its 95% interval over `units` units (viewers when known)."""
+
+    value = FiniteFloatField()
+    ci_low = FiniteFloatField(source="low")
+    ci_high = FiniteFloatField(source="high")
+    units = serializers.IntegerField()
+
+
+class AttentionBinSerializer(serializers.Serializer):
+    """One bin's attention: frames with a face (present), frames with a face facing the
+    screen with eyes open (attentive), and the viewers still looking (the drop-off)."""
+
+    second_from = serializers.FloatField()
+    second_to = serializers.FloatField()
+    units = serializers.IntegerField(help_text="Viewers with a frame in the bin.")
+    frames = serializers.IntegerField()
+    present = AttentionShareSerializer()
+    attentive = AttentionShareSerializer()
+    still_looking = AttentionShareSerializer(allow_null=True)
+
+
+class AttentionAdSerializer(serializers.Serializer):
+    ad = serializers.IntegerField()
+    bins = AttentionBinSerializer(many=True)
+
+
+class AttentionSerializer(serializers.Serializer):
+    bin_seconds = serializers.IntegerField()
+    ads = AttentionAdSerializer(many=True)
+
+
 class KeyMomentSerializer(serializers.Serializer):
     ad = serializers.IntegerField(source="ad_id")
     name = serializers.CharField(source="ad_name")
@@ -600,6 +632,7 @@ class ResultsSerializer(serializers.Serializer):
     verdict = VerdictSerializer()
     mix = MixSerializer(source="summaries", many=True)
     timeline = serializers.SerializerMethodField()
+    attention = serializers.SerializerMethodField()
     key_moments = KeyMomentSerializer(source="moments", many=True)
     breakdown = serializers.CharField(source="attribute", allow_blank=True)
     segments = serializers.SerializerMethodField()
@@ -625,6 +658,11 @@ class ResultsSerializer(serializers.Serializer):
             for ad_id, bins in found.timeline.bins.items()
         ]
         return TimelineSerializer({"bin_seconds": found.timeline.width, "ads": ads}).data
+
+    @extend_schema_field(AttentionSerializer())
+    def get_attention(self, found: Any) -> Any:
+        ads = [{"ad": ad_id, "bins": bins} for ad_id, bins in found.attention.items()]
+        return AttentionSerializer({"bin_seconds": found.timeline.width, "ads": ads}).data
 
     @extend_schema_field(SegmentRowSerializer(many=True))
     def get_segments(self, found: Any) -> Any:

@@ -17,15 +17,17 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce, Floor, Greatest
 
 from analytics import wording
+from analytics.attention import FrameCounts
 from analytics.headlines import GROUP_HEADLINES, HEADLINES, Headline
 from analytics.stats import Estimate, UnitCounts, group_estimate
 from campaigns.models import (
     PROB_FIELDS,
     Face,
+    ImageStatus,
     ReactionImage,
     SecondTally,
     UploadBatch,
@@ -36,6 +38,7 @@ from campaigns.selectors.scoping import scoped_to_user
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES, CONFIDENCE_STEPS
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN
 from ml.measurement import emotions_unmeasured
 from ml.metrics import Interval
 from ml.quantification import HEADLINE_GROUPS, GroupCorrection, measured_correction
@@ -173,6 +176,61 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
             confidence__gte=filters.min_confidence
         )
     return faces
+
+
+def attention_frame_counts(
+    *, filters: DashboardFilters, width: float, **batch_scope: object
+) -> list[FrameCounts]:
+    """Per ad, bin of `width` seconds and unit (a viewer, or minus the id of a frame of no
+    known viewer): frames analysed, frames with a face and frames with an attentive face
+    (`ml.attentive`), counted in the database. Every frame counts, faces or not: a frame
+    with no face is a viewer not there. The minimum confidence does not apply (attention is
+    not an expression)."""
+    uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
+    faces = Face.objects.filter(image=OuterRef("pk"))
+    version = _version_condition(uploads, filters, batch_field="image__batch_id")
+    if version is not None:
+        faces = faces.filter(version)
+    looking = Q(
+        yaw__gte=-ATTENTIVE_MAX_YAW,
+        yaw__lte=ATTENTIVE_MAX_YAW,
+        pitch__gte=-ATTENTIVE_MAX_PITCH,
+        pitch__lte=ATTENTIVE_MAX_PITCH,
+        eye_openness__gte=EYES_OPEN_MIN,
+    )
+    frames = ReactionImage.objects.filter(
+        batch_id__in=[pk for pk, _ in uploads],
+        status=ImageStatus.DONE,
+        offset_seconds__isnull=False,
+    )
+    if filters.segment is not None:
+        name, value = filters.segment
+        frames = frames.filter(viewer__attributes__name=name, viewer__attributes__value=value)
+    rows = (
+        frames.annotate(
+            bin=Floor(F("offset_seconds") / width),
+            unit=Coalesce("viewer_id", -F("id")),
+            with_face=Exists(faces),
+            with_attention=Exists(faces.filter(looking)),
+        )
+        .values("batch__ad_id", "bin", "unit")
+        .annotate(
+            frames=Count("id"),
+            present=Count("id", filter=Q(with_face=True)),
+            attentive=Count("id", filter=Q(with_attention=True)),
+        )
+    )
+    return [
+        FrameCounts(
+            row["batch__ad_id"],
+            int(row["bin"]),
+            int(row["unit"]),
+            row["frames"],
+            row["present"],
+            row["attentive"],
+        )
+        for row in rows
+    ]
 
 
 TallyModel = TypeVar("TallyModel", ViewerTally, SecondTally)
