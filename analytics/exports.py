@@ -408,11 +408,11 @@ def _seconds(value: float | None) -> str:
 def face_rows_for_campaign(
     *, campaign: Campaign, filters: DashboardFilters
 ) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, ad__campaign=campaign))
+    return _faces(face_queryset(filters=filters, readable_only=False, ad__campaign=campaign))
 
 
 def face_rows_for_ad(*, ad: Ad, filters: DashboardFilters) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, ad=ad))
+    return _faces(face_queryset(filters=filters, readable_only=False, ad=ad))
 
 
 def ad_rows(

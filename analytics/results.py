@@ -80,6 +80,8 @@ class CampaignResults:
     # The shown model's measured accuracy (empty without a model).
     how_to_read: dict[str, object]
     unfinished_uploads: int
+    # Faces kept but left out of the expression shares: quality under `ml.attentive.QUALITY_MIN`.
+    unreadable_faces: int = 0
 
     @cached_property
     def timeline(self) -> Timelines:
@@ -167,6 +169,7 @@ def campaign_results(
         confidence=_confidence_effect(names, filters, faces),
         how_to_read=_how_to_read(filters),
         unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
+        unreadable_faces=dashboards.unreadable_face_count(filters=filters, ad__campaign=campaign),
     )
 
 

@@ -98,6 +98,8 @@ def dashboard_context(
         "with_faces": [s for s in summaries if s.faces],
         "total_faces": found.total_faces,
         "unfinished_uploads": found.unfinished_uploads,
+        "unreadable_faces": found.unreadable_faces,
+        "quality_min": QUALITY_MIN,
         "verdict": found.verdict,
         "has_timeline": found.has_timeline,
         "attribute": found.attribute,

@@ -38,7 +38,7 @@ from campaigns.selectors.scoping import scoped_to_user
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES, CONFIDENCE_STEPS
-from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN, QUALITY_MIN
 from ml.measurement import emotions_unmeasured
 from ml.metrics import Interval
 from ml.quantification import HEADLINE_GROUPS, GroupCorrection, measured_correction
@@ -154,8 +154,15 @@ def _version_condition(
     return condition
 
 
-def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
-    """Faces of the uploads under `batch_scope` matching `filters`.
+# Faces whose expression counts: quality at least QUALITY_MIN, or not measured (as tallied).
+READABLE = Q(quality__isnull=True) | Q(quality__gte=QUALITY_MIN)
+
+
+def face_queryset(
+    *, filters: DashboardFilters, readable_only: bool = True, **batch_scope: object
+) -> QuerySet[Face]:
+    """Faces of the uploads under `batch_scope` matching `filters`; only those whose
+    expression counts (`READABLE`) unless `readable_only` is False.
 
     Upload ids are fetched first (a small table) and passed as a list: the face scan then
     joins only its photo, and PostgreSQL estimates the rows well enough to hash-aggregate
@@ -163,6 +170,8 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
     """
     uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
     faces = Face.objects.filter(image__batch_id__in=[pk for pk, _ in uploads])
+    if readable_only:
+        faces = faces.filter(READABLE)
     version = _version_condition(uploads, filters, batch_field="image__batch_id")
     if version is not None:
         faces = faces.filter(version)
@@ -231,6 +240,12 @@ def attention_frame_counts(
         )
         for row in rows
     ]
+
+
+def unreadable_face_count(*, filters: DashboardFilters, **batch_scope: object) -> int:
+    """Faces under `batch_scope` kept but not counted: their quality is under QUALITY_MIN."""
+    faces = face_queryset(filters=filters, readable_only=False, **batch_scope)
+    return faces.exclude(READABLE).count()
 
 
 TallyModel = TypeVar("TallyModel", ViewerTally, SecondTally)
@@ -486,7 +501,7 @@ def campaign_overviews(
     """
     uploads = scoped_to_user(UploadBatch.objects.all(), user=user)
     campaign_of = dict(uploads.values_list("pk", "ad__campaign_id"))
-    faces = Face.objects.filter(image__batch__in=uploads.values("pk"))
+    faces = Face.objects.filter(READABLE, image__batch__in=uploads.values("pk"))
     if model_version is not None:
         faces = faces.filter(model_version=model_version)
     rows = faces.values("image__batch_id", "label").annotate(n=Count("id")).order_by()

@@ -16,12 +16,14 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from PIL import Image
 
-from analytics import exports
+from analytics import exports, results
 from analytics.attention import FrameCounts, attention_bins
 from analytics.selectors.dashboards import DashboardFilters
+from analytics.services.tallies import tallies_rebuild
 from campaigns.models import Face, ImageStatus, UploadBatch
 from campaigns.services import batches, extraction, images
 from tests import factories
+from tests.analytics.dashboard_data import face_add
 from tests.ingest_support import zip_build
 from tests.shared_data import shared_file
 from tests.video_support import video_bytes
@@ -137,3 +139,35 @@ def test_still_looking_counts_viewers_attentive_now_or_later():
     assert [b.still_looking.value for b in bins if b.still_looking] == [1.0, 1.0, 0.5, 0.5]
     assert [b.attentive.value for b in bins] == [1.0, 1.0, 0.5, 0.5]
     assert all(b.attentive.low <= b.attentive.value <= b.attentive.high for b in bins)
+
+
+def test_faces_under_the_quality_threshold_are_left_out_of_the_shares_and_counted_aside(client):
+    # given an ad with three readable happy faces and two unreadable sad ones (quality 0.1)
+    team = factories.team_create()
+    campaign = factories.campaign_create(team=team)
+    ad = factories.ad_create(campaign=campaign)
+    batch = factories.batch_create(ad=ad, status="done")
+    model = factories.model_version_create()
+    for label, quality in [("happy", 0.9)] * 3 + [("sad", 0.1)] * 2 + [("happy", None)]:
+        image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+        face_add(image=image, model_version=model, label=label, quality=quality)
+    # when the dashboard's figures are read (from the tallies)
+    found = results.campaign_results(
+        campaign=campaign, filters=DashboardFilters(model_version=model, as_classified=True)
+    )
+    # then only the readable faces count, and the unreadable ones are counted aside
+    (summary,) = found.summaries
+    assert summary.faces == 4 and summary.counts["sad"] == 0
+    assert found.unreadable_faces == 2
+    # and a recount from the faces agrees with the tallies kept in step
+    tallies_rebuild(batch_ids=[batch.pk])
+    again = results.campaign_results(
+        campaign=campaign, filters=DashboardFilters(model_version=model, as_classified=True)
+    )
+    assert again.summaries[0].faces == 4
+    # and the page says how many were left out
+    client.force_login(factories.user_create(team=team))
+    html = client.get(
+        reverse("campaigns:campaign_dashboard", args=[campaign.pk]), {"model_version": model.pk}
+    ).content.decode()
+    assert "2 faces not counted in the shares" in html
