@@ -16,7 +16,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from analytics.stats import clustered_share_interval
+from analytics.headlines import ATTENTIVE, INATTENTIVE
+from analytics.stats import UnitCounts, clustered_share_interval
 from ml.metrics import wilson_interval
 
 
@@ -122,3 +123,15 @@ def attention_overall(rows: Iterable[FrameCounts]) -> dict[int, Share]:
         if frames:
             by_ad[ad_id].append(FrameCounts(ad_id, 0, unit, frames, present, attentive))
     return {ad_id: _clustered(group, "attentive") for ad_id, group in by_ad.items()}
+
+
+def attention_units(rows: Iterable[FrameCounts]) -> dict[int, UnitCounts]:
+    """Each ad's frames as attentive or not, per unit: the verdict ranks ads on them with the
+    attention headline as it ranks them on an emotion's faces."""
+    units: dict[int, UnitCounts] = {}
+    for row in rows:
+        group = units.setdefault(row.ad_id, UnitCounts((ATTENTIVE, INATTENTIVE)))
+        viewer = row.unit if row.unit > 0 else None
+        group.add(viewer, ATTENTIVE, row.attentive)
+        group.add(viewer, INATTENTIVE, row.frames - row.attentive)
+    return units

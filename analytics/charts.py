@@ -7,6 +7,7 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from analytics.attention import AttentionBin
 from analytics.headlines import HEADLINES, Headline
 from analytics.selectors.dashboards import AdSummary, EmotionShare, Reading
 from analytics.selectors.decisions import NO_READING
@@ -199,6 +200,48 @@ def headline_timeline(
             }
         )
     return {"traces": traces, "width": timeline.width, "label": headline.label}
+
+
+def attention_timeline(
+    attention: Mapping[int, Sequence[AttentionBin]], *, ads: Sequence[tuple[int, str]], width: int
+) -> dict[str, Any]:
+    """Per ad, the attentive share over the ad's seconds with its 95% band, in the chart
+    format of `headline_timeline` (the dashboard draws either)."""
+    traces: list[dict[str, Any]] = []
+    for index, (ad_id, name) in enumerate(ads):
+        bins = attention.get(ad_id, [])
+        if not bins:
+            continue
+        name = plotly_text(name)
+        colour = AD_COLOURS[index % len(AD_COLOURS)]
+        xs: list[float | None] = [(b.second_from + b.second_to) / 2 for b in bins]
+        values: list[float | None] = [round(100 * b.attentive.value, 2) for b in bins]
+        lows: list[float | None] = [round(100 * b.attentive.low, 2) for b in bins]
+        highs: list[float | None] = [round(100 * b.attentive.high, 2) for b in bins]
+        traces.append(_band_edge(xs, highs, group=name))
+        traces.append(
+            _band_edge(xs, lows, group=name, fill="tonexty", fillcolor=_rgba(colour, 0.15))
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": name,
+                "legendgroup": name,
+                "x": xs,
+                "y": values,
+                "customdata": [
+                    [b.units, lo, hi] for b, lo, hi in zip(bins, lows, highs, strict=True)
+                ],
+                "hovertemplate": (
+                    f"{name}<br>second %{{x:.1f}}: %{{y:.1f}}% attentive"
+                    "<br>95% CI %{customdata[1]}–%{customdata[2]}<br>%{customdata[0]} viewers"
+                    "<extra></extra>"
+                ),
+                "line": {"color": colour},
+            }
+        )
+    return {"traces": traces, "width": width, "label": HEADLINES["attention"].label}
 
 
 def ad_upload_days(

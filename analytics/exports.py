@@ -32,6 +32,7 @@ from analytics.selectors.dashboards import (
     Reading,
     ad_readings,
     attention_frame_counts,
+    every_face_queryset,
     face_queryset,
 )
 from analytics.selectors.decisions import NO_READING, ad_summaries, ad_summary
@@ -408,11 +409,11 @@ def _seconds(value: float | None) -> str:
 def face_rows_for_campaign(
     *, campaign: Campaign, filters: DashboardFilters
 ) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, readable_only=False, ad__campaign=campaign))
+    return _faces(every_face_queryset(filters=filters, ad__campaign=campaign))
 
 
 def face_rows_for_ad(*, ad: Ad, filters: DashboardFilters) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, readable_only=False, ad=ad))
+    return _faces(every_face_queryset(filters=filters, ad=ad))
 
 
 def ad_rows(

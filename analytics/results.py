@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from analytics import comparisons
-from analytics.attention import AttentionBin, attention_bins
+from analytics.attention import AttentionBin, attention_bins, attention_units
 from analytics.headlines import HEADLINES, Headline, headline_get
 from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
@@ -143,7 +143,7 @@ def campaign_results(
     faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
     units = faces.ad_units()
     readings = faces.readings()
-    verdict = comparisons.verdict(ads=ads, units=units, headline=chosen, readings=readings)
+    verdict = _verdict(campaign=campaign, filters=filters, ads=ads, headline=chosen, scan=faces)
     return CampaignResults(
         campaign=campaign,
         ads=ads,
@@ -160,9 +160,11 @@ def campaign_results(
             headline=chosen,
             readings=readings,
         )
-        if breakdown
+        if breakdown and not chosen.attention
         else [],
-        norms=comparisons.norms(
+        norms=[]
+        if chosen.attention
+        else comparisons.norms(
             campaign=campaign, standings=verdict.standings, headline=chosen, filters=filters
         ),
         versions=_version_notes(ads=ads, filters=filters),
@@ -170,6 +172,26 @@ def campaign_results(
         how_to_read=_how_to_read(filters),
         unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
         unreadable_faces=dashboards.unreadable_face_count(filters=filters, ad__campaign=campaign),
+    )
+
+
+def _verdict(
+    *,
+    campaign: Campaign,
+    filters: DashboardFilters,
+    ads: list[tuple[int, str]],
+    headline: Headline,
+    scan: decisions.FacesScan,
+) -> comparisons.Verdict:
+    """The ads ranked by `headline`: on their faces' expressions, read as each ad's model
+    reads them; or, for attention, on their frames, never corrected (not an expression)."""
+    if headline.attention:
+        rows = dashboards.attention_frame_counts(filters=filters, width=None, ad__campaign=campaign)
+        return comparisons.verdict(
+            ads=ads, units=attention_units(rows), headline=headline, readings={}
+        )
+    return comparisons.verdict(
+        ads=ads, units=scan.ad_units(), headline=headline, readings=scan.readings()
     )
 
 

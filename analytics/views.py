@@ -160,7 +160,11 @@ def timeline_context(*, campaign: Campaign, found: results.CampaignTimeline) -> 
         "video_creatives": {
             ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
         },
-        "timeline_chart": charts.headline_timeline(
+        "timeline_chart": charts.attention_timeline(
+            found.attention, ads=found.ads, width=found.timeline.width
+        )
+        if found.headline.attention
+        else charts.headline_timeline(
             found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
         ),
         "corrected": any(r.corrected for r in found.readings.values()),

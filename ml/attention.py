@@ -19,7 +19,9 @@ BlazeFace detectors, run with the same TFLite interpreter on the face the detect
   eyelids (positive: down). Both eyes averaged.
 - **Quality** in [0, 1]: the product of a size term (face side over 64 px, capped at 1), a
   sharpness term (variance of the Laplacian of the face at 64 px, over 60, capped at 1) and a
-  pose term (1 when facing the camera, falling to 0 at 60 degrees of yaw or 45 of pitch).
+  pose term (1 when facing the camera, falling to 0 at 90 degrees of yaw or 75 of pitch), so
+  that under the threshold of 0.3 (`ml.attentive.QUALITY_MIN`) fall faces in profile (a sharp
+  large face turned more than about 63 degrees), tiny faces (under 20 px) and blurred ones.
 
 Django-free; the pipeline calls `face_attention` in its feeder threads, each with its own
 interpreters (`attention_model_for_thread`).
@@ -218,7 +220,7 @@ def quality_score(*, side: float, sharp: float, yaw: float, pitch: float) -> flo
     """Size, sharpness and pose terms multiplied (see the module's docstring)."""
     size_term = min(1.0, side / 64.0)
     sharp_term = min(1.0, sharp / 60.0)
-    pose_term = max(0.0, 1.0 - max(abs(yaw) / 60.0, abs(pitch) / 45.0))
+    pose_term = max(0.0, 1.0 - max(abs(yaw) / 90.0, abs(pitch) / 75.0))
     return size_term * sharp_term * pose_term
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Floor, Greatest
 
 from analytics import wording
@@ -158,11 +158,15 @@ def _version_condition(
 READABLE = Q(quality__isnull=True) | Q(quality__gte=QUALITY_MIN)
 
 
-def face_queryset(
-    *, filters: DashboardFilters, readable_only: bool = True, **batch_scope: object
-) -> QuerySet[Face]:
-    """Faces of the uploads under `batch_scope` matching `filters`; only those whose
-    expression counts (`READABLE`) unless `readable_only` is False.
+def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
+    """Faces of the uploads under `batch_scope` matching `filters` whose expression counts
+    (`READABLE`): what the shares are computed from."""
+    return every_face_queryset(filters=filters, **batch_scope).filter(READABLE)
+
+
+def every_face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
+    """Faces of the uploads under `batch_scope` matching `filters`, those whose expression
+    does not count included (the faces CSV lists them, marked).
 
     Upload ids are fetched first (a small table) and passed as a list: the face scan then
     joins only its photo, and PostgreSQL estimates the rows well enough to hash-aggregate
@@ -170,8 +174,6 @@ def face_queryset(
     """
     uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
     faces = Face.objects.filter(image__batch_id__in=[pk for pk, _ in uploads])
-    if readable_only:
-        faces = faces.filter(READABLE)
     version = _version_condition(uploads, filters, batch_field="image__batch_id")
     if version is not None:
         faces = faces.filter(version)
@@ -188,9 +190,10 @@ def face_queryset(
 
 
 def attention_frame_counts(
-    *, filters: DashboardFilters, width: float, **batch_scope: object
+    *, filters: DashboardFilters, width: float | None, **batch_scope: object
 ) -> list[FrameCounts]:
-    """Per ad, bin of `width` seconds and unit (a viewer, or minus the id of a frame of no
+    """Per ad, bin of `width` seconds (None: one bin, 0, for all the ad's photos and frames,
+    with an offset or not) and unit (a viewer, or minus the id of a frame of no
     known viewer): frames analysed, frames with a face and frames with an attentive face
     (`ml.attentive`), counted in the database. Every frame counts, faces or not: a frame
     with no face is a viewer not there. The minimum confidence does not apply (attention is
@@ -208,16 +211,16 @@ def attention_frame_counts(
         eye_openness__gte=EYES_OPEN_MIN,
     )
     frames = ReactionImage.objects.filter(
-        batch_id__in=[pk for pk, _ in uploads],
-        status=ImageStatus.DONE,
-        offset_seconds__isnull=False,
+        batch_id__in=[pk for pk, _ in uploads], status=ImageStatus.DONE
     )
+    if width is not None:
+        frames = frames.filter(offset_seconds__isnull=False)
     if filters.segment is not None:
         name, value = filters.segment
         frames = frames.filter(viewer__attributes__name=name, viewer__attributes__value=value)
     rows = (
         frames.annotate(
-            bin=Floor(F("offset_seconds") / width),
+            bin=Value(0) if width is None else Floor(F("offset_seconds") / width),
             unit=Coalesce("viewer_id", -F("id")),
             with_face=Exists(faces),
             with_attention=Exists(faces.filter(looking)),
@@ -244,8 +247,7 @@ def attention_frame_counts(
 
 def unreadable_face_count(*, filters: DashboardFilters, **batch_scope: object) -> int:
     """Faces under `batch_scope` kept but not counted: their quality is under QUALITY_MIN."""
-    faces = face_queryset(filters=filters, readable_only=False, **batch_scope)
-    return faces.exclude(READABLE).count()
+    return every_face_queryset(filters=filters, **batch_scope).exclude(READABLE).count()
 
 
 TallyModel = TypeVar("TallyModel", ViewerTally, SecondTally)

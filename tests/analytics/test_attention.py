@@ -20,7 +20,7 @@ from analytics import exports, results
 from analytics.attention import FrameCounts, attention_bins
 from analytics.selectors.dashboards import DashboardFilters
 from analytics.services.tallies import tallies_rebuild
-from campaigns.models import Face, ImageStatus, UploadBatch
+from campaigns.models import Face, ImageStatus, ReactionImage, UploadBatch, Viewer
 from campaigns.services import batches, extraction, images
 from tests import factories
 from tests.analytics.dashboard_data import face_add
@@ -171,3 +171,53 @@ def test_faces_under_the_quality_threshold_are_left_out_of_the_shares_and_counte
         reverse("campaigns:campaign_dashboard", args=[campaign.pk]), {"model_version": model.pk}
     ).content.decode()
     assert "2 faces not counted in the shares" in html
+
+
+def _frames_of_viewers(ad, model, attentive_frames: list[int], *, frames: int = 4) -> None:
+    """One viewer per entry, each with `frames` frames a second apart, the first
+    `attentive_frames[i]` of them attentive, the others turned away (yaw 60)."""
+    batch = factories.batch_create(ad=ad, status="done")
+    for number, looking in enumerate(attentive_frames):
+        viewer = Viewer.objects.create(campaign=ad.campaign, external_id=f"{ad.name}-{number}")
+        for second in range(frames):
+            image = factories.image_create(batch=batch, status=ImageStatus.DONE)
+            ReactionImage.objects.filter(pk=image.pk).update(viewer=viewer, offset_seconds=second)
+            face = factories.face_create(image=image, model_version=model)
+            yaw = 0.0 if second < looking else 60.0
+            Face.objects.filter(pk=face.pk).update(
+                yaw=yaw, pitch=0.0, roll=0.0, eye_openness=0.3, quality=0.9
+            )
+
+
+def test_the_verdict_ranks_ads_on_attention_when_chosen(client):
+    # given ad A whose 12 viewers all look at every frame, and ad B whose first 6 viewers
+    # look at all 4 of their frames and whose other 6 at none (attentive share 24/48 = 0.5)
+    team = factories.team_create()
+    campaign = factories.campaign_create(team=team)
+    model = factories.model_version_create()
+    a = factories.ad_create(campaign=campaign, name="A")
+    b = factories.ad_create(campaign=campaign, name="B")
+    _frames_of_viewers(a, model, [4] * 12)
+    _frames_of_viewers(b, model, [4] * 6 + [0] * 6)
+    # when the verdict is read on attention
+    found = results.campaign_results(
+        campaign=campaign, filters=DashboardFilters(model_version=model), headline="attention"
+    )
+    # then A ranks first at 1.0, B second at exactly 0.5 with an interval from its viewers
+    first, second = found.verdict.standings
+    assert (first.name, first.rank, first.estimate.value) == ("A", 1, 1.0)
+    assert (second.name, second.rank) == ("B", 2)
+    assert second.estimate.value == pytest.approx(0.5)
+    # the sandwich variance by hand: 12 viewers of 4 frames, residuals +-4 * 0.5, so
+    # 12 / 11 * 12 * 2^2 / 48^2
+    assert second.estimate.sampling_error == pytest.approx((12 / 11 * 48 / 48**2) ** 0.5)
+    assert 0.15 < second.estimate.interval.low < 0.5 < second.estimate.interval.high < 0.85
+    assert second.clearly_behind
+    # and the page names attention as the headline, uncorrected
+    client.force_login(factories.user_create(team=team))
+    html = client.get(
+        reverse("campaigns:campaign_dashboard", args=[campaign.pk]),
+        {"model_version": model.pk, "headline": "attention"},
+    ).content.decode()
+    assert "Which ad is better on attentive share?" in html
+    assert "never corrected for the model's errors" in html
