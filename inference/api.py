@@ -109,6 +109,8 @@ class _Options:
     min_face_size: int
     max_pixels: int
     attention: bool
+    # Interpreter threads of the face mesh: 1 per feeder thread, 2 in the caller's thread.
+    mesh_threads: int = 1
 
 
 def analyze_images(
@@ -145,7 +147,9 @@ def analyze_images(
     elif not isinstance(classifier, EmotionClassifier):
         classifier = get_classifier(classifier)
     timings = timings if timings is not None else StageTimings()
-    options = _Options(detect_max_side, min_face_size, max_pixels, attention)
+    options = _Options(
+        detect_max_side, min_face_size, max_pixels, attention, 1 if decode_threads >= 1 else 2
+    )
     if decode_threads < 1:
         prepared = [
             _prepare(source, index, detector, classifier, options)
@@ -260,12 +264,15 @@ def _prepare(
     batch = preprocess_faces(crops, classifier.spec) if crops else _empty_batch(classifier)
     timings.preprocess += time.perf_counter() - started
     started = time.perf_counter()
-    attention = [_attention(image, face) if options.attention else None for face in faces]
+    attention = [
+        _attention(image, face, options.mesh_threads) if options.attention else None
+        for face in faces
+    ]
     timings.attention += time.perf_counter() - started
     return _Prepared(result, faces, batch, timings, attention)
 
 
-def _attention(image: DecodedImage, face: DetectedFace) -> FaceAttention | None:
+def _attention(image: DecodedImage, face: DetectedFace, threads: int) -> FaceAttention | None:
     """The face's pose, eyes, gaze and quality, measured on the decoded pixels; None when the
     mesh gives no finite reading."""
     scale = image.scale
@@ -276,7 +283,11 @@ def _attention(image: DecodedImage, face: DetectedFace) -> FaceAttention | None:
         lx, ly, rx, ry = (value * scale for value in face.eyes)
         eyes = (lx, ly, rx, ry)
     measured = face_attention(
-        image.pixels, box, eyes, model=attention_model_for_thread(), original_side=max(w, h)
+        image.pixels,
+        box,
+        eyes,
+        model=attention_model_for_thread(threads),
+        original_side=max(w, h),
     )
     if not all(math.isfinite(value) for value in dataclasses.astuple(measured)):
         return None

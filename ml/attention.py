@@ -16,7 +16,8 @@ BlazeFace detectors, run with the same TFLite interpreter on the face the detect
   eyes averaged) from the mesh; about 0.25-0.35 open, under 0.12 closed.
 - **Gaze**: the iris centre relative to the eye's corners, in the eye's own frame: x is -0.5
   at the corner on the image's left and +0.5 at the other, 0 centred; y likewise between the
-  eyelids (positive: down). Both eyes averaged.
+  eyelids (positive: down). Read on the eye that shows wider (the iris model costs as much as
+  the mesh; both eyes move together).
 - **Quality** in [0, 1]: the product of a size term (face side over 64 px, capped at 1), a
   sharpness term (variance of the Laplacian of the face at 64 px, over 60, capped at 1) and a
   pose term (1 when facing the camera, falling to 0 at 90 degrees of yaw or 75 of pitch), so
@@ -154,12 +155,14 @@ def _to_image(points: np.ndarray, back: np.ndarray, z_scale: float) -> np.ndarra
 _local = threading.local()
 
 
-def attention_model_for_thread() -> AttentionModel:
-    """This thread's face mesh and iris interpreters (built at its first call)."""
-    model = getattr(_local, "model", None)
-    if model is None:
-        model = _local.model = AttentionModel()
-    return model
+def attention_model_for_thread(num_threads: int = 1) -> AttentionModel:
+    """This thread's face mesh and iris interpreters with `num_threads` threads each (built
+    at its first call): 1 in a feeder thread (one feeder per core), 2 where photos are
+    prepared one after another in the caller's thread (as the detector there runs)."""
+    models: dict[int, AttentionModel] = _local.__dict__.setdefault("models", {})
+    if num_threads not in models:
+        models[num_threads] = AttentionModel(num_threads=num_threads)
+    return models[num_threads]
 
 
 def head_pose(points: np.ndarray) -> tuple[float, float, float]:
@@ -189,19 +192,23 @@ def eye_openness(points: np.ndarray) -> float:
     return float(np.mean(ratios))
 
 
-def _gaze(points: np.ndarray, irises: list[np.ndarray]) -> tuple[float, float]:
-    """The iris centres in each eye's frame (see the module's docstring), both eyes averaged."""
-    xs, ys = [], []
-    for (corner_a, corner_b, *_lids), iris in zip((_LEFT_EYE, _RIGHT_EYE), irises, strict=True):
-        a, b = points[corner_a, :2], points[corner_b, :2]
-        axis = b - a
-        width = max(float(np.linalg.norm(axis)), 1e-6)
-        along = axis / width
-        across = np.array([-along[1], along[0]])
-        offset = iris - (a + b) / 2
-        xs.append(float(np.dot(offset, along)) / width)
-        ys.append(float(np.dot(offset, across)) / width)
-    return float(np.mean(xs)), float(np.mean(ys))
+def _gaze(model: AttentionModel, rgb: np.ndarray, points: np.ndarray) -> tuple[float, float]:
+    """The iris centre in its eye's frame (see the module's docstring), of the eye that
+    shows wider in the image (the one nearer the camera when the head turns). Both eyes
+    move together, and the iris model costs as much as the mesh: one eye keeps the mesh
+    within its speed budget (docs/marketers/attention.md)."""
+    corner_a, corner_b = max(
+        (_LEFT_EYE[:2], _RIGHT_EYE[:2]),
+        key=lambda eye: float(np.linalg.norm(points[eye[1], :2] - points[eye[0], :2])),
+    )
+    a, b = points[corner_a, :2], points[corner_b, :2]
+    iris = model.iris_centre(rgb, points[corner_a], points[corner_b])
+    axis = b - a
+    width = max(float(np.linalg.norm(axis)), 1e-6)
+    along = axis / width
+    across = np.array([-along[1], along[0]])
+    offset = iris - (a + b) / 2
+    return float(np.dot(offset, along)) / width, float(np.dot(offset, across)) / width
 
 
 def sharpness(rgb: np.ndarray, box: tuple[int, int, int, int]) -> float:
@@ -242,11 +249,7 @@ def face_attention(
     angle = 0.0 if eyes is None else math.atan2(eyes[3] - eyes[1], eyes[2] - eyes[0])
     points = model.landmarks(rgb, centre, side, angle)
     yaw, pitch, roll = head_pose(points)
-    irises = [
-        model.iris_centre(rgb, points[_LEFT_EYE[0]], points[_LEFT_EYE[1]]),
-        model.iris_centre(rgb, points[_RIGHT_EYE[0]], points[_RIGHT_EYE[1]]),
-    ]
-    gaze_x, gaze_y = _gaze(points, irises)
+    gaze_x, gaze_y = _gaze(model, rgb, points)
     sharp = sharpness(rgb, box)
     return FaceAttention(
         yaw=yaw,
