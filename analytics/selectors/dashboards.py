@@ -17,7 +17,7 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Floor, Greatest
 
 from analytics import wording
@@ -189,59 +189,76 @@ def every_face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> 
     return faces
 
 
+# An attentive face (`ml.attentive.attentive`), as a database condition.
+LOOKING = Q(
+    yaw__gte=-ATTENTIVE_MAX_YAW,
+    yaw__lte=ATTENTIVE_MAX_YAW,
+    pitch__gte=-ATTENTIVE_MAX_PITCH,
+    pitch__lte=ATTENTIVE_MAX_PITCH,
+    eye_openness__gte=EYES_OPEN_MIN,
+)
+_FrameKey = tuple[int, int, int]
+
+
+def _frames_in_scope(
+    uploads: list[tuple[int, int]], filters: DashboardFilters, width: float | None, prefix: str
+) -> tuple[Q, Any, Any]:
+    """The condition on analysed frames (reached through `prefix`) and their bin and unit
+    expressions: the frames' and the faces' queries group by the same keys."""
+    condition = Q(
+        **{f"{prefix}batch_id__in": [pk for pk, _ in uploads], f"{prefix}status": ImageStatus.DONE}
+    )
+    if width is not None:
+        condition &= Q(**{f"{prefix}offset_seconds__isnull": False})
+    if filters.segment is not None:
+        name, value = filters.segment
+        condition &= Q(
+            **{
+                f"{prefix}viewer__attributes__name": name,
+                f"{prefix}viewer__attributes__value": value,
+            }
+        )
+    offset = F(f"{prefix}offset_seconds")
+    index = Value(0) if width is None else Floor(offset / width)
+    return condition, index, Coalesce(f"{prefix}viewer_id", -F(f"{prefix}id"))
+
+
 def attention_frame_counts(
     *, filters: DashboardFilters, width: float | None, **batch_scope: object
 ) -> list[FrameCounts]:
     """Per ad, bin of `width` seconds (None: one bin, 0, for all the ad's photos and frames,
-    with an offset or not) and unit (a viewer, or minus the id of a frame of no
-    known viewer): frames analysed, frames with a face and frames with an attentive face
-    (`ml.attentive`), counted in the database. Every frame counts, faces or not: a frame
-    with no face is a viewer not there. The minimum confidence does not apply (attention is
-    not an expression)."""
+    with an offset or not) and unit (a viewer, or minus the id of a frame of no known
+    viewer): frames analysed, frames with a face and frames with an attentive face
+    (`ml.attentive`), counted in the database by two grouped scans (frames; faces joined
+    to their frames). Every frame counts, faces or not: a frame with no face is a viewer
+    not there. The minimum confidence does not apply (attention is not an expression)."""
     uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
-    faces = Face.objects.filter(image=OuterRef("pk"))
+    condition, index, unit = _frames_in_scope(uploads, filters, width, "")
+    frames = (
+        ReactionImage.objects.filter(condition)
+        .annotate(bin=index, unit=unit)
+        .values_list("batch__ad_id", "bin", "unit")
+        .annotate(n=Count("id"))
+    )
+    condition, index, unit = _frames_in_scope(uploads, filters, width, "image__")
+    faces = Face.objects.filter(condition)
     version = _version_condition(uploads, filters, batch_field="image__batch_id")
     if version is not None:
         faces = faces.filter(version)
-    looking = Q(
-        yaw__gte=-ATTENTIVE_MAX_YAW,
-        yaw__lte=ATTENTIVE_MAX_YAW,
-        pitch__gte=-ATTENTIVE_MAX_PITCH,
-        pitch__lte=ATTENTIVE_MAX_PITCH,
-        eye_openness__gte=EYES_OPEN_MIN,
-    )
-    frames = ReactionImage.objects.filter(
-        batch_id__in=[pk for pk, _ in uploads], status=ImageStatus.DONE
-    )
-    if width is not None:
-        frames = frames.filter(offset_seconds__isnull=False)
-    if filters.segment is not None:
-        name, value = filters.segment
-        frames = frames.filter(viewer__attributes__name=name, viewer__attributes__value=value)
-    rows = (
-        frames.annotate(
-            bin=Value(0) if width is None else Floor(F("offset_seconds") / width),
-            unit=Coalesce("viewer_id", -F("id")),
-            with_face=Exists(faces),
-            with_attention=Exists(faces.filter(looking)),
-        )
-        .values("batch__ad_id", "bin", "unit")
+    seen: dict[_FrameKey, tuple[int, int]] = {
+        (ad_id, int(key_bin), int(key_unit)): (present, looking)
+        for ad_id, key_bin, key_unit, present, looking in faces.annotate(bin=index, unit=unit)
+        .values_list("image__batch__ad_id", "bin", "unit")
         .annotate(
-            frames=Count("id"),
-            present=Count("id", filter=Q(with_face=True)),
-            attentive=Count("id", filter=Q(with_attention=True)),
+            present_frames=Count("image_id", distinct=True),
+            looking_frames=Count("image_id", distinct=True, filter=LOOKING),
         )
-    )
+    }
     return [
         FrameCounts(
-            row["batch__ad_id"],
-            int(row["bin"]),
-            int(row["unit"]),
-            row["frames"],
-            row["present"],
-            row["attentive"],
+            ad_id, int(index), int(unit), n, *seen.get((ad_id, int(index), int(unit)), (0, 0))
         )
-        for row in rows
+        for ad_id, index, unit, n in frames
     ]
 
 
