@@ -221,3 +221,12 @@ def test_the_verdict_ranks_ads_on_attention_when_chosen(client):
     ).content.decode()
     assert "Which ad is better on attentive share?" in html
     assert "never corrected for the model's errors" in html
+    # and the timeline draws the attentive share (A flat at 100 over its 4 seconds)
+    part = client.get(
+        reverse("campaigns:campaign_dashboard_timeline", args=[campaign.pk]),
+        {"model_version": model.pk, "headline": "attention"},
+    )
+    chart = part.context["timeline_chart"]
+    assert chart["label"] == "attentive share"
+    lines = [trace for trace in chart["traces"] if trace.get("name") == "A"]
+    assert lines and set(lines[0]["y"]) == {100.0}
