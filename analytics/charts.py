@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from analytics.attention import AttentionBin
 from analytics.headlines import HEADLINES, Headline
 from analytics.selectors.dashboards import AdSummary, EmotionShare, Reading
 from analytics.selectors.decisions import NO_READING
@@ -136,6 +138,45 @@ def _band_edge(
     }
 
 
+@dataclass(frozen=True)
+class _Series:
+    """One ad's points over the seconds: x, value and 95% bounds (None: a gap), units."""
+
+    xs: list[float | None]
+    values: list[float | None]
+    lows: list[float | None]
+    highs: list[float | None]
+    units: list[int | None]
+
+
+def _band_traces(series: _Series, *, name: str, colour: str, what: str) -> list[dict[str, Any]]:
+    """The band (its upper edge, then its lower edge filled up to it) and the line."""
+    xs = series.xs
+    return [
+        _band_edge(xs, series.highs, group=name),
+        _band_edge(xs, series.lows, group=name, fill="tonexty", fillcolor=_rgba(colour, 0.15)),
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "legendgroup": name,
+            "x": xs,
+            "y": series.values,
+            "customdata": [
+                [u, lo, hi]
+                for u, lo, hi in zip(series.units, series.lows, series.highs, strict=True)
+            ],
+            "hovertemplate": (
+                f"{name}<br>second %{{x:.1f}}: %{{y:.1f}} {what}"
+                "<br>95% CI %{customdata[1]}–%{customdata[2]}<br>%{customdata[0]} units"
+                "<extra></extra>"
+            ),
+            "line": {"color": colour},
+            "connectgaps": False,
+        },
+    ]
+
+
 def headline_timeline(
     timeline: Timelines,
     *,
@@ -175,30 +216,38 @@ def headline_timeline(
             highs.append(round(scale * interval.high, 2))
             units.append(estimate.units)
             previous_end = bin_.second_to
-        # The band: its upper edge, then its lower edge filled up to it.
-        traces.append(_band_edge(xs, highs, group=name))
-        traces.append(
-            _band_edge(xs, lows, group=name, fill="tonexty", fillcolor=_rgba(colour, 0.15))
-        )
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": name,
-                "legendgroup": name,
-                "x": xs,
-                "y": values,
-                "customdata": [[u, lo, hi] for u, lo, hi in zip(units, lows, highs, strict=True)],
-                "hovertemplate": (
-                    f"{name}<br>second %{{x:.1f}}: %{{y:.1f}} ({headline.label})"
-                    "<br>95% CI %{customdata[1]}–%{customdata[2]}<br>%{customdata[0]} units"
-                    "<extra></extra>"
-                ),
-                "line": {"color": colour},
-                "connectgaps": False,
-            }
+        traces += _band_traces(
+            _Series(xs, values, lows, highs, units),
+            name=name,
+            colour=colour,
+            what=f"({headline.label})",
         )
     return {"traces": traces, "width": timeline.width, "label": headline.label}
+
+
+def attention_timeline(
+    attention: Mapping[int, Sequence[AttentionBin]], *, ads: Sequence[tuple[int, str]], width: int
+) -> dict[str, Any]:
+    """Per ad, the attentive share over the ad's seconds with its 95% band, in the chart
+    format of `headline_timeline` (the dashboard draws either)."""
+    traces: list[dict[str, Any]] = []
+    for index, (ad_id, ad_name) in enumerate(ads):
+        bins = attention.get(ad_id, [])
+        if not bins:
+            continue
+        name = plotly_text(ad_name)
+        colour = AD_COLOURS[index % len(AD_COLOURS)]
+        xs: list[float | None] = [(b.second_from + b.second_to) / 2 for b in bins]
+        values: list[float | None] = [round(100 * b.attentive.value, 2) for b in bins]
+        lows: list[float | None] = [round(100 * b.attentive.low, 2) for b in bins]
+        highs: list[float | None] = [round(100 * b.attentive.high, 2) for b in bins]
+        traces += _band_traces(
+            _Series(xs, values, lows, highs, [b.units for b in bins]),
+            name=name,
+            colour=colour,
+            what="% attentive",
+        )
+    return {"traces": traces, "width": width, "label": HEADLINES["attention"].label}
 
 
 def ad_upload_days(

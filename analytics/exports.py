@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db.models import Count, F, QuerySet
@@ -25,12 +25,29 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.text import slugify
 
+from analytics.attention import AttentionBin, Share, attention_bins
 from analytics.headlines import GROUP_HEADLINES, HEADLINES
-from analytics.selectors.dashboards import DashboardFilters, Reading, ad_readings, face_queryset
+from analytics.selectors.dashboards import (
+    DashboardFilters,
+    Reading,
+    ad_readings,
+    attention_frame_counts,
+    every_face_queryset,
+    face_queryset,
+)
 from analytics.selectors.decisions import NO_READING, ad_summaries, ad_summary
 from analytics.stats import Estimate, UnitCounts
-from campaigns.models import PROB_FIELDS, Ad, Campaign, Face, Viewer, ViewerAttribute
+from campaigns.models import (
+    ATTENTION_FIELDS,
+    PROB_FIELDS,
+    Ad,
+    Campaign,
+    Face,
+    Viewer,
+    ViewerAttribute,
+)
 from ml import CLASSES
+from ml.attentive import QUALITY_MIN, attentive
 
 EXPORT_CHUNK_SIZE = 2000
 
@@ -60,6 +77,9 @@ FACE_COLUMNS: tuple[str, ...] = (
     "label",
     *PROB_FIELDS,
     "confidence",
+    *ATTENTION_FIELDS,
+    "attentive",
+    "expression_counted",
     "model_version",
     "processed_at",
 )
@@ -324,6 +344,7 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             "h",
             "label",
             *PROB_FIELDS,
+            *ATTENTION_FIELDS,
             "model_version__name",
             "model_version__version",
             "image__processed_at",
@@ -334,8 +355,9 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
     for row in rows:
         campaign, ad, batch_id, batch, image_id, image, viewer, offset, video, frame = row[:10]
         x, y, w, h, label, *rest = row[10:]
-        probabilities, (model_name, model_version, processed_at) = (
+        probabilities, measured, (model_name, model_version, processed_at) = (
             rest[: len(PROB_FIELDS)],
+            rest[len(PROB_FIELDS) : len(PROB_FIELDS) + len(ATTENTION_FIELDS)],
             rest[-3:],
         )
         # Faces come ordered by image, so the index within the photo is a running counter.
@@ -359,9 +381,25 @@ def _faces(faces: QuerySet[Face]) -> Iterator[tuple[Any, ...]]:
             label,
             *(f"{p:.6f}" for p in probabilities),
             f"{max(probabilities):.6f}",
+            *_attention_cells(measured),
             f"{model_name} {model_version}",
             excel_datetime(processed_at),
         )
+
+
+def _attention_cells(measured: Sequence[float | None]) -> list[str]:
+    """A face's pose, eyes, gaze and quality; whether it is attentive and its expression
+    counted (1 or 0; empty cells for a face analysed before they were measured)."""
+    if measured[0] is None:
+        return [""] * (len(ATTENTION_FIELDS) + 2)
+    values = dict(zip(ATTENTION_FIELDS, measured, strict=True))
+    looking = attentive(values["yaw"], values["pitch"], values["eye_openness"])
+    quality = values["quality"]
+    return [
+        *(f"{value:.4f}" for value in measured if value is not None),
+        str(int(looking)),
+        str(int(quality is None or quality >= QUALITY_MIN)),
+    ]
 
 
 def _seconds(value: float | None) -> str:
@@ -371,11 +409,11 @@ def _seconds(value: float | None) -> str:
 def face_rows_for_campaign(
     *, campaign: Campaign, filters: DashboardFilters
 ) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, ad__campaign=campaign))
+    return _faces(every_face_queryset(filters=filters, ad__campaign=campaign))
 
 
 def face_rows_for_ad(*, ad: Ad, filters: DashboardFilters) -> Iterator[tuple[Any, ...]]:
-    return _faces(face_queryset(filters=filters, ad=ad))
+    return _faces(every_face_queryset(filters=filters, ad=ad))
 
 
 def ad_rows(
@@ -406,6 +444,12 @@ def ad_rows(
         )
 
 
+ATTENTION_COLUMNS: tuple[str, ...] = (
+    "frames",
+    *(f"{key}{end}" for key in ("present", "attentive", "still_looking") for end in BOUND_ENDS),
+)
+
+
 def timeline_columns() -> tuple[str, ...]:
     return (
         "ad",
@@ -418,38 +462,75 @@ def timeline_columns() -> tuple[str, ...]:
         *CLASSIFIED_COLUMNS,
         *READING_COLUMNS,
         *_emotion_columns(),
+        *ATTENTION_COLUMNS,
     )
+
+
+def _share_cells(share: Share | None) -> list[str]:
+    if share is None:
+        return ["", "", ""]
+    return [f"{share.value:.6f}", f"{share.low:.6f}", f"{share.high:.6f}"]
+
+
+def _bin_attention_cells(found: AttentionBin | None) -> list[str]:
+    """A bin's frames, present, attentive and still-looking shares with their bounds."""
+    if found is None:
+        return [""] * len(ATTENTION_COLUMNS)
+    return [
+        str(found.frames),
+        *_share_cells(found.present),
+        *_share_cells(found.attentive),
+        *_share_cells(found.still_looking),
+    ]
+
+
+def _expression_bins(
+    *, filters: DashboardFilters, bin_seconds: float, scope: dict[str, object]
+) -> dict[tuple[int, int], UnitCounts]:
+    """(ad id, bin index) -> the bin's faces per viewer and label."""
+    rows = (
+        face_queryset(filters=filters, **scope)
+        .filter(image__offset_seconds__isnull=False)
+        .annotate(bin=Floor(F("image__offset_seconds") / bin_seconds))
+        .values("image__batch__ad_id", "bin", "image__viewer_id", "label")
+        .annotate(n=Count("id"))
+    )
+    bins: dict[tuple[int, int], UnitCounts] = {}
+    for row in rows:
+        group = bins.setdefault((row["image__batch__ad_id"], int(row["bin"])), UnitCounts(CLASSES))
+        # a face of no known viewer is a unit of its own
+        group.add(row["image__viewer_id"], row["label"], row["n"])
+    return bins
 
 
 def timeline_rows(
     *, campaign: Campaign, filters: DashboardFilters, bin_seconds: float, ad: Ad | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """One row per ad and bin of `bin_seconds` of the ad's timeline (faces with an offset):
+    """One row per ad and bin of `bin_seconds` of the ad's timeline (frames with an offset):
     viewers and faces in the bin, the headline and each emotion's share with 95% intervals
     over viewers (a face without a known viewer counts as one viewer of its own), read as
-    the dashboard reads the ad."""
+    the dashboard reads the ad; then the bin's attention (`analytics.attention`), also for
+    bins whose frames show no face."""
     if bin_seconds <= 0:
         raise ValueError(f"bins must be longer than 0 s, got {bin_seconds}")
     scope: dict[str, object] = {"ad": ad} if ad is not None else {"ad__campaign": campaign}
-    rows = (
-        face_queryset(filters=filters, **scope)
-        .filter(image__offset_seconds__isnull=False)
-        .annotate(bin=Floor(F("image__offset_seconds") / bin_seconds))
-        .values("image__batch__ad_id", "image__batch__ad__name", "bin", "image__viewer_id", "label")
-        .annotate(n=Count("id"))
-        .order_by("image__batch__ad__name", "bin")
-    )
-    bins: dict[tuple[str, int, int], UnitCounts] = {}
-    for row in rows:
-        key = (row["image__batch__ad__name"], row["image__batch__ad_id"], int(row["bin"]))
-        group = bins.setdefault(key, UnitCounts(CLASSES))
-        # a face of no known viewer is a unit of its own
-        group.add(row["image__viewer_id"], row["label"], row["n"])
-    readings = ad_readings(filters=filters, ad_ids={ad_id for _, ad_id, _ in bins})
-    for (ad_name, ad_id, index), group in sorted(bins.items()):
+    bins = _expression_bins(filters=filters, bin_seconds=bin_seconds, scope=scope)
+    attention = {
+        (ad_id, int(round(found.second_from / bin_seconds))): found
+        for ad_id, ad_bins in attention_bins(
+            attention_frame_counts(filters=filters, width=bin_seconds, **scope),
+            width=bin_seconds,
+        ).items()
+        for found in ad_bins
+    }
+    ad_ids = {ad_id for ad_id, _ in bins} | {ad_id for ad_id, _ in attention}
+    names = dict(Ad.objects.filter(pk__in=ad_ids).values_list("pk", "name"))
+    readings = ad_readings(filters=filters, ad_ids=ad_ids)
+    for ad_id, index in sorted(set(bins) | set(attention), key=lambda k: (names[k[0]], k)):
+        group = bins.get((ad_id, index)) or UnitCounts(CLASSES)
         reading = readings[ad_id]
         yield (
-            ad_name,
+            names[ad_id],
             f"{index * bin_seconds:g}",
             f"{(index + 1) * bin_seconds:g}",
             group.viewer_count,
@@ -458,6 +539,7 @@ def timeline_rows(
             *_headline_cells(group, reading),
             *_reading_cells(reading),
             *_emotion_cells(group, reading),
+            *_bin_attention_cells(attention.get((ad_id, index))),
         )
 
 

@@ -74,6 +74,7 @@ class DashboardFilterForm(forms.Form):
             "positive": "positive share",
             "negative": "negative share",
             "valence": "valence",
+            "attention": "attentive share (facing the screen, eyes open)",
         }
         headline_field = self.fields["headline"]
         assert isinstance(headline_field, forms.ChoiceField)  # noqa: S101  narrows the type for mypy

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analytics.stats import SHARE_BOUNDS, VALENCE_BOUNDS, Bounds, HeadlineMeasure
+from analytics.stats import (
+    SHARE_BOUNDS,
+    VALENCE_BOUNDS,
+    Bounds,
+    HeadlineMeasure,
+    Measure,
+    ScoreMeasure,
+)
 from ml import CLASSES
 from ml.quantification import GROUP_NAMES, HEADLINE_GROUPS, GroupCorrection
 
 POSITIVE_EMOTIONS: tuple[str, ...] = HEADLINE_GROUPS["positive"]
 NEGATIVE_EMOTIONS: tuple[str, ...] = HEADLINE_GROUPS["negative"]
 OTHER_EMOTIONS: tuple[str, ...] = HEADLINE_GROUPS["other"]
+
+
+# The labels of a frame in attention's unit counts (`analytics.attention.attention_units`).
+ATTENTIVE, INATTENTIVE = "attentive", "inattentive"
 
 
 def _group(name: str) -> tuple[float, ...]:
@@ -33,19 +44,27 @@ class Headline:
     coefficients: tuple[float, ...] = (0.0, 0.0, 0.0)
     emotion: str | None = None
     bounds: Bounds = SHARE_BOUNDS
+    # The attentive share of frames (`analytics.attention`): not an expression, so never
+    # corrected for the model's errors and read from the frames, not the face tallies.
+    attention: bool = False
 
     @property
     def is_share(self) -> bool:
         return self.bounds == SHARE_BOUNDS
 
-    def measure(self, correction: GroupCorrection) -> HeadlineMeasure:
-        """This headline estimated with `correction` (a model version's, or as classified)."""
+    def measure(self, correction: GroupCorrection) -> Measure:
+        """This headline estimated with `correction` (a model version's, or as classified;
+        attention ignores it)."""
+        if self.attention:
+            return ScoreMeasure({ATTENTIVE: 1.0})
         return HeadlineMeasure(self.coefficients, correction, self.emotion, self.bounds)
 
     def word(self, difference: float) -> str:
         """How an ad that is `difference` above another is described ('more positive')."""
         if self.key == "valence":
             return "higher in valence" if difference >= 0 else "lower in valence"
+        if self.attention:
+            return "more attentive" if difference >= 0 else "less attentive"
         if self.key in ("positive", "negative"):
             return f"more {self.key}" if difference >= 0 else f"less {self.key}"
         return f"more {self.label}" if difference >= 0 else f"less {self.label}"
@@ -65,6 +84,7 @@ def _headlines() -> dict[str, Headline]:
     }
     for name in CLASSES:
         headlines[name] = Headline(name, name, None, emotion=name)
+    headlines["attention"] = Headline("attention", "attentive share", True, attention=True)
     return headlines
 
 

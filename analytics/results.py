@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from analytics import comparisons
+from analytics.attention import AttentionBin, attention_bins, attention_units
 from analytics.headlines import HEADLINES, Headline, headline_get
 from analytics.selectors import dashboards, decisions
 from analytics.selectors.dashboards import AdSummary, CampaignBreakdown, DashboardFilters, Reading
@@ -79,10 +80,19 @@ class CampaignResults:
     # The shown model's measured accuracy (empty without a model).
     how_to_read: dict[str, object]
     unfinished_uploads: int
+    # Faces kept but left out of the expression shares: quality under `ml.attentive.QUALITY_MIN`.
+    unreadable_faces: int = 0
 
     @cached_property
     def timeline(self) -> Timelines:
         return self.scan.timelines()
+
+    @cached_property
+    def attention(self) -> dict[int, list[AttentionBin]]:
+        """Each ad's attention per bin, in the timeline's bins."""
+        return attention_read(
+            campaign=self.campaign, filters=self.filters, width=self.timeline.width
+        )
 
     @cached_property
     def moments(self) -> list[comparisons.KeyMoment]:
@@ -133,7 +143,7 @@ def campaign_results(
     faces = decisions.faces_scan(filters=filters, ad__campaign=campaign)
     units = faces.ad_units()
     readings = faces.readings()
-    verdict = comparisons.verdict(ads=ads, units=units, headline=chosen, readings=readings)
+    verdict = _verdict(campaign=campaign, filters=filters, ads=ads, headline=chosen, scan=faces)
     return CampaignResults(
         campaign=campaign,
         ads=ads,
@@ -150,15 +160,48 @@ def campaign_results(
             headline=chosen,
             readings=readings,
         )
-        if breakdown
+        if breakdown and not chosen.attention
         else [],
-        norms=comparisons.norms(
+        norms=[]
+        if chosen.attention
+        else comparisons.norms(
             campaign=campaign, standings=verdict.standings, headline=chosen, filters=filters
         ),
         versions=_version_notes(ads=ads, filters=filters),
         confidence=_confidence_effect(names, filters, faces),
         how_to_read=_how_to_read(filters),
         unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
+        unreadable_faces=dashboards.unreadable_face_count(filters=filters, ad__campaign=campaign),
+    )
+
+
+def _verdict(
+    *,
+    campaign: Campaign,
+    filters: DashboardFilters,
+    ads: list[tuple[int, str]],
+    headline: Headline,
+    scan: decisions.FacesScan,
+) -> comparisons.Verdict:
+    """The ads ranked by `headline`: on their faces' expressions, read as each ad's model
+    reads them; or, for attention, on their frames, never corrected (not an expression)."""
+    if headline.attention:
+        rows = dashboards.attention_frame_counts(filters=filters, width=None, ad__campaign=campaign)
+        return comparisons.verdict(
+            ads=ads, units=attention_units(rows), headline=headline, readings={}
+        )
+    return comparisons.verdict(
+        ads=ads, units=scan.ad_units(), headline=headline, readings=scan.readings()
+    )
+
+
+def attention_read(
+    *, campaign: Campaign, filters: DashboardFilters, width: int
+) -> dict[int, list[AttentionBin]]:
+    """Each ad's attention per bin of `width` seconds, from its frames (`analytics.attention`)."""
+    return attention_bins(
+        dashboards.attention_frame_counts(filters=filters, width=width, ad__campaign=campaign),
+        width=width,
     )
 
 
@@ -189,6 +232,8 @@ class CampaignTimeline:
     readings: dict[int, Reading]
     # Ads with enough units to rank (the one small-sample rule): the others get no moments.
     eligible: list[int]
+    # Each ad's attention per bin, in the timeline's bins.
+    attention: dict[int, list[AttentionBin]]
 
     @cached_property
     def moments(self) -> list[comparisons.KeyMoment]:
@@ -205,10 +250,12 @@ def campaign_timeline(
     )
     filters = dashboards.with_ad_versions(filters, ad_ids=[pk for pk, _ in ads])
     uploads = decisions.uploads_in_scope(filters=filters, ad__campaign=campaign)
+    timeline = decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign)
     return CampaignTimeline(
         ads=ads,
         headline=headline_get(headline),
-        timeline=decisions.timelines_read(filters=filters, uploads=uploads, ad__campaign=campaign),
+        timeline=timeline,
+        attention=attention_read(campaign=campaign, filters=filters, width=timeline.width),
         readings=dashboards.ad_readings(filters=filters, ad_ids=[pk for pk, _ in ads]),
         eligible=[
             ad_id

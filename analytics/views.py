@@ -46,6 +46,7 @@ from campaigns.storage import STORE_ERRORS, STORE_UNREACHABLE
 from inference.decoding import photo_as_jpeg
 from inference.selectors import model_version_active
 from ml import CLASSES
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN, QUALITY_MIN
 
 PHOTOS_PER_PAGE = 24
 
@@ -97,6 +98,8 @@ def dashboard_context(
         "with_faces": [s for s in summaries if s.faces],
         "total_faces": found.total_faces,
         "unfinished_uploads": found.unfinished_uploads,
+        "unreadable_faces": found.unreadable_faces,
+        "quality_min": QUALITY_MIN,
         "verdict": found.verdict,
         "has_timeline": found.has_timeline,
         "attribute": found.attribute,
@@ -157,10 +160,18 @@ def timeline_context(*, campaign: Campaign, found: results.CampaignTimeline) -> 
         "video_creatives": {
             ad.pk for ad in Ad.objects.filter(campaign=campaign) if ad_creative_is_video(ad)
         },
-        "timeline_chart": charts.headline_timeline(
+        "timeline_chart": charts.attention_timeline(
+            found.attention, ads=found.ads, width=found.timeline.width
+        )
+        if found.headline.attention
+        else charts.headline_timeline(
             found.timeline, ads=found.ads, headline=found.headline, readings=found.readings
         ),
         "corrected": any(r.corrected for r in found.readings.values()),
+        "attention": [
+            (name, found.attention[pk]) for pk, name in found.ads if pk in found.attention
+        ],
+        "attention_rule": {"yaw": ATTENTIVE_MAX_YAW, "pitch": ATTENTIVE_MAX_PITCH},
     }
 
 
@@ -238,6 +249,8 @@ def photo_detail(request: AuthenticatedHttpRequest, image_id: int) -> HttpRespon
             "filters": filters,
             "faces": rows,
             "colours": charts.EMOTION_COLOURS,
+            "eyes_open_min": EYES_OPEN_MIN,
+            "quality_min": QUALITY_MIN,
         },
     )
 

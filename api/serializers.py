@@ -309,6 +309,37 @@ class FaceSerializer(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a declared field, as errors
     probabilities = serializers.SerializerMethodField()
     confidence = serializers.SerializerMethodField()
+    yaw = FiniteFloatField(
+        allow_null=True, help_text="Head turn in degrees, positive towards the image's right."
+    )
+    pitch = FiniteFloatField(allow_null=True, help_text="Head tilt in degrees, positive chin up.")
+    roll = FiniteFloatField(
+        allow_null=True, help_text="In-plane head turn in degrees, positive clockwise."
+    )
+    eye_openness = FiniteFloatField(
+        allow_null=True, help_text="Eye aspect ratio: about 0.3 open, under 0.12 closed."
+    )
+    gaze_x = FiniteFloatField(
+        allow_null=True, help_text="Iris offset across the eye, -0.5 to 0.5 (0: centred)."
+    )
+    gaze_y = FiniteFloatField(
+        allow_null=True, help_text="Iris offset between the eyelids, positive down."
+    )
+    sharpness = FiniteFloatField(
+        allow_null=True, help_text="Variance of the Laplacian of the face at 64 px."
+    )
+    quality = FiniteFloatField(
+        allow_null=True, help_text="Size, sharpness and pose together, 0 to 1."
+    )
+    attentive = serializers.BooleanField(
+        allow_null=True,
+        help_text="Facing the screen (|yaw| <= 30, |pitch| <= 25 degrees), eyes open; "
+        "null when not measured.",
+    )
+    expression_counted = serializers.BooleanField(
+        source="readable",
+        help_text="Whether its expression counts in the shares (quality at least 0.3).",
+    )
     model_version = serializers.IntegerField(source="model_version_id")
     created_at = serializers.DateTimeField()
 
@@ -465,6 +496,38 @@ class TimelineSerializer(serializers.Serializer):
     ads = TimelineAdSerializer(many=True)
 
 
+class AttentionShareSerializer(serializers.Serializer):
+    """A share in [0, 1] with its 95% interval over `units` units (viewers when known)."""
+
+    value = FiniteFloatField()
+    ci_low = FiniteFloatField(source="low")
+    ci_high = FiniteFloatField(source="high")
+    units = serializers.IntegerField()
+
+
+class AttentionBinSerializer(serializers.Serializer):
+    """One bin's attention: frames with a face (present), frames with a face facing the
+    screen with eyes open (attentive), and the viewers still looking (the drop-off)."""
+
+    second_from = serializers.FloatField()
+    second_to = serializers.FloatField()
+    units = serializers.IntegerField(help_text="Viewers with a frame in the bin.")
+    frames = serializers.IntegerField()
+    present = AttentionShareSerializer()
+    attentive = AttentionShareSerializer()
+    still_looking = AttentionShareSerializer(allow_null=True)
+
+
+class AttentionAdSerializer(serializers.Serializer):
+    ad = serializers.IntegerField()
+    bins = AttentionBinSerializer(many=True)
+
+
+class AttentionSerializer(serializers.Serializer):
+    bin_seconds = serializers.IntegerField()
+    ads = AttentionAdSerializer(many=True)
+
+
 class KeyMomentSerializer(serializers.Serializer):
     ad = serializers.IntegerField(source="ad_id")
     name = serializers.CharField(source="ad_name")
@@ -569,6 +632,7 @@ class ResultsSerializer(serializers.Serializer):
     verdict = VerdictSerializer()
     mix = MixSerializer(source="summaries", many=True)
     timeline = serializers.SerializerMethodField()
+    attention = serializers.SerializerMethodField()
     key_moments = KeyMomentSerializer(source="moments", many=True)
     breakdown = serializers.CharField(source="attribute", allow_blank=True)
     segments = serializers.SerializerMethodField()
@@ -594,6 +658,11 @@ class ResultsSerializer(serializers.Serializer):
             for ad_id, bins in found.timeline.bins.items()
         ]
         return TimelineSerializer({"bin_seconds": found.timeline.width, "ads": ads}).data
+
+    @extend_schema_field(AttentionSerializer())
+    def get_attention(self, found: Any) -> Any:
+        ads = [{"ad": ad_id, "bins": bins} for ad_id, bins in found.attention.items()]
+        return AttentionSerializer({"bin_seconds": found.timeline.width, "ads": ads}).data
 
     @extend_schema_field(SegmentRowSerializer(many=True))
     def get_segments(self, found: Any) -> Any:

@@ -2,7 +2,7 @@
 
     python -m benchmarks.pipeline --images DIR [--detector NAME|all] [--model DIR]
                               [--peer-python /path/to/fer-venv/bin/python]
-                              [--faces FER_DIR] [--chunk 32] [--limit N]
+                              [--faces FER_DIR] [--chunk 32] [--limit N] [--mesh both|on|off]
     python -m benchmarks.pipeline --make-scenes OUT --fer-dir FER_DIR [--count 120]
                               [--scene-split Training] [--seed S] [--edge-scenes]
     python -m benchmarks.pipeline --calibrate-framing --images SCENES
@@ -10,7 +10,9 @@
 A `scenes.json` beside the photos (written by --make-scenes) adds face recall and
 expression accuracy against the pasted FER2013 PrivateTest faces. --calibrate-framing
 measures each detector's FaceFraming on scenes of Training faces. `--faces` compares the
-classifiers alone on FER2013 PrivateTest crops. Timings are wall-clock on this machine.
+classifiers alone on FER2013 PrivateTest crops. Each detector runs with the face mesh and
+irises (head pose, eyes, gaze, quality: `ml.attention`) and without, unless --mesh picks one.
+Timings are wall-clock on this machine.
 """
 
 from __future__ import annotations
@@ -77,9 +79,16 @@ def score_against_truth(
 
 
 def run_ours(
-    files: list[Path], *, detector: str, classifier: EmotionClassifier, chunk: int
+    files: list[Path],
+    *,
+    detector: str,
+    classifier: EmotionClassifier,
+    chunk: int,
+    attention: bool = True,
 ) -> tuple[Row, dict[str, list[tuple[list[int], str]]]]:
-    analyze_images(files[:1], detector=detector, classifier=classifier)  # warm-up
+    """The pipeline end to end, with or without the face mesh and irises (`ml.attention`)."""
+    # warm-up
+    analyze_images(files[:1], detector=detector, classifier=classifier, attention=attention)
     timings = StageTimings()
     predictions = {}
     with_face = 0
@@ -92,6 +101,7 @@ def run_ours(
                 detector=detector,
                 classifier=classifier,
                 timings=timings,
+                attention=attention,
             ),
             strict=True,
         ):
@@ -100,13 +110,17 @@ def run_ours(
     seconds = time.perf_counter() - started
     n = max(1, len(files))
     row = Row(
-        system=f"ours ({detector}, {classifier.backend} {classifier.precision})",
+        system=(
+            f"ours ({detector}, {classifier.backend} {classifier.precision}"
+            f"{', mesh' if attention else ', no mesh'})"
+        ),
         photos=len(files),
         faces=timings.faces,
         seconds=seconds,
         decode_ms=1000 * timings.decode / n,
         detect_ms=1000 * timings.detect / n,
         classify_ms=1000 * timings.classify / n,
+        mesh_ms=1000 * timings.attention / n,
         with_face=with_face / n,
     )
     return row, predictions
@@ -119,7 +133,7 @@ def print_table(rows: list[Row], *, title: str) -> None:
     print(f"\n{title}")
     header = (
         f"{'system':<34} {'photos':>6} {'faces':>6} {'photos/s':>9} {'faces/s':>8} "
-        f"{'decode ms':>9} {'detect ms':>9} {'classify ms':>11} {'>=1 face':>8} "
+        f"{'decode ms':>9} {'detect ms':>9} {'mesh ms':>7} {'classify ms':>11} {'>=1 face':>8} "
         f"{'recall':>7} {'accuracy':>8}"
     )
     print(header)
@@ -130,6 +144,7 @@ def print_table(rows: list[Row], *, title: str) -> None:
             f"{fmt(row.photos / row.seconds if row.seconds else None, '9.1f')} "
             f"{fmt(row.faces / row.seconds if row.seconds else None, '8.1f')} "
             f"{fmt(row.decode_ms, '9.1f')} {fmt(row.detect_ms, '9.1f')} "
+            f"{fmt(row.mesh_ms, '7.1f')} "
             f"{fmt(row.classify_ms, '11.1f')} {fmt(row.with_face, '8.1%')} "
             f"{fmt(row.recall, '7.1%')} {fmt(row.accuracy, '8.1%')}"
         )
@@ -209,6 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many photos (or faces per class)")
     parser.add_argument("--peer-python", help="python of a virtualenv with `fer` installed")
     parser.add_argument(
+        "--mesh",
+        choices=("both", "on", "off"),
+        default="both",
+        help="run the face mesh and irises (attention): with and without by default",
+    )
+    parser.add_argument(
         "--faces", type=Path, help="unpacked FER2013 folder: classifier-only comparison"
     )
     parser.add_argument(
@@ -274,12 +295,17 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for name in detectors:
             get_detector(name)
-            row, predictions = run_ours(
-                files, detector=name, classifier=classifier, chunk=args.chunk
-            )
-            if truth:
-                row.recall, row.accuracy = score_against_truth(predictions, truth)
-            rows.append(row)
+            for attention in (True, False) if args.mesh == "both" else (args.mesh == "on",):
+                row, predictions = run_ours(
+                    files,
+                    detector=name,
+                    classifier=classifier,
+                    chunk=args.chunk,
+                    attention=attention,
+                )
+                if truth:
+                    row.recall, row.accuracy = score_against_truth(predictions, truth)
+                rows.append(row)
         if args.peer_python:
             row, predictions = run_peer(files, peer_python=args.peer_python, mode="photos")
             if truth:

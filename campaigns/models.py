@@ -14,9 +14,21 @@ from django.db import models
 from django.db.models import Q
 
 from ml import CLASSES, CONFIDENCE_STEPS
+from ml.attentive import QUALITY_MIN, attentive
 
 # Face columns holding the classifier's softmax output, in the canonical class order.
 PROB_FIELDS: tuple[str, ...] = tuple(f"prob_{name}" for name in CLASSES)
+# A face's pose, eyes, gaze and quality columns: `ml.attention.FaceAttention`'s fields.
+ATTENTION_FIELDS: tuple[str, ...] = (
+    "yaw",
+    "pitch",
+    "roll",
+    "eye_openness",
+    "gaze_x",
+    "gaze_y",
+    "sharpness",
+    "quality",
+)
 
 
 class Emotion(models.TextChoices):
@@ -419,6 +431,17 @@ class Face(models.Model):
     model_version = models.ForeignKey(
         "inference.ModelVersion", on_delete=models.PROTECT, related_name="faces"
     )
+    # Where the face looks and how well it reads (`ml.attention`, docs/marketers/attention.md):
+    # head pose in degrees, eye aspect ratio, iris offset in the eye, Laplacian variance and
+    # quality in [0, 1]. Null on faces analysed before they were measured.
+    yaw = models.FloatField(null=True, blank=True)
+    pitch = models.FloatField(null=True, blank=True)
+    roll = models.FloatField(null=True, blank=True)
+    eye_openness = models.FloatField(null=True, blank=True)
+    gaze_x = models.FloatField(null=True, blank=True)
+    gaze_y = models.FloatField(null=True, blank=True)
+    sharpness = models.FloatField(null=True, blank=True)
+    quality = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -446,6 +469,18 @@ class Face(models.Model):
     def probabilities(self) -> dict[str, float]:
         """Class name -> probability, in the canonical order."""
         return {name: getattr(self, f"prob_{name}") for name in CLASSES}
+
+    @property
+    def attentive(self) -> bool | None:
+        """Facing the screen with eyes open (`ml.attention`); None when not measured."""
+        if self.yaw is None:
+            return None
+        return attentive(self.yaw, self.pitch, self.eye_openness)
+
+    @property
+    def readable(self) -> bool:
+        """Whether its expression counts: quality at least QUALITY_MIN, or not measured."""
+        return self.quality is None or self.quality >= QUALITY_MIN
 
 
 # Minimum confidences (percent of the top class probability) the dashboards filter by: the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import threading
 import time
@@ -13,6 +15,7 @@ import cv2
 import numpy as np
 
 from ml import CLASSES
+from ml.attention import FaceAttention, attention_model_for_thread, face_attention
 from ml.detection import DEFAULT_DETECTOR, DetectedFace, FaceDetector, get_detector
 from ml.preprocessing import PreprocessSpec, cut_face, preprocess_faces
 
@@ -46,6 +49,8 @@ class FaceResult:
     score: float
     label: str
     probabilities: dict[str, float]
+    # Head pose, eyes, gaze and quality (`ml.attention`); None when not measured.
+    attention: FaceAttention | None = None
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -76,6 +81,7 @@ class StageTimings:
     decode: float = 0.0
     detect: float = 0.0
     preprocess: float = 0.0
+    attention: float = 0.0
     classify: float = 0.0
     classify_wait: float = 0.0
     images: int = 0
@@ -94,6 +100,7 @@ class _Prepared:
     faces: list[DetectedFace]
     batch: np.ndarray
     timings: StageTimings
+    attention: list[FaceAttention | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,9 @@ class _Options:
     detect_max_side: int
     min_face_size: int
     max_pixels: int
+    attention: bool
+    # Interpreter threads of the face mesh: 1 per feeder thread, 2 in the caller's thread.
+    mesh_threads: int = 1
 
 
 def analyze_images(
@@ -116,6 +126,7 @@ def analyze_images(
     decode_threads: int = 0,
     batch_wait_ms: float = DEFAULT_BATCH_WAIT_MS,
     timeout: float | None = None,
+    attention: bool = True,
 ) -> list[ImageResult]:
     """Decode, detect, crop and classify every face of every photo, in input order.
 
@@ -125,7 +136,9 @@ def analyze_images(
     more, the process's pipeline (`inference.pipeline`) prepares them on that many feeder
     threads while its classifier thread runs batches of up to `batch_size` faces gathered
     across the photos of every call in flight, waiting at most `batch_wait_ms` for a batch
-    to fill; `timeout` bounds the call's wait for it (`TimeoutError`).
+    to fill; `timeout` bounds the call's wait for it (`TimeoutError`). With `attention` each
+    face also gets its head pose, eyes, gaze and quality (`ml.attention`), measured by the
+    thread that found it.
     """
     if isinstance(detector, str):
         detector = get_detector(detector)
@@ -134,7 +147,9 @@ def analyze_images(
     elif not isinstance(classifier, EmotionClassifier):
         classifier = get_classifier(classifier)
     timings = timings if timings is not None else StageTimings()
-    options = _Options(detect_max_side, min_face_size, max_pixels)
+    options = _Options(
+        detect_max_side, min_face_size, max_pixels, attention, 1 if decode_threads >= 1 else 2
+    )
     if decode_threads < 1:
         prepared = [
             _prepare(source, index, detector, classifier, options)
@@ -248,12 +263,41 @@ def _prepare(
     crops = [_crop(image, face, classifier.spec) for face in faces]
     batch = preprocess_faces(crops, classifier.spec) if crops else _empty_batch(classifier)
     timings.preprocess += time.perf_counter() - started
-    return _Prepared(result, faces, batch, timings)
+    started = time.perf_counter()
+    attention = [
+        _attention(image, face, options.mesh_threads) if options.attention else None
+        for face in faces
+    ]
+    timings.attention += time.perf_counter() - started
+    return _Prepared(result, faces, batch, timings, attention)
+
+
+def _attention(image: DecodedImage, face: DetectedFace, threads: int) -> FaceAttention | None:
+    """The face's pose, eyes, gaze and quality, measured on the decoded pixels; None when the
+    mesh gives no finite reading."""
+    scale = image.scale
+    x, y, w, h = face.box
+    box = (round(x * scale), round(y * scale), max(1, round(w * scale)), max(1, round(h * scale)))
+    eyes = None
+    if face.eyes is not None:
+        lx, ly, rx, ry = (value * scale for value in face.eyes)
+        eyes = (lx, ly, rx, ry)
+    measured = face_attention(
+        image.pixels,
+        box,
+        eyes,
+        model=attention_model_for_thread(threads),
+        original_side=max(w, h),
+    )
+    if not all(math.isfinite(value) for value in dataclasses.astuple(measured)):
+        return None
+    return measured
 
 
 def _attach(item: _Prepared, probabilities: np.ndarray) -> None:
     """The photo's faces: each box with its row of probabilities, in box order."""
-    for face, row in zip(item.faces, probabilities, strict=True):
+    attention = item.attention or [None] * len(item.faces)
+    for face, row, measured in zip(item.faces, probabilities, attention, strict=True):
         x, y, w, h = face.box
         item.result.faces.append(
             FaceResult(
@@ -264,6 +308,7 @@ def _attach(item: _Prepared, probabilities: np.ndarray) -> None:
                 score=face.score,
                 label=CLASSES[int(np.argmax(row))],
                 probabilities={name: float(p) for name, p in zip(CLASSES, row, strict=True)},
+                attention=measured,
             )
         )
 

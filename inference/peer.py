@@ -27,6 +27,7 @@ class Row:
     decode_ms: float | None = None
     detect_ms: float | None = None
     classify_ms: float | None = None
+    mesh_ms: float | None = None
     with_face: float | None = None
     recall: float | None = None
     accuracy: float | None = None

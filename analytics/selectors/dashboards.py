@@ -17,15 +17,17 @@ import numpy as np
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import Count, F, Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Floor, Greatest
 
 from analytics import wording
+from analytics.attention import FrameCounts
 from analytics.headlines import GROUP_HEADLINES, HEADLINES, Headline
 from analytics.stats import Estimate, UnitCounts, group_estimate
 from campaigns.models import (
     PROB_FIELDS,
     Face,
+    ImageStatus,
     ReactionImage,
     SecondTally,
     UploadBatch,
@@ -36,6 +38,7 @@ from campaigns.selectors.scoping import scoped_to_user
 from inference.models import ModelVersion
 from inference.selectors import model_version_active
 from ml import CLASSES, CONFIDENCE_STEPS
+from ml.attentive import ATTENTIVE_MAX_PITCH, ATTENTIVE_MAX_YAW, EYES_OPEN_MIN, QUALITY_MIN
 from ml.measurement import emotions_unmeasured
 from ml.metrics import Interval
 from ml.quantification import HEADLINE_GROUPS, GroupCorrection, measured_correction
@@ -151,8 +154,19 @@ def _version_condition(
     return condition
 
 
+# Faces whose expression counts: quality at least QUALITY_MIN, or not measured (as tallied).
+READABLE = Q(quality__isnull=True) | Q(quality__gte=QUALITY_MIN)
+
+
 def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
-    """Faces of the uploads under `batch_scope` matching `filters`.
+    """Faces of the uploads under `batch_scope` matching `filters` whose expression counts
+    (`READABLE`): what the shares are computed from."""
+    return every_face_queryset(filters=filters, **batch_scope).filter(READABLE)
+
+
+def every_face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
+    """Faces of the uploads under `batch_scope` matching `filters`, those whose expression
+    does not count included (the faces CSV lists them, marked).
 
     Upload ids are fetched first (a small table) and passed as a list: the face scan then
     joins only its photo, and PostgreSQL estimates the rows well enough to hash-aggregate
@@ -173,6 +187,84 @@ def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QueryS
             confidence__gte=filters.min_confidence
         )
     return faces
+
+
+# An attentive face (`ml.attentive.attentive`), as a database condition.
+LOOKING = Q(
+    yaw__gte=-ATTENTIVE_MAX_YAW,
+    yaw__lte=ATTENTIVE_MAX_YAW,
+    pitch__gte=-ATTENTIVE_MAX_PITCH,
+    pitch__lte=ATTENTIVE_MAX_PITCH,
+    eye_openness__gte=EYES_OPEN_MIN,
+)
+_FrameKey = tuple[int, int, int]
+
+
+def _frames_in_scope(
+    uploads: list[tuple[int, int]], filters: DashboardFilters, width: float | None, prefix: str
+) -> tuple[Q, Any, Any]:
+    """The condition on analysed frames (reached through `prefix`) and their bin and unit
+    expressions: the frames' and the faces' queries group by the same keys."""
+    condition = Q(
+        **{f"{prefix}batch_id__in": [pk for pk, _ in uploads], f"{prefix}status": ImageStatus.DONE}
+    )
+    if width is not None:
+        condition &= Q(**{f"{prefix}offset_seconds__isnull": False})
+    if filters.segment is not None:
+        name, value = filters.segment
+        condition &= Q(
+            **{
+                f"{prefix}viewer__attributes__name": name,
+                f"{prefix}viewer__attributes__value": value,
+            }
+        )
+    offset = F(f"{prefix}offset_seconds")
+    index = Value(0) if width is None else Floor(offset / width)
+    return condition, index, Coalesce(f"{prefix}viewer_id", -F(f"{prefix}id"))
+
+
+def attention_frame_counts(
+    *, filters: DashboardFilters, width: float | None, **batch_scope: object
+) -> list[FrameCounts]:
+    """Per ad, bin of `width` seconds (None: one bin, 0, for all the ad's photos and frames,
+    with an offset or not) and unit (a viewer, or minus the id of a frame of no known
+    viewer): frames analysed, frames with a face and frames with an attentive face
+    (`ml.attentive`), counted in the database by two grouped scans (frames; faces joined
+    to their frames). Every frame counts, faces or not: a frame with no face is a viewer
+    not there. The minimum confidence does not apply (attention is not an expression)."""
+    uploads = list(batch_queryset(filters=filters, **batch_scope).values_list("pk", "ad_id"))
+    condition, index, unit = _frames_in_scope(uploads, filters, width, "")
+    frames = (
+        ReactionImage.objects.filter(condition)
+        .annotate(bin=index, unit=unit)
+        .values_list("batch__ad_id", "bin", "unit")
+        .annotate(n=Count("id"))
+    )
+    condition, index, unit = _frames_in_scope(uploads, filters, width, "image__")
+    faces = Face.objects.filter(condition)
+    version = _version_condition(uploads, filters, batch_field="image__batch_id")
+    if version is not None:
+        faces = faces.filter(version)
+    seen: dict[_FrameKey, tuple[int, int]] = {
+        (ad_id, int(key_bin), int(key_unit)): (present, looking)
+        for ad_id, key_bin, key_unit, present, looking in faces.annotate(bin=index, unit=unit)
+        .values_list("image__batch__ad_id", "bin", "unit")
+        .annotate(
+            present_frames=Count("image_id", distinct=True),
+            looking_frames=Count("image_id", distinct=True, filter=LOOKING),
+        )
+    }
+    return [
+        FrameCounts(
+            ad_id, int(index), int(unit), n, *seen.get((ad_id, int(index), int(unit)), (0, 0))
+        )
+        for ad_id, index, unit, n in frames
+    ]
+
+
+def unreadable_face_count(*, filters: DashboardFilters, **batch_scope: object) -> int:
+    """Faces under `batch_scope` kept but not counted: their quality is under QUALITY_MIN."""
+    return every_face_queryset(filters=filters, **batch_scope).exclude(READABLE).count()
 
 
 TallyModel = TypeVar("TallyModel", ViewerTally, SecondTally)
@@ -428,7 +520,7 @@ def campaign_overviews(
     """
     uploads = scoped_to_user(UploadBatch.objects.all(), user=user)
     campaign_of = dict(uploads.values_list("pk", "ad__campaign_id"))
-    faces = Face.objects.filter(image__batch__in=uploads.values("pk"))
+    faces = Face.objects.filter(READABLE, image__batch__in=uploads.values("pk"))
     if model_version is not None:
         faces = faces.filter(model_version=model_version)
     rows = faces.values("image__batch_id", "label").annotate(n=Count("id")).order_by()

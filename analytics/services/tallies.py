@@ -5,7 +5,9 @@ Only `image_results_store` writes faces; it wraps its write in `campaigns.hooks.
 where analytics' AppConfig registers `tallies_tracking`: the photos' faces leave the tallies
 before the write and come back after, as one `INSERT ... ON CONFLICT DO UPDATE` per tally, so
 a chunk that runs twice, or two workers on one upload, leave the tallies equal to a count of
-the faces. Deleting an upload deletes its tallies with it (cascade).
+the faces. Deleting an upload deletes its tallies with it (cascade). Faces under the quality
+threshold (`ml.attentive.QUALITY_MIN`: small, blurred or turned away) are left out of the
+counts; after a change of the threshold, `manage.py tallies_rebuild` recounts.
 
 Every such write bumps its ads' `tally_generation` in the same transaction. The timeline's
 rollups (`TimelineRollup`, rebuilt by `timeline_rollups_rebuild` when an upload finishes)
@@ -49,6 +51,7 @@ from campaigns.models import (
 from campaigns.services.batches import ad_tally_generations_bump
 from campaigns.services.transitions import IN_CHUNK
 from ml import CLASSES, CONFIDENCE_STEPS
+from ml.attentive import QUALITY_MIN
 
 # An attribute with more values than this (an id, a free text) gets no segment rollups: its
 # segments are many and small, and a segment filter on it sums the second tallies.
@@ -90,6 +93,9 @@ def _counting_sql(tally: type[models.Model], where: str) -> tuple[str, list[Any]
         "face.model_version_id",
         f"COALESCE(image.viewer_id, {int(NO_VIEWER_KEY)})",
     ]
+    # A face whose quality is under the threshold is kept but its expression is not counted
+    # (`ml.attentive.QUALITY_MIN`); a face analysed before quality was measured counts.
+    where = f"({where}) AND (face.quality IS NULL OR face.quality >= {QUALITY_MIN!r})"
     if tally is SecondTally:
         keys.append("FLOOR(image.offset_seconds)")
         where = f"({where}) AND image.offset_seconds IS NOT NULL"

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from campaigns import hooks
 from campaigns.models import (
+    ATTENTION_FIELDS,
     PROB_FIELDS,
     BatchStatus,
     Face,
@@ -46,6 +47,7 @@ from inference.video import VideoError, read_frames
 if TYPE_CHECKING:
     # The inference core (OpenCV, the detectors) loads on the worker, at its first chunk.
     from inference.api import ImageResult, StageTimings
+    from ml.attention import FaceAttention
 
 logger = logging.getLogger(__name__)
 
@@ -418,6 +420,7 @@ def image_results_store(
                         label=face.label,
                         model_version_id=model_version_id,
                         **{field: probabilities[field] for field in PROB_FIELDS},
+                        **_attention_fields(face.attention),
                     )
                 )
         # The faces are replaced, and what analytics counts from them, in this transaction.
@@ -428,3 +431,10 @@ def image_results_store(
                 ).delete()
             Face.objects.bulk_create(faces, batch_size=IN_CHUNK)
         batch_progress_touch(batch_ids=sorted({image.batch_id for image in images}), now=now)
+
+
+def _attention_fields(measured: FaceAttention | None) -> dict[str, float | None]:
+    """The Face columns of a face's pose, eyes, gaze and quality (all null when not measured)."""
+    if measured is None:
+        return dict.fromkeys(ATTENTION_FIELDS)
+    return {name: float(getattr(measured, name)) for name in ATTENTION_FIELDS}

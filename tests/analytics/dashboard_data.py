@@ -32,8 +32,10 @@ def face_add(
     label: str,
     confidence: float = 0.9,
     box: tuple[int, int, int, int] = (10, 20, 64, 64),
+    quality: float | None = None,
 ) -> Face:
-    """A face whose top probability is `confidence` on `label`, the rest shared equally."""
+    """A face whose top probability is `confidence` on `label`, the rest shared equally
+    (and its quality, not measured unless given)."""
     rest = (1.0 - confidence) / (len(CLASSES) - 1)
     probabilities = {f"prob_{n}": (confidence if n == label else rest) for n in CLASSES}
     x, y, w, h = box
@@ -48,6 +50,7 @@ def face_add(
             detector_score=0.95,
             label=label,
             model_version=model_version,
+            quality=quality,
             **probabilities,
         )
     return face

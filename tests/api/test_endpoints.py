@@ -289,6 +289,8 @@ def test_faces_come_in_pages_with_the_dashboards_filters(world: ApiWorld, api):
         "surprise",
     }
     assert first["confidence"] == pytest.approx(0.9)
+    # faces analysed before pose was measured: no pose, and their expression counts
+    assert (first["yaw"], first["attentive"], first["expression_counted"]) == (None, None, True)
     # the segment filter: only DE viewers (odd numbers)
     de = api.get(f"/api/v1/campaigns/{campaign.pk}/faces/?segment=market=DE&page_size=1000").json()
     assert len(de["results"]) == 2 * 6 * 40
@@ -315,6 +317,7 @@ def _dashboard(world: ApiWorld, query: dict[str, str]):
         **{key: context[key] for key in shown},
         "timeline": part["timeline"],
         "moments": part["moments"],
+        "attention": part["attention"],
     }
 
 
@@ -354,6 +357,14 @@ def test_results_are_the_dashboards_own_figures(world: ApiWorld, api, query):
             summary.positive.interval.low
         )
     assert results["timeline"]["bin_seconds"] == context["timeline"].width
+    assert results["attention"]["bin_seconds"] == context["timeline"].width
+    attention = {ad["ad"]: ad["bins"] for ad in results["attention"]["ads"]}
+    assert len(attention) == len(context["attention"])
+    for ad_name, bins in context["attention"]:
+        ad_id = world.ours.ads[ad_name].pk
+        assert [b["attentive"]["value"] for b in attention[ad_id]] == [
+            pytest.approx(b.attentive.value) for b in bins
+        ]
     assert [m["sentence"] for m in results["key_moments"]] == [
         m.sentence for m in context["moments"]
     ]

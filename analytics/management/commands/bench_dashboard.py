@@ -30,9 +30,12 @@ from django.test.utils import setup_test_environment
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.results import attention_read
+from analytics.selectors.dashboards import DashboardFilters, with_ad_versions
 from analytics.services.tallies import tallies_rebuild, timeline_rollups_rebuild
 from campaigns.models import (
     Ad,
+    Campaign,
     Face,
     ImageStatus,
     ReactionImage,
@@ -69,6 +72,20 @@ DASHBOARD_QUERIES: tuple[dict[str, str], ...] = (
     {"breakdown": "market"},
     {"segment": "market=DE"},
 )
+
+
+def _attention_row(rng: random.Random) -> dict[str, float]:
+    """A face's pose, eyes and quality: mostly facing the screen, some turned away."""
+    return {
+        "yaw": rng.gauss(0.0, 20.0),
+        "pitch": rng.gauss(0.0, 12.0),
+        "roll": rng.gauss(0.0, 5.0),
+        "eye_openness": rng.uniform(0.05, 0.4),
+        "gaze_x": 0.0,
+        "gaze_y": 0.0,
+        "sharpness": 500.0,
+        "quality": rng.uniform(0.2, 1.0),
+    }
 
 
 def _rows_insert(model: type[models.Model], rows: Iterable[dict[str, Any]]) -> None:
@@ -123,6 +140,7 @@ class Command(BaseCommand):
             client = Client()
             client.force_login(user)
             self._time_dashboard(client, campaign.pk, options["requests"])
+            self._time_attention(campaign, options["requests"])
             self._time_exports(client, ads)
             transaction.set_rollback(True)
         self.stdout.write("seeded rows rolled back")
@@ -232,6 +250,7 @@ class Command(BaseCommand):
                     "model_version_id": model.pk,
                     "created_at": now,
                     **{f"prob_{n}": (top if n == label else rest) for n in CLASSES},
+                    **_attention_row(rng),
                 }
 
         _rows_insert(Face, face_rows())
@@ -278,6 +297,24 @@ class Command(BaseCommand):
                     f"{what} ({label}): p50 {statistics.median(timings):.0f} ms, "
                     f"p95 {p95:.0f} ms over {requests} renders"
                 )
+
+    def _time_attention(self, campaign: Campaign, requests: int) -> None:
+        """The attention timeline alone (part of the timeline fragment): read from the frames
+        at every request, not from tallies."""
+        filters = with_ad_versions(
+            DashboardFilters(), ad_ids=list(campaign.ads.values_list("pk", flat=True))
+        )
+        timings = []
+        for _ in range(requests + 1):
+            started = time.perf_counter()
+            found = attention_read(campaign=campaign, filters=filters, width=1)
+            timings.append((time.perf_counter() - started) * 1000)
+        timings = sorted(timings[1:])
+        bins = sum(len(b) for b in found.values())
+        self.stdout.write(
+            f"attention timeline ({bins} bins of 1 s): p50 {statistics.median(timings):.0f} ms, "
+            f"max {timings[-1]:.0f} ms over {requests} reads"
+        )
 
     def _time_exports(self, client: Client, ads: list[tuple[Ad, int]]) -> None:
         """Each ad's face export twice: timed plainly, then under tracemalloc for peak memory."""
