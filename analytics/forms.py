@@ -66,6 +66,13 @@ class DashboardFilterForm(forms.Form):
         "real faces. As classified: the share of faces the model gave each label.",
     )
 
+    with_low_quality = forms.BooleanField(
+        required=False,
+        label="Include low-quality capture sessions",
+        help_text="Viewers whose capture session fell under the study's quality threshold "
+        "are left out of every figure unless this is ticked.",
+    )
+
     def __init__(
         self, *args: Any, segments: dict[str, list[str]] | None = None, **kwargs: Any
     ) -> None:
@@ -113,4 +120,5 @@ class DashboardFilterForm(forms.Form):
             min_confidence=confidence / 100,
             segment=(name, value) if name and value else None,
             as_classified=data.get("shares") == "classified",
+            with_low_quality=bool(data.get("with_low_quality")),
         )

@@ -82,6 +82,9 @@ class CampaignResults:
     unfinished_uploads: int
     # Faces kept but left out of the expression shares: quality under `ml.attentive.QUALITY_MIN`.
     unreadable_faces: int = 0
+    # Viewers marked low quality in the campaign's uploads (and segment): left out of the
+    # figures unless the filters put them back (`with_low_quality`).
+    low_quality_viewers: int = 0
 
     @cached_property
     def timeline(self) -> Timelines:
@@ -172,6 +175,9 @@ def campaign_results(
         how_to_read=_how_to_read(filters),
         unfinished_uploads=batches.unfinished_upload_count(campaign=campaign),
         unreadable_faces=dashboards.unreadable_face_count(filters=filters, ad__campaign=campaign),
+        low_quality_viewers=dashboards.low_quality_viewer_count(
+            filters=filters, ad__campaign=campaign
+        ),
     )
 
 

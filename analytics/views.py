@@ -24,6 +24,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    QueryDict,
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
@@ -99,6 +100,8 @@ def dashboard_context(
         "total_faces": found.total_faces,
         "unfinished_uploads": found.unfinished_uploads,
         "unreadable_faces": found.unreadable_faces,
+        "low_quality_viewers": found.low_quality_viewers,
+        "with_low_quality_query": _with_low_quality_query(query),
         "quality_min": QUALITY_MIN,
         "verdict": found.verdict,
         "has_timeline": found.has_timeline,
@@ -118,6 +121,13 @@ def dashboard_context(
         "negative_emotions": NEGATIVE_EMOTIONS,
         "query": query,
     }
+
+
+def _with_low_quality_query(query: str) -> str:
+    """`query` with the filter that puts the viewers marked low quality back."""
+    params = QueryDict(query, mutable=True)
+    params["with_low_quality"] = "on"
+    return params.urlencode()
 
 
 @login_required

@@ -55,6 +55,12 @@ class FilterQuerySerializer(serializers.Serializer):
         "gave each label.",
     )
 
+    with_low_quality = serializers.BooleanField(
+        required=False,
+        help_text="true: the faces of viewers marked low quality (a capture session under the "
+        "study's quality threshold) count too; by default they are left out.",
+    )
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         date_from, date_to = attrs.get("date_from"), attrs.get("date_to")
         if date_from and date_to and date_to < date_from:
@@ -135,6 +141,7 @@ def request_filters(*, query: Any, serializer: type[FilterQuerySerializer]) -> R
             min_confidence=data.get("min_confidence", 0) / 100,
             segment=(name, value) if name and value else None,
             as_classified=data.get("shares") == "classified",
+            with_low_quality=bool(data.get("with_low_quality")),
         ),
         headline=data.get("headline") or None,
         breakdown=data.get("breakdown") or "",

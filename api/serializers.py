@@ -611,6 +611,9 @@ class FiltersSerializer(serializers.Serializer):
     model_version = serializers.IntegerField(source="model_version.pk", allow_null=True)
     segment = serializers.SerializerMethodField()
     shares = serializers.SerializerMethodField()
+    with_low_quality = serializers.BooleanField(
+        help_text="Whether the viewers marked low quality count (left out by default)."
+    )
 
     @extend_schema_field({"type": "string", "enum": ["corrected", "classified"]})
     def get_shares(self, filters: Any) -> str:
@@ -629,6 +632,11 @@ class ResultsSerializer(serializers.Serializer):
     headline = HeadlineSerializer()
     total_faces = serializers.IntegerField()
     unfinished_uploads = serializers.IntegerField()
+    low_quality_viewers = serializers.IntegerField(
+        help_text="Viewers marked low quality (capture sessions under the study's quality "
+        "threshold) among the campaign's uploads: left out of every figure unless "
+        "with_low_quality=true."
+    )
     verdict = VerdictSerializer()
     mix = MixSerializer(source="summaries", many=True)
     timeline = serializers.SerializerMethodField()

@@ -182,6 +182,10 @@ class Viewer(models.Model):
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="viewers")
     external_id = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Marked low quality (a capture session under the quality threshold, see studies/): the
+    # dashboards, exports, API and reports leave the viewer's faces out unless asked
+    # (`DashboardFilters.with_low_quality`); the timeline rollups never hold them.
+    low_quality = models.BooleanField(default=False, db_index=True)
 
     class Meta:
         ordering = ["external_id", "id"]

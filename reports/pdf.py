@@ -155,7 +155,19 @@ def filters_in_force(found: results.CampaignResults) -> list[str]:
     )
     if found.attribute:
         lines.append(f"Segments: broken down by {found.attribute}.")
-    return lines
+    return lines + _low_quality_lines(found)
+
+
+def _low_quality_lines(found: results.CampaignResults) -> list[str]:
+    """The viewers marked low quality (capture sessions under a study's threshold), left out
+    unless the filters put them back."""
+    n = found.low_quality_viewers
+    if not n:
+        return []
+    viewers = f"{n} viewer{'s' if n != 1 else ''}"
+    if found.filters.with_low_quality:
+        return [f"{viewers} marked low quality counted, as asked."]
+    return [f"{viewers} left out: low-quality capture session{'s' if n != 1 else ''}."]
 
 
 def _model_words(found: results.CampaignResults) -> str:

@@ -31,6 +31,7 @@ from campaigns.models import (
     ReactionImage,
     SecondTally,
     UploadBatch,
+    Viewer,
     ViewerAttribute,
     ViewerTally,
 )
@@ -67,6 +68,9 @@ class DashboardFilters:
     segment: tuple[str, str] | None = None
     # Shares as the model labelled the faces, not corrected for its measured errors.
     as_classified: bool = False
+    # The faces of viewers marked low quality (`Viewer.low_quality`: a capture session under
+    # the quality threshold) count too; by default they are left out of every figure.
+    with_low_quality: bool = False
 
 
 def default_model_version() -> ModelVersion | None:
@@ -158,6 +162,17 @@ def _version_condition(
 READABLE = Q(quality__isnull=True) | Q(quality__gte=QUALITY_MIN)
 
 
+def kept_viewers(prefix: str) -> Q:
+    """The condition on photos (reached through `prefix`) whose viewer counts by default: no
+    known viewer, or one not marked low quality."""
+    return Q(**{f"{prefix}viewer__isnull": True}) | Q(**{f"{prefix}viewer__low_quality": False})
+
+
+def left_out_viewer_keys() -> QuerySet[Viewer, Any]:
+    """The ids of the viewers marked low quality (a subquery: few rows, indexed)."""
+    return Viewer.objects.filter(low_quality=True).values("pk")
+
+
 def face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> QuerySet[Face]:
     """Faces of the uploads under `batch_scope` matching `filters` whose expression counts
     (`READABLE`): what the shares are computed from."""
@@ -177,6 +192,8 @@ def every_face_queryset(*, filters: DashboardFilters, **batch_scope: object) -> 
     version = _version_condition(uploads, filters, batch_field="image__batch_id")
     if version is not None:
         faces = faces.filter(version)
+    if not filters.with_low_quality:
+        faces = faces.filter(kept_viewers("image__"))
     if filters.segment is not None:
         name, value = filters.segment
         faces = faces.filter(
@@ -210,6 +227,8 @@ def _frames_in_scope(
     )
     if width is not None:
         condition &= Q(**{f"{prefix}offset_seconds__isnull": False})
+    if not filters.with_low_quality:
+        condition &= kept_viewers(prefix)
     if filters.segment is not None:
         name, value = filters.segment
         condition &= Q(
@@ -281,11 +300,24 @@ def tally_queryset(
     version = _version_condition(uploads, filters, batch_field="batch_id")
     if version is not None:
         rows = rows.filter(version)
+    if not filters.with_low_quality:
+        rows = rows.exclude(viewer_key__in=left_out_viewer_keys())
     if filters.segment is not None:
         name, value = filters.segment
         viewers = ViewerAttribute.objects.filter(name=name, value=value).values("viewer_id")
         rows = rows.filter(viewer_key__in=viewers)
     return rows
+
+
+def low_quality_viewer_count(*, filters: DashboardFilters, **batch_scope: object) -> int:
+    """Viewers marked low quality with photos in the uploads under `batch_scope` (in the
+    filters' dates and segment): those the figures leave out unless `with_low_quality`."""
+    uploads = batch_queryset(filters=filters, **batch_scope).values("pk")
+    viewers = Viewer.objects.filter(low_quality=True, images__batch__in=uploads)
+    if filters.segment is not None:
+        name, value = filters.segment
+        viewers = viewers.filter(attributes__name=name, attributes__value=value)
+    return viewers.distinct().count()
 
 
 def confidence_step(min_confidence: float) -> int:
@@ -520,7 +552,9 @@ def campaign_overviews(
     """
     uploads = scoped_to_user(UploadBatch.objects.all(), user=user)
     campaign_of = dict(uploads.values_list("pk", "ad__campaign_id"))
-    faces = Face.objects.filter(READABLE, image__batch__in=uploads.values("pk"))
+    faces = Face.objects.filter(
+        READABLE, kept_viewers("image__"), image__batch__in=uploads.values("pk")
+    )
     if model_version is not None:
         faces = faces.filter(model_version=model_version)
     rows = faces.values("image__batch_id", "label").annotate(n=Count("id")).order_by()

@@ -257,10 +257,10 @@ def timeline_rollups(
 ) -> dict[int, list[TimelineBin]]:
     """The current rollups of these ads' timelines in bins of `width` at a confidence step,
     where the filters show one model version per ad and no upload dates (a rollup holds
-    every upload of the ad), for the whole audience or the filters' segment; an ad without
-    one is left out."""
-    if filters.date_from or filters.date_to:
-        return {}
+    every upload of the ad) and leave out the viewers marked low quality (as rollups do), for
+    the whole audience or the filters' segment; an ad without one is left out."""
+    if filters.date_from or filters.date_to or filters.with_low_quality:
+        return {}  # rollups leave out the viewers marked low quality
     name, value = filters.segment or ("", "")
     versions = {
         ad_id: filters.model_version.pk

@@ -26,7 +26,7 @@ import numpy as np
 from django.db import connection, models, transaction
 from django.db.models import Q
 
-from analytics.selectors.dashboards import values_array
+from analytics.selectors.dashboards import left_out_viewer_keys, values_array
 from analytics.timelines import (
     TIMELINE_WIDTHS,
     SecondRows,
@@ -237,8 +237,12 @@ def timeline_rollups_rebuild(*, ad_id: int) -> int:
     if generation is None:
         return 0  # the ad was deleted
     counts = [tally_count_field(label, step) for step in CONFIDENCE_STEPS for label in CLASSES]
+    # Viewers marked low quality are left out (a filter that puts them back reads the
+    # tallies); marking one bumps the ad's generation, so its rollups are rebuilt.
     table = values_array(
-        SecondTally.objects.filter(batch__ad_id=ad_id),
+        SecondTally.objects.filter(batch__ad_id=ad_id).exclude(
+            viewer_key__in=left_out_viewer_keys()
+        ),
         ["model_version_id", "viewer_key", "second", *counts],
     )
     segments = _segments(table[:, 1].astype(np.int64))

@@ -279,14 +279,17 @@ def session_finish(*, session: CaptureSession, outcome: str, reason: str = "") -
 
 
 def _quality_attribute_set(session: CaptureSession, *, low: bool) -> None:
-    """The viewer's `capture_quality` segment (ok / low): the dashboards' segment filter
-    shows the sessions that passed, or the others."""
+    """Mark the session's viewer low quality or not (`Viewer.low_quality`: the figures leave
+    a marked viewer out unless a filter puts it back), and its `capture_quality` segment (ok
+    / low): the dashboards' segment filter shows the sessions that passed, or the others."""
+    if session.viewer_id is not None:
+        Viewer.objects.filter(pk=session.viewer_id).update(low_quality=low)
     ViewerAttribute.objects.update_or_create(
         viewer_id=session.viewer_id,
         name=QUALITY_ATTRIBUTE,
         defaults={"value": "low" if low else "ok"},
     )
-    # A segment changed: the ads' segment timelines are out of date.
+    # The mark and a segment changed: the ads' timeline rollups are out of date.
     ad_ids = list(SessionAd.objects.filter(session=session).values_list("ad_id", flat=True))
     ad_tally_generations_bump(ad_ids=ad_ids)
     hooks.ads_changed(ad_ids=ad_ids)

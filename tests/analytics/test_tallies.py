@@ -4,6 +4,7 @@ and stay in step with the faces through the pipeline's writes."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import random
 from collections import Counter, defaultdict
@@ -39,10 +40,11 @@ from campaigns.models import (
     SecondTally,
     TimelineRollup,
     UploadBatch,
+    Viewer,
     ViewerTally,
 )
 from campaigns.services import extraction, images
-from campaigns.services.batches import batch_create, batch_delete
+from campaigns.services.batches import ad_tally_generations_bump, batch_create, batch_delete
 from campaigns.services.transitions import status_change
 from inference.api import FaceResult, ImageResult
 from inference.services import model_version_activate
@@ -437,3 +439,29 @@ def test_faces_far_apart_get_no_dense_rollup_and_their_timeline_comes_from_the_t
     assert [b.second_from // timeline.width for b in bins] == [
         s // timeline.width for s in (0, 5_400, 10_799)
     ]
+
+
+def test_a_viewer_marked_low_quality_leaves_the_tallies_the_faces_and_the_rollups_alike(
+    campaign_faces,
+):
+    # given a viewer marked low quality, its ads' rollups rebuilt after the mark
+    campaign, ads, _, viewers = campaign_faces
+    Viewer.objects.filter(pk=viewers[0].pk).update(low_quality=True)
+    ad_tally_generations_bump(ad_ids=[ad.pk for ad in ads])
+    for ad in ads:
+        timeline_rollups_rebuild(ad_id=ad.pk)
+    market = next(a.value for a in viewers[0].attributes.all() if a.name == "market")
+    for with_low_quality, segment in itertools.product((False, True), (None, ("market", market))):
+        filters = with_ad_versions(
+            DashboardFilters(with_low_quality=with_low_quality, segment=segment),
+            ad_ids=[ad.pk for ad in ads],
+        )
+        # when the tallies (the rollups by default), the faces and the tallies alone are read
+        scanned = _scanned(filters, campaign)
+        counted = _counted(filters, campaign, scanned["width"])
+        tallied = _scanned(replace(filters, date_from=DAYS[0]), campaign)
+        # then they agree, and hold the marked viewer's faces only when asked
+        assert scanned["units"] == counted["units"] == tallied["units"]
+        assert scanned["seconds"] == counted["seconds"] == tallied["seconds"]
+        marked = {key for key in scanned["units"] if key[1] == viewers[0].pk}
+        assert bool(marked) == with_low_quality

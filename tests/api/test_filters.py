@@ -22,6 +22,7 @@ def test_the_api_and_the_dashboard_read_one_query_into_the_same_filters():
         "shares": "classified",
         "headline": "negative",
         "breakdown": "market",
+        "with_low_quality": "true",
     }
     # when the API's serializer and the dashboard's form each read it
     found = request_filters(query=query, serializer=ResultsQuerySerializer)

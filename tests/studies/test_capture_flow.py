@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from analytics.results import campaign_results
+from analytics.selectors.dashboards import DashboardFilters
 from campaigns.models import (
     BatchStatus,
     Face,
@@ -169,6 +171,7 @@ def test_complete_ends_the_upload_and_redirects_with_the_participant_id(study):
     session = CaptureSession.objects.get()
     assert not session.low_quality, session.quality
     assert session.viewer is not None and session.viewer.attribute_dict["capture_quality"] == "ok"
+    assert not session.viewer.low_quality
     # the page may ask again: same answer, nothing changes
     assert viewer.post("capture_finish", {"outcome": "failed"}).json()["status"] == "completed"
     # and frames after the end are refused
@@ -187,6 +190,7 @@ def test_missing_frames_make_a_low_quality_session_sent_to_failed(study):
     assert session.low_quality and session.quality["frames_expected"] == 50
     assert study_counts(study=study)["low_quality"] == 1
     assert ViewerAttribute.objects.get(name="capture_quality").value == "low"
+    assert session.viewer is not None and session.viewer.low_quality
 
 
 def test_declining_counts_and_redirects_without_keeping_anything(study):
@@ -333,3 +337,10 @@ def test_quality_is_decided_again_once_every_frame_is_analysed(study):
     assert session.low_quality and session.quality["reasons"] == ["a face in 2 of 10 frames"]
     assert ViewerAttribute.objects.get(name="capture_quality").value == "low"
     assert sessions.sessions_quality_refresh() == 0
+    # and its viewer is left out of the campaign's figures unless a filter puts it back
+    assert session.viewer is not None and session.viewer.low_quality
+    campaign = ad.campaign
+    found = campaign_results(campaign=campaign, filters=DashboardFilters())
+    assert (found.total_faces, found.low_quality_viewers) == (0, 1)
+    asked = DashboardFilters(with_low_quality=True)
+    assert campaign_results(campaign=campaign, filters=asked).total_faces == 2

@@ -41,6 +41,12 @@ class Command(BaseCommand):
             "ads level one of 0, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)",
         )
         parser.add_argument(
+            "--with-low-quality",
+            action="store_true",
+            help="count the faces of viewers marked low quality (capture sessions under the "
+            "study's quality threshold), left out by default",
+        )
+        parser.add_argument(
             "--bin-seconds",
             type=float,
             default=exports.DEFAULT_BIN_SECONDS,
@@ -81,6 +87,7 @@ class Command(BaseCommand):
         filters = DashboardFilters(
             model_version=self._model_version(options["model_version"]),
             min_confidence=options["min_confidence"],
+            with_low_quality=options["with_low_quality"],
         )
         if options["model_version"] is None:
             ad_ids = [ad.pk] if ad is not None else campaign.ads.values_list("pk", flat=True)
