@@ -17,8 +17,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from analytics.headlines import ATTENTIVE, INATTENTIVE
-from analytics.stats import UnitCounts, clustered_share_interval
-from ml.metrics import wilson_interval
+from analytics.stats import UnitCounts, clustered_share_interval, wilson_score
+from ml.metrics import Z_95
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def _still_looking(rows: Iterable[FrameCounts]) -> dict[int, Share]:
     for index in bins:
         reaching = [v for v in first if first[v] <= index <= last[v]]
         looking = sum(last_attentive.get(v, -1) >= index for v in reaching)
-        interval = wilson_interval(looking, len(reaching))
+        interval = wilson_score(looking / len(reaching), len(reaching), Z_95)
         shares[index] = Share(looking / len(reaching), interval.low, interval.high, len(reaching))
     return shares
 

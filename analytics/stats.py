@@ -5,7 +5,7 @@ recording, several photos) are one unit: every variance is the linearised (sandw
 variance of a ratio over units, and a face of no known viewer is a unit of its own. Several
 tests read together are corrected with Holm's method; Student's t is SciPy's.
 Every interval is Wilson's score interval, at the effective sample size and Student's t for
-a clustered share: its closed form is written here (`_wilson`), as statsmodels computes it
+a clustered share: its closed form is written here (`wilson_score`), as statsmodels computes it
 (`ml.metrics.wilson_interval`), because a page computes thousands and statsmodels' call costs
 about 0.3 ms.
 """
@@ -361,7 +361,7 @@ def _clip(value: float, bounds: Bounds) -> float:
     return min(max(value, bounds[0]), bounds[1])
 
 
-def _wilson(share: float, n: float, z: float) -> Interval:
+def wilson_score(share: float, n: float, z: float) -> Interval:
     """Wilson's score interval of `share` at `n` observations (an effective sample size: not
     a whole number) and the quantile `z`: statsmodels' formula (`proportion_confint`, method
     "wilson"), which `test_a_clustered_share_matches_a_hand_computation` checks it against."""
@@ -420,7 +420,7 @@ class Estimate:
         width = high - low
         u = min(max((centre - low) / width, 0.0), 1.0)
         if self.units == self.faces and self.score_range == SHARE_BOUNDS:
-            wilson, t = _wilson(u, self.faces, z), z
+            wilson, t = wilson_score(u, self.faces, z), z
         else:
             variance = (self.sampling_error / width) ** 2
             effective = u * (1 - u) / variance if variance > 0 else float(self.units)
@@ -428,7 +428,7 @@ class Estimate:
                 # a 0/1 score: never more observations than faces
                 effective = min(float(self.faces), effective)
             t = t_quantile(z, self.units - 1)
-            wilson = _wilson(u, effective, t)
+            wilson = wilson_score(u, effective, t)
         return (
             low + width * wilson.low,
             low + width * wilson.high,
