@@ -13,12 +13,9 @@ from typing import Any
 
 import numpy as np
 from scipy import special
-from scipy.stats import norm
-from sklearn import metrics as sk_metrics
-from statsmodels.stats.proportion import proportion_confint
 
 # Two-sided 95%: the 0.975 quantile of the standard normal distribution (1.959963984540054).
-Z_95 = float(norm.ppf(0.975))
+Z_95 = float(special.ndtri(0.975))
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,10 @@ def wilson_interval(successes: float, total: float, *, z: float = Z_95) -> Inter
         raise ValueError(f"need 0 <= successes <= total, got {successes} of {total}")
     if total == 0:
         return Interval(0.0, 1.0)
+    # Imported here, as scikit-learn in `roc_auc`: every web and worker process imports this
+    # module (for `Interval` and `Z_95`), and the two libraries cost it about a second at start.
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(successes, total, alpha=_two_sided_alpha(z), method="wilson")
     return Interval(float(low), float(high))
 
@@ -124,4 +125,6 @@ def roc_auc(scores: np.ndarray | Sequence[float], positives: np.ndarray | Sequen
     positives = np.asarray(positives, dtype=bool)
     if positives.all() or not positives.any():
         return float("nan")
-    return float(sk_metrics.roc_auc_score(positives, scores))
+    from sklearn.metrics import roc_auc_score  # imported here: see `wilson_interval`
+
+    return float(roc_auc_score(positives, scores))
